@@ -1,0 +1,17 @@
+rule stats:
+    """Reduce each run, test each prediction, decide the verdict of one hypothesis."""
+    input:
+        hypothesis=lambda wc: str(PLAN.hypotheses[wc.id].path),
+        metrics=lambda wc: PLAN.run_outputs(wc.id, "metrics.parquet"),
+        meta=lambda wc: PLAN.run_outputs(wc.id, "run.json"),
+    output:
+        verdict=f"{RESULTS}/{{id}}/verdict.json",
+        predictions=f"{RESULTS}/{{id}}/predictions.json",
+        observations=f"{RESULTS}/{{id}}/observations.parquet",
+        reduced=f"{RESULTS}/{{id}}/reduced.parquet",
+    log:
+        f"{RESULTS}/logs/stats/{{id}}.log",
+    conda:
+        "../envs/refute.yaml"
+    shell:
+        "'{PY}' -m refute.jobs stats {input.hypothesis} --results {RESULTS} > {log} 2>&1"

@@ -1,0 +1,40 @@
+"""Entry points of the Snakemake rules: `python -m refute.jobs <stage> ...`, one function each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m refute.jobs")
+    sub = ap.add_subparsers(dest="stage", required=True)
+    t = sub.add_parser("train", help="train every seed of one run spec")
+    t.add_argument("spec")
+    t.add_argument("--out", required=True)
+    t.add_argument("--threads", type=int, default=1)
+    s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
+    s.add_argument("hypothesis")
+    s.add_argument("--results", default="results")
+    r = sub.add_parser("report", help="write a hypothesis's report and figures")
+    r.add_argument("id")
+    r.add_argument("--results", default="results")
+    a = ap.parse_args(argv)
+
+    if a.stage == "train":
+        from refute.run_job import train_run
+
+        train_run(a.spec, a.out, a.threads)
+    elif a.stage == "stats":
+        from refute.stats.analyse import analyse
+
+        print(analyse(a.hypothesis, a.results)["verdict"])
+    else:
+        from refute.report.markdown import write_report
+
+        print(write_report(a.id, a.results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""MLP: token embeddings (for token tasks) → hidden layers → output, batched over seeds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from refute.models._base import ACTIVATIONS, per_seed, per_seed_inputs, uniform
+from refute.registry import MODELS, Params
+from refute.tasks._base import TaskData
+
+
+class MLPParams(Params):
+    width: int = Field(128, ge=1, le=65536, description="units per hidden layer")
+    depth: int = Field(1, ge=0, le=32, description="number of hidden layers (0: a linear model)")
+    activation: Literal["relu", "gelu", "tanh", "linear"] = Field("relu", description="hidden nonlinearity")
+    d_embed: int = Field(128, ge=1, le=8192, description="embedding size per token (token inputs only)")
+    init_scale: float = Field(1.0, gt=0, le=100, description="multiplies every initial weight")
+
+
+class MLP(nn.Module):
+    def __init__(self, p: MLPParams, data: TaskData, seeds: list[int]):
+        super().__init__()
+        self.n_seeds, self.act = len(seeds), ACTIVATIONS[p.activation]
+        self.vocab = data.vocab_size if data.inputs == "tokens" else 0
+        d_in = data.in_dim * p.d_embed if self.vocab else data.in_dim
+        dims = [d_in] + [p.width] * p.depth + [data.out_dim]
+        self.n_layers = len(dims) - 1
+
+        def init(g: torch.Generator) -> dict[str, torch.Tensor]:
+            # The same distributions as torch's nn.Embedding and nn.Linear defaults, times init_scale.
+            out = {}
+            if self.vocab:
+                out["embed"] = torch.randn(self.vocab, p.d_embed, generator=g) * p.init_scale
+            for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+                out[f"w{i}"] = uniform(g, (a, b), a**-0.5) * p.init_scale
+                out[f"b{i}"] = uniform(g, (1, b), a**-0.5) * p.init_scale
+            return out
+
+        for name, param in per_seed(seeds, init).items():
+            self.register_parameter(name, param)
+        if self.vocab:
+            self.register_buffer("offsets", (torch.arange(self.n_seeds) * self.vocab).view(-1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor, batched: bool = False) -> torch.Tensor:
+        """x: [B, ...] shared by all seeds, or [S, B, ...] with batched=True. Returns [S, B, out]."""
+        x = per_seed_inputs(x, self.n_seeds, batched)
+        if self.vocab:
+            # One gather on a flattened table: far cheaper backward than indexing embed[:, x].
+            flat = self.embed.reshape(-1, self.embed.shape[-1])
+            h = F.embedding(x + self.offsets, flat).flatten(2)
+        else:
+            h = x
+        for i in range(self.n_layers):
+            h = torch.baddbmm(getattr(self, f"b{i}"), h, getattr(self, f"w{i}"))
+            if i < self.n_layers - 1:
+                h = self.act(h)
+        return h
+
+
+@MODELS.register("mlp", MLPParams)
+def build(p: MLPParams, data: TaskData, seeds: list[int]) -> MLP:
+    """multilayer perceptron over token embeddings or dense inputs"""
+    return MLP(p, data, seeds)

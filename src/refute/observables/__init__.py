@@ -1,0 +1,1 @@
+"""Observables: what a run logs over training, one module each, registered by name."""

@@ -1,0 +1,21 @@
+"""accuracy: training and validation accuracy of every seed (classification tasks)."""
+
+from refute import objectives
+from refute.observables._base import EvalContext, ObservableParams
+from refute.registry import OBSERVABLES
+
+
+@OBSERVABLES.register("accuracy", ObservableParams)
+class Accuracy:
+    """train_acc and val_acc"""
+
+    @staticmethod
+    def metric_names(p: ObservableParams) -> list[str]:
+        return ["train_acc", "val_acc"]
+
+    @staticmethod
+    def compute(p: ObservableParams, ctx: EvalContext) -> dict:
+        return {
+            "train_acc": objectives.accuracy(ctx.train_out, ctx.data.y_train),
+            "val_acc": objectives.accuracy(ctx.val_out, ctx.data.y_val),
+        }

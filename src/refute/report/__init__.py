@@ -1,0 +1,1 @@
+"""Reports: what a researcher reads — the verdict first, then the evidence."""

@@ -1,0 +1,154 @@
+"""Validation errors that name the file, the line and the field, in words a researcher can act on."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from types import UnionType
+from typing import Annotated, Any, Iterable, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class SpecError(ValueError):
+    """One or more problems in hypothesis files, each with file, line and field."""
+
+    def __init__(self, issues: Iterable[SpecIssue]):
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class LineMap:
+    """Finds the line of any field in a YAML document from its composed node tree."""
+
+    def __init__(self, text: str):
+        try:
+            self._root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            self._root = None
+
+    def line(self, path: Iterable[Any]) -> int:
+        node, line = self._root, 1
+        if node is None:
+            return 1
+        line = node.start_mark.line + 1
+        for key in path:
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if k.value == str(key):
+                        line, node = k.start_mark.line + 1, v
+                        break
+                else:
+                    return line
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+                node = node.value[key]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+def data_path(data: Any, loc: tuple) -> list:
+    """The part of a pydantic error location that exists in the user's data.
+
+    Pydantic adds union tags and validator names to locations; walking the data drops them, so
+    `('task', 'modular_arithmetic', 'params', 'p')` becomes `['task', 'params', 'p']`.
+    """
+    path, node = [], data
+    for key in loc:
+        if isinstance(node, dict) and key in (node.get("name"), node.get("kind")):
+            continue  # a union tag, even where a field has the same name
+        if isinstance(node, dict) and key in node:
+            path.append(key)
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            path.append(key)
+            node = node[key]
+        elif isinstance(node, dict) and isinstance(key, str) and not _looks_like_tag(key, node):
+            path.append(key)  # a missing or unknown key: still part of the field's name
+            node = None
+    return path
+
+
+def _looks_like_tag(key: str, node: dict) -> bool:
+    # A union tag is the value of the node's own `name`/`kind`, or a pydantic internal label.
+    return key in (node.get("name"), node.get("kind")) or "[" in key or key in ("function-after", "function-before")
+
+
+def allowed_fields(model: Any, loc: tuple) -> list[str]:
+    """The field names the schema allows where `loc` points (for 'did you mean' hints)."""
+    t = model
+    for key in loc:
+        t = _unwrap(t, key)
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            info = t.model_fields.get(key) if isinstance(key, str) else None
+            t = info.annotation if info else None
+        elif get_origin(t) in (list, tuple) and isinstance(key, int):
+            t = get_args(t)[0]
+        elif get_origin(t) is dict:
+            t = get_args(t)[1]
+    t = _unwrap(t, None)
+    return list(t.model_fields) if isinstance(t, type) and issubclass(t, BaseModel) else []
+
+
+def _unwrap(t: Any, tag: Any) -> Any:
+    """Strip Annotated and pick the union member tagged `tag` (or the only model member)."""
+    while True:
+        if get_origin(t) is Annotated:
+            t = get_args(t)[0]
+        elif get_origin(t) in (Union, UnionType):
+            members = get_args(t)
+            tagged = [m for m in members if any(getattr(a, "tag", None) == tag for a in getattr(m, "__metadata__", ()))]
+            models = [m for m in members if isinstance(_strip(m), type) and issubclass(_strip(m), BaseModel)]
+            t = tagged[0] if tagged else (models[0] if len(models) == 1 else None)
+        else:
+            return t
+
+
+def _strip(t: Any) -> Any:
+    return get_args(t)[0] if get_origin(t) is Annotated else t
+
+
+def dotted(path: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def humanize(err: dict, allowed: list[str] | None = None) -> str:
+    """Turn a pydantic error into a short instruction."""
+    t, ctx, msg = err["type"], err.get("ctx", {}), err["msg"]
+    for kind, op in (("greater_than", ">"), ("greater_than_equal", ">="), ("less_than", "<"), ("less_than_equal", "<=")):
+        if t == kind:
+            bound = next(iter(ctx.values()))
+            return f"must be {op} {bound:g}" if isinstance(bound, (int, float)) else f"must be {op} {bound}"
+    if t == "literal_error" and err["loc"] and err["loc"][-1] in ("name", "kind"):
+        return f"unknown {err['loc'][-1]} {err.get('input')!r}; known: {ctx.get('expected')}"
+    if t == "missing":
+        return "required field is missing"
+    if t == "extra_forbidden":
+        field = str(err["loc"][-1])
+        hint = difflib.get_close_matches(field, allowed or [], n=1)
+        return "unknown field" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+    if t in ("union_tag_invalid", "union_tag_not_found"):
+        expected = ctx.get("expected_tags", "")
+        if t == "union_tag_not_found":
+            return f"needs a name (one of: {expected})" if expected else "needs a name"
+        return f"unknown name {ctx.get('tag')!r}; known: {expected}"
+    if t == "string_pattern_mismatch":
+        return f"must be a slug matching {ctx.get('pattern')} (lower-case letters, digits, '-' and '_')"
+    if t == "too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    msg = msg.replace("Value error, ", "").replace("Input should be", "must be")
+    return msg[0].lower() + msg[1:] if msg else t

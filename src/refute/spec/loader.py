@@ -1,0 +1,211 @@
+"""Load hypothesis files: YAML → validated spec → one concrete run spec per condition.
+
+Every problem is collected and reported with file, line and field before anything runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from refute.registry import OBSERVABLES
+from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, humanize
+from refute.spec.schema import hypothesis_model, run_spec_model
+
+# Bump when a change to training changes its numbers, so stale shared runs are not reused.
+TRAINER_VERSION = 1
+RUN_FIELDS = ("task", "model", "train", "seeds", "observables")
+CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
+
+
+@dataclass
+class Hypothesis:
+    """A validated hypothesis file and the training runs it needs, one per condition."""
+
+    path: Path
+    spec: BaseModel
+    conditions: dict[str, BaseModel]
+    file_sha256: str
+    raw: dict = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def run_hash(self, condition: str) -> str:
+        return run_hash(self.conditions[condition])
+
+    def runs(self) -> dict[str, str]:
+        """condition name -> run hash"""
+        return {c: run_hash(r) for c, r in self.conditions.items()}
+
+
+def run_hash(run: BaseModel) -> str:
+    """Runs are stored under a hash of everything that determines their numbers, so identical
+    training requested by several conditions or hypotheses is done once."""
+    blob = json.dumps({"trainer": TRAINER_VERSION, "run": run.model_dump(mode="json")}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def metrics_of(run: BaseModel) -> list[str]:
+    names: list[str] = []
+    for obs in run.observables:
+        names += OBSERVABLES.get(obs.name).impl.metric_names(obs)
+    return names
+
+
+def _issues(err: ValidationError, data: Any, lines: LineMap, file: str, model: type[BaseModel]) -> list[SpecIssue]:
+    out = []
+    for e in err.errors():
+        path = data_path(data, e["loc"])
+        allowed = allowed_fields(model, e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
+        out.append(SpecIssue(file, lines.line(path), dotted(path), humanize(e, allowed)))
+    return out
+
+
+def read_yaml(path: Path) -> tuple[Any, LineMap, str]:
+    text = path.read_text(encoding="utf-8")
+    file = str(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecIssue(file, line, "", f"malformed YAML: {problem}")]) from None
+    if data is None:
+        raise SpecError([SpecIssue(file, 1, "", "the file is empty; a hypothesis is a YAML mapping")])
+    if not isinstance(data, dict):
+        raise SpecError([SpecIssue(file, 1, "", f"a hypothesis must be a YAML mapping, not a {type(data).__name__}")])
+    return data, LineMap(text), text
+
+
+def load_hypothesis(path: str | Path) -> Hypothesis:
+    path = Path(path)
+    file = str(path)
+    data, lines, text = read_yaml(path)
+    try:
+        spec = hypothesis_model().model_validate(data)
+    except ValidationError as err:
+        raise SpecError(_issues(err, data, lines, file, hypothesis_model())) from None
+
+    conditions, issues = _expand_conditions(spec, data, lines, file)
+    issues += _check_predictions(spec, conditions, data, lines, file)
+    if issues:
+        raise SpecError(issues)
+    return Hypothesis(path, spec, conditions, hashlib.sha256(text.encode()).hexdigest(), data)
+
+
+def _set_dotted(target: dict, path: str, value: Any) -> None:
+    keys = path.split(".")
+    node: Any = target
+    for k in keys[:-1]:
+        if isinstance(node, list):
+            node = node[int(k)]
+            continue
+        if isinstance(node.get(k), str) and k in ("optimizer", "task", "model"):
+            node[k] = {"name": node[k]}  # shorthand `optimizer: adamw` expands so params can be set
+        node = node.setdefault(k, {})
+    if isinstance(node, list):
+        node[int(keys[-1])] = value
+    else:
+        node[keys[-1]] = value
+
+
+def _sweep_label(path: str, value: Any, leaves: list[str]) -> str:
+    leaf = path.rsplit(".", 1)[-1]
+    name = leaf if leaves.count(leaf) == 1 else path
+    return f"{name}={value}"
+
+
+def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dict[str, BaseModel], list[SpecIssue]]:
+    """Apply each condition's overrides (crossed with the sweep grid) to the base run spec."""
+    base = {k: data[k] for k in RUN_FIELDS if k in data}
+    named: dict[str, dict[str, Any]] = dict(spec.conditions) or {"": {}}
+    sweep_paths = list(spec.sweep)
+    leaves = [p.rsplit(".", 1)[-1] for p in sweep_paths]
+    grid = list(itertools.product(*(spec.sweep[p] for p in sweep_paths))) if sweep_paths else [()]
+
+    issues: list[SpecIssue] = []
+    conditions: dict[str, BaseModel] = {}
+    for (cname, overrides), values in itertools.product(named.items(), grid):
+        labels = [_sweep_label(p, v, leaves) for p, v in zip(sweep_paths, values)]
+        name = "_".join([cname] * bool(cname) + labels) or "default"
+        if not CONDITION_NAME.match(name):
+            issues.append(SpecIssue(file, lines.line(["conditions", cname] if cname else ["sweep"]), "conditions",
+                                    f"condition name {name!r} is not a safe name"))
+            continue
+        run = copy.deepcopy(base)
+        sources = {}  # dotted override path -> where it was written, for error lines
+        for path, value in [*overrides.items(), *zip(sweep_paths, values)]:
+            where = ["conditions", cname, path] if path in overrides else ["sweep", path]
+            head = path.split(".", 1)[0]
+            if head not in RUN_FIELDS:
+                issues.append(SpecIssue(file, lines.line(where), dotted(where),
+                                        f"can only override {', '.join(RUN_FIELDS)} (dotted, e.g. train.lr)"))
+                continue
+            try:
+                _set_dotted(run, path, copy.deepcopy(value))
+            except (KeyError, ValueError, IndexError, TypeError, AttributeError):
+                issues.append(SpecIssue(file, lines.line(where), dotted(where), f"no field {path!r} to override"))
+                continue
+            sources[path] = where
+        try:
+            conditions[name] = run_spec_model().model_validate(run)
+        except ValidationError as err:
+            conditions[name] = None  # known but invalid: predictions naming it are not blamed too
+            for e in err.errors():
+                path = dotted(data_path(run, e["loc"]))
+                where = next((w for p, w in sources.items() if path == p or path.startswith(p + ".")), None)
+                line = lines.line(where) if where else lines.line(data_path(run, e["loc"]))
+                field = f"{dotted(where[:2])}: {path}" if where else path
+                allowed = allowed_fields(run_spec_model(), e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
+                issues.append(SpecIssue(file, line, field, humanize(e, allowed)))
+    return conditions, issues
+
+
+def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
+    issues = []
+    ids = set()
+    for i, pred in enumerate(spec.predictions):
+        at = ["predictions", i]
+        if pred.id in ids:
+            issues.append(SpecIssue(file, lines.line([*at, "id"]), f"predictions.{i}.id", f"duplicate id {pred.id!r}"))
+        ids.add(pred.id)
+        for c in pred.conditions_used():
+            if c not in conditions:
+                issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
+                                        f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
+            elif conditions[c] is not None and pred.metric not in metrics_of(conditions[c]):
+                issues.append(SpecIssue(file, lines.line([*at, "metric"]), f"predictions.{i}.metric",
+                                        f"metric {pred.metric!r} is never logged in condition {c!r}; "
+                                        f"logged: {', '.join(metrics_of(conditions[c]))}"))
+    return issues
+
+
+def load_all(directory: str | Path = "hypotheses") -> list[Hypothesis]:
+    """Load and validate every `*.yaml` in `directory`; raise one SpecError listing all problems."""
+    hyps, issues = [], []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            hyps.append(load_hypothesis(path))
+        except SpecError as err:
+            issues += err.issues
+    seen: dict[str, Hypothesis] = {}
+    for h in hyps:
+        if h.id in seen:
+            issues.append(SpecIssue(str(h.path), LineMap(h.path.read_text()).line(["id"]), "id",
+                                    f"id {h.id!r} is already used by {seen[h.id].path}"))
+        seen.setdefault(h.id, h)
+    if issues:
+        raise SpecError(issues)
+    return hyps

@@ -1,0 +1,188 @@
+"""The hypothesis schema: what a YAML file in `hypotheses/` may say, with help beside every field.
+
+The parts that name a component (task, model, optimizer, observables, reductions, prediction
+kinds) are unions over the registries, built once on first use, so a new component module
+extends the schema without touching this file.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
+
+from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, REDUCTIONS, TASKS, Registry
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+MAX_STEPS = 10_000_000
+MAX_SEEDS = 10_000
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must never fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _name_of(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return value.get("name")
+    return getattr(value, "name", None)
+
+
+def _expand_shorthand(value: Any) -> Any:
+    # `optimizer: adamw` is short for `optimizer: {name: adamw}`.
+    return {"name": value} if isinstance(value, str) else value
+
+
+def component_union(reg: Registry, flat: bool = False) -> Any:
+    """A discriminated union with one member per registered component.
+
+    `flat=False`: members look like `{name: ..., params: {...}}` (tasks, models, optimizers).
+    `flat=True`: the parameters sit beside `name` (observables, reductions), which reads better
+    for components with one or two parameters.
+    """
+    members = []
+    for e in reg.entries():
+        name_field = (Literal[e.name], Field(description=f"{reg.kind}: {e.help}"))
+        if flat:
+            member = create_model(f"{reg.kind.title().replace(' ', '')}_{e.name}", __base__=e.params, name=name_field)
+        else:
+            member = create_model(
+                f"{reg.kind.title().replace(' ', '')}_{e.name}",
+                __base__=Strict,
+                name=name_field,
+                params=(e.params, Field(default_factory=e.params, description=f"parameters of {reg.kind} {e.name!r}")),
+            )
+        members.append(Annotated[member, Tag(e.name)])
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[tuple(members)], Discriminator(_name_of)]
+
+
+class Train(Strict):
+    optimizer: Any = Field("adamw", description="optimizer: a name (adamw, adam, sgd) or {name, params}")
+    lr: float = Field(gt=0, le=100, description="learning rate")
+    weight_decay: float = Field(0.0, ge=0, description="decoupled weight decay (AdamW) or L2 coefficient (SGD)")
+    steps: int = Field(gt=0, le=MAX_STEPS, description="number of optimizer steps")
+    batch_size: int | Literal["full"] = Field(
+        "full", description="examples per step for each seed, or 'full' for full-batch training"
+    )
+    eval_every: int = Field(gt=0, le=MAX_STEPS, description="log observables every this many steps (and at the end)")
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_batch(cls, v):
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("must be > 0 or 'full'")
+        return v
+
+
+def _seeds(v: Any) -> Any:
+    # `seeds: 5` means seeds 0..4; an explicit list is also accepted.
+    if isinstance(v, int) and not isinstance(v, bool):
+        if not 1 <= v <= MAX_SEEDS:
+            raise ValueError(f"must be between 1 and {MAX_SEEDS}")
+        return list(range(v))
+    return v
+
+
+SeedList = Annotated[
+    list[Annotated[int, Field(ge=0, lt=2**31)]],
+    Field(min_length=1, max_length=MAX_SEEDS, description="training seeds: a count n (seeds 0..n-1) or a list"),
+]
+
+
+@lru_cache(maxsize=None)
+def run_spec_model() -> type[BaseModel]:
+    """Everything that determines one condition's training runs (and so its run hash)."""
+
+    class TrainSpec(Train):
+        optimizer: component_union(OPTIMIZERS) = Field(  # type: ignore[valid-type]
+            default_factory=lambda: {"name": "adamw"}, validate_default=True,
+            description=Train.model_fields["optimizer"].description,
+        )
+
+        @field_validator("optimizer", mode="before")
+        @classmethod
+        def _short(cls, v):
+            return _expand_shorthand(v)
+
+    observable = component_union(OBSERVABLES, flat=True)
+
+    class RunSpec(Strict):
+        task: component_union(TASKS) = Field(description="the task: {name, params}")  # type: ignore[valid-type]
+        model: component_union(MODELS) = Field(description="the model: {name, params}")  # type: ignore[valid-type]
+        train: TrainSpec = Field(description="optimizer and training loop settings")
+        seeds: SeedList
+        observables: list[observable] = Field(  # type: ignore[valid-type]
+            min_length=1, description="what to log during training: names or {name, every, ...}"
+        )
+
+        @field_validator("seeds", mode="before")
+        @classmethod
+        def _seed_count(cls, v):
+            return _seeds(v)
+
+        @field_validator("observables", mode="before")
+        @classmethod
+        def _short(cls, v):
+            return [_expand_shorthand(o) for o in v] if isinstance(v, list) else v
+
+        @field_validator("task", "model", mode="before")
+        @classmethod
+        def _short_component(cls, v):
+            return _expand_shorthand(v)
+
+    return RunSpec
+
+
+@lru_cache(maxsize=None)
+def reduction_union() -> Any:
+    return component_union(REDUCTIONS, flat=True)
+
+
+@lru_cache(maxsize=None)
+def hypothesis_model() -> type[BaseModel]:
+    run_spec = run_spec_model()
+    prediction = component_union_by_kind()
+
+    fields: dict[str, Any] = {
+        "id": (str, Field(pattern=SLUG, description="a short slug naming the hypothesis; results go to results/<id>/")),
+        "title": (str, Field(min_length=1, description="one line naming the hypothesis")),
+        "statement": (str, Field(min_length=1, description="the falsifiable claim, in words")),
+        "conditions": (
+            dict[Annotated[str, Field(pattern=SLUG)], dict[str, Any]],
+            Field(
+                default_factory=dict,
+                description="named conditions, each a set of overrides of dotted fields, e.g. {train.weight_decay: 0}",
+            ),
+        ),
+        "sweep": (
+            dict[str, Annotated[list[Any], Field(min_length=1)]],
+            Field(
+                default_factory=dict,
+                description="a grid: dotted field -> list of values; crossed with the conditions",
+            ),
+        ),
+        "predictions": (
+            list[prediction],  # type: ignore[valid-type]
+            Field(min_length=1, description="pre-registered predictions, each decided by a statistical test"),
+        ),
+    }
+    # A hypothesis is a run spec (the base condition) plus its claim, conditions and predictions.
+    return create_model("Hypothesis", __base__=run_spec, **fields)
+
+
+def component_union_by_kind() -> Any:
+    members = [Annotated[e.params, Tag(e.name)] for e in PREDICTIONS.entries()]
+
+    def kind_of(v: Any) -> str | None:
+        return v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[tuple(members)], Discriminator(kind_of)]

@@ -1,0 +1,1 @@
+"""Prediction kinds: one module each, registered under the `kind:` a hypothesis file names."""

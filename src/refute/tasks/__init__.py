@@ -1,0 +1,1 @@
+"""Tasks: one module each, registered by name. A task builds its data set deterministically."""

@@ -1,0 +1,52 @@
+"""What the Snakefile needs from the package: the validated plan, run specs on disk, job sizes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from refute import io
+from refute.spec.errors import SpecError
+from refute.spec.loader import Hypothesis, load_all, run_hash
+
+
+class Plan:
+    """Every hypothesis in a folder, and the distinct training runs they need (keyed by run hash)."""
+
+    def __init__(self, hypotheses: list[Hypothesis], results: str | Path):
+        self.results = Path(results)
+        self.hypotheses = {h.id: h for h in hypotheses}
+        self.runs = {run_hash(r): r for h in hypotheses for r in h.conditions.values()}
+
+    def run_dir(self, h: str) -> Path:
+        return self.results / "runs" / h
+
+    def run_outputs(self, hyp_id: str, name: str) -> list[str]:
+        return [str(self.run_dir(h) / name) for h in self.hypotheses[hyp_id].runs().values()]
+
+    def write_run_specs(self) -> None:
+        """Each run's spec.json, the train job's input. Content-addressed: written once, never changed,
+        so its timestamp does not trigger reruns."""
+        for h, run in self.runs.items():
+            path = self.run_dir(h) / "spec.json"
+            if not path.exists():
+                io.write_text(path, json.dumps(run.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+
+
+def load_plan(hypotheses: str | Path = "hypotheses", results: str | Path = "results") -> Plan:
+    """Validate every hypothesis file (all errors at once) and plan the runs; exit with the errors
+    listed, file:line: field: message, before any job starts."""
+    try:
+        plan = Plan(load_all(hypotheses), results)
+    except SpecError as err:
+        print(f"refute: invalid hypothesis files — nothing was run:\n{err}", file=sys.stderr)
+        sys.exit(1)
+    plan.write_run_specs()
+    return plan
+
+
+def threads_for(run) -> int:
+    # One thread per job: measured here, torch's tiny ops gain nothing from a second thread and two
+    # jobs side by side (one per core) beat one job with two threads.
+    return 1

@@ -1,0 +1,46 @@
+import copy
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "id": "tiny",
+    "title": "A tiny MLP fits modular addition mod 11",
+    "statement": "A small MLP reaches high training accuracy on (a + b) mod 11 within 150 steps.",
+    "task": {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}},
+    "model": {"name": "mlp", "params": {"width": 32, "d_embed": 8}},
+    "train": {"optimizer": "adamw", "lr": 0.01, "steps": 150, "eval_every": 25},
+    "seeds": 3,
+    "observables": ["loss", "accuracy", "weight_norm"],
+    "predictions": [
+        {
+            "id": "fits",
+            "kind": "threshold",
+            "condition": "default",
+            "metric": "train_acc",
+            "reduce": "final",
+            "threshold": 0.5,
+            "direction": "greater",
+        }
+    ],
+}
+
+
+@pytest.fixture
+def tiny() -> dict:
+    """A small valid hypothesis as a dict; tests edit a copy."""
+    return copy.deepcopy(TINY)
+
+
+def write_yaml(path: Path, data) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
