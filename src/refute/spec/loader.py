@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from refute.registry import OBSERVABLES
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, humanize
 from refute.spec.schema import hypothesis_model, run_spec_model
+from refute.spec.yamlfile import read_yaml
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
 TRAINER_VERSION = 1
@@ -72,23 +72,6 @@ def _issues(err: ValidationError, data: Any, lines: LineMap, file: str, model: t
     return out
 
 
-def read_yaml(path: Path) -> tuple[Any, LineMap, str]:
-    text = path.read_text(encoding="utf-8")
-    file = str(path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([SpecIssue(file, line, "", f"malformed YAML: {problem}")]) from None
-    if data is None:
-        raise SpecError([SpecIssue(file, 1, "", "the file is empty; a hypothesis is a YAML mapping")])
-    if not isinstance(data, dict):
-        raise SpecError([SpecIssue(file, 1, "", f"a hypothesis must be a YAML mapping, not a {type(data).__name__}")])
-    return data, LineMap(text), text
-
-
 def load_hypothesis(path: str | Path) -> Hypothesis:
     path = Path(path)
     file = str(path)
@@ -131,11 +114,17 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
     """Apply each condition's overrides (crossed with the sweep grid) to the base run spec."""
     base = {k: data[k] for k in RUN_FIELDS if k in data}
     named: dict[str, dict[str, Any]] = dict(spec.conditions) or {"": {}}
-    sweep_paths = list(spec.sweep)
+    issues: list[SpecIssue] = []
+    sweep_paths = []
+    for path in spec.sweep:
+        if path.split(".", 1)[0] in RUN_FIELDS:
+            sweep_paths.append(path)
+        else:  # reported here, before its values are turned into condition names
+            issues.append(SpecIssue(file, lines.line(["sweep", path]), f"sweep.{path}",
+                                    f"can only sweep fields of {', '.join(RUN_FIELDS)} (dotted, e.g. train.lr)"))
     leaves = [p.rsplit(".", 1)[-1] for p in sweep_paths]
     grid = list(itertools.product(*(spec.sweep[p] for p in sweep_paths))) if sweep_paths else [()]
 
-    issues: list[SpecIssue] = []
     conditions: dict[str, BaseModel] = {}
     for (cname, overrides), values in itertools.product(named.items(), grid):
         labels = [_sweep_label(p, v, leaves) for p, v in zip(sweep_paths, values)]

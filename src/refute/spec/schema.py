@@ -22,7 +22,7 @@ MAX_SEEDS = 10_000
 class Strict(BaseModel):
     """Unknown keys are errors: a typo must never fall back to a default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _name_of(value: Any) -> str | None:
