@@ -13,6 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("spec")
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                   help="save a resumable checkpoint this often (default 300)")
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
     s.add_argument("hypothesis")
     s.add_argument("--results", default="results")
@@ -24,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.stage == "train":
         from refute.run_job import train_run
 
-        train_run(a.spec, a.out, a.threads)
+        train_run(a.spec, a.out, a.threads, a.checkpoint_every)
     elif a.stage == "stats":
         from refute.stats.analyse import analyse
 

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from refute import objectives
+from refute.checkpoint import Checkpoint, capture, restore
 from refute.observables._base import EvalContext
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, TASKS
 
@@ -57,8 +58,11 @@ def _observe(run, model, data, step: int, final: bool) -> list[tuple[str, np.nda
     return out
 
 
-def fit(run, log=print) -> FitResult:
-    """Train every seed of `run` (a validated run spec) and return its logged metrics and weights."""
+def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
+    """Train every seed of `run` (a validated run spec) and return its logged metrics and weights.
+
+    With a `checkpoint`, resume from it if it holds a state of this run, and save one when it is due.
+    """
     t0 = time.perf_counter()
     seeds = list(run.seeds)
     data = TASKS.get(run.task.name).impl(run.task.params)
@@ -72,7 +76,13 @@ def fit(run, log=print) -> FitResult:
     diverged: dict[int, int] = {}
     records: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # step, metric, values, alive
     report_every = max(1, steps // 10)
-    for step in range(steps + 1):
+    start, spent = 0, 0.0
+    if checkpoint and (saved := checkpoint.load()):
+        start, spent = restore(saved, model, opt, batches.gens, records, alive, diverged)
+    for step in range(start, steps + 1):
+        if checkpoint and step > start and checkpoint.due():
+            checkpoint.save(capture(step, model, opt, batches.gens, records, alive, diverged,
+                                    spent + time.perf_counter() - t0))
         final = step == steps
         for metric, values in _observe(run, model, data, step, final):
             records.append((step, metric, values, alive.numpy().copy()))
@@ -101,7 +111,7 @@ def fit(run, log=print) -> FitResult:
 
     frame = _tidy(records, seeds)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return FitResult(frame, state, seeds, diverged, time.perf_counter() - t0)
+    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0)
 
 
 def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:

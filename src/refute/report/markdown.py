@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -119,10 +118,11 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
 def write_report(hyp_id: str, results: str | Path = "results") -> Path:
     """Write results/<id>/report.md and results/<id>/figures/*.png from the statistics stage's outputs."""
     out_dir = Path(results) / hyp_id
-    verdict = json.loads((out_dir / "verdict.json").read_text())
-    predictions = json.loads((out_dir / "predictions.json").read_text())
-    reduced = pd.read_parquet(out_dir / "reduced.parquet")
-    table = pd.read_parquet(out_dir / "observations.parquet")
+    record = out_dir / "verdict.json"
+    verdict = io.read_json(record)
+    predictions = io.read_json(io.verify(out_dir / "predictions.json", verdict, record))
+    reduced = io.read_parquet(out_dir / "reduced.parquet", verdict, record)
+    table = io.read_parquet(out_dir / "observations.parquet", verdict, record)
     figures = learning_curves(table, out_dir / "figures")
     path = out_dir / "report.md"
     io.write_text(path, render(verdict, predictions, reduced, figures))

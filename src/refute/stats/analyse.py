@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 from datetime import datetime, timezone
@@ -26,10 +25,10 @@ def read_runs(hyp: Hypothesis, results: Path) -> tuple[pd.DataFrame, dict[str, d
     frames, meta = [], {}
     for cond, h in hyp.runs().items():
         run_dir = results / "runs" / h
-        frame = pd.read_parquet(run_dir / "metrics.parquet")
+        meta[cond] = io.read_json(run_dir / "run.json")
+        frame = io.read_parquet(run_dir / "metrics.parquet", meta[cond], run_dir / "run.json")
         frame.insert(0, "condition", cond)
         frames.append(frame)
-        meta[cond] = json.loads((run_dir / "run.json").read_text())
     return pd.concat(frames, ignore_index=True), meta
 
 
@@ -97,6 +96,8 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
     io.write_parquet(out_dir / "observations.parquet", table)
     io.write_parquet(out_dir / "reduced.parquet", pd.concat(reduced, ignore_index=True))
     io.write_json(out_dir / "predictions.json", predictions)
+    # verdict.json last: it marks the stage complete and holds the checksums the report verifies.
+    record["sha256"] = io.checksums(out_dir, ["observations.parquet", "reduced.parquet", "predictions.json"])
     io.write_json(out_dir / "verdict.json", record)
     return record
 

@@ -1,0 +1,91 @@
+"""Checkpoints of a long training job, so a killed job resumes where it stopped.
+
+The trainer hands over, at the top of a step, everything the rest of the run depends on (weights,
+optimizer moments, each seed's minibatch generator, the metrics logged so far); resuming from it gives
+the numbers an uninterrupted run gives, bit for bit. The file lives in the run folder, is replaced
+atomically, is tied to its run's hash (a checkpoint of other training is never resumed), and is
+removed once the run's outputs are complete.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from refute import io
+
+FILE = "checkpoint.pt"
+
+
+class Checkpoint:
+    def __init__(self, path: str | Path, key: str, every_seconds: float = 300.0, log: Callable[[str], None] = print):
+        self.path, self.key, self.every, self.log = Path(path), key, every_seconds, log
+        self._last = time.monotonic()
+
+    def load(self) -> dict | None:
+        """The saved state, or None (no checkpoint, another run's, or unreadable: then train from scratch)."""
+        import torch
+
+        if not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, weights_only=True)
+        except Exception as exc:  # a checkpoint is only an optimisation: never fail a run over it
+            self.log(f"ignoring unreadable checkpoint {self.path}: {exc}")
+            return None
+        if not isinstance(state, dict) or state.get("key") != self.key:
+            self.log(f"ignoring checkpoint {self.path}: it belongs to other training")
+            return None
+        self.log(f"resuming from the checkpoint at step {state['step']}")
+        return state
+
+    def due(self) -> bool:
+        return time.monotonic() - self._last >= self.every
+
+    def save(self, state: dict) -> None:
+        io.write_torch(self.path, {"key": self.key, **state})
+        self._last = time.monotonic()
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def capture(step: int, model, opt, generators, records: list, alive, diverged: dict, elapsed: float) -> dict:
+    """The trainer's state at the top of `step` (before that step's evaluation and update)."""
+    import numpy as np
+    import torch
+
+    return {
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "generators": [g.get_state() for g in generators],
+        "torch_rng": torch.get_rng_state(),  # for observables that draw from the global generator
+        "records": {
+            "step": torch.tensor([r[0] for r in records], dtype=torch.int64),
+            "metric": [r[1] for r in records],
+            "values": torch.from_numpy(np.stack([r[2] for r in records])) if records else torch.empty(0),
+            "alive": torch.from_numpy(np.stack([r[3] for r in records])) if records else torch.empty(0),
+        },
+        "alive": alive.clone(),
+        "diverged": dict(diverged),
+        "elapsed": elapsed,
+    }
+
+
+def restore(state: dict, model, opt, generators, records: list, alive, diverged: dict) -> tuple[int, float]:
+    """Put a captured state back in place; returns the step to continue from and the time already spent."""
+    import torch
+
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    for g, s in zip(generators, state["generators"], strict=True):
+        g.set_state(s)
+    torch.set_rng_state(state["torch_rng"])
+    r = state["records"]
+    records[:] = [(int(s), m, v.numpy(), a.numpy()) for s, m, v, a in zip(r["step"], r["metric"], r["values"], r["alive"])]
+    alive.copy_(state["alive"])
+    diverged.clear()
+    diverged.update(state["diverged"])
+    return int(state["step"]), float(state["elapsed"])
