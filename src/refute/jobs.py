@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -13,8 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("spec")
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)
-    t.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
-                   help="save a resumable checkpoint this often (default 300)")
+    t.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
+                   default=float(os.environ.get("REFUTE_CHECKPOINT_EVERY", 300)),
+                   help="save a resumable checkpoint this often (default: $REFUTE_CHECKPOINT_EVERY or 300)")
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
     s.add_argument("hypothesis")
     s.add_argument("--results", default="results")
