@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import write_yaml
+from conftest import run_pipeline, write_yaml
 from refute import io
 from refute.checkpoint import FILE, Checkpoint
 from refute.report.markdown import write_report
@@ -25,7 +25,6 @@ from refute.spec.loader import run_hash
 from refute.spec.schema import run_spec_model
 from refute.stats.analyse import analyse
 from refute.train import fit
-from refute.workflow import Plan, load_all
 
 QUIET = dict(log=lambda msg: None)
 
@@ -52,20 +51,6 @@ def assert_same_result(a, b):
     for k in a.state:
         assert same_bits(a.state[k], b.state[k]), k
     assert a.diverged == b.diverged
-
-
-def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
-    """What the DAG does, stage by stage, without Snakemake: train each run, then stats and report."""
-    plan = Plan(load_all(hypotheses), results)
-    plan.write_run_specs()
-    for h in plan.runs:
-        if not (plan.run_dir(h) / "run.json").exists():
-            train_run(plan.run_dir(h) / "spec.json", plan.run_dir(h))
-    out = {}
-    for hyp in plan.hypotheses.values():
-        out[hyp.id] = analyse(hyp.path, results)
-        write_report(hyp.id, results)
-    return out
 
 
 # ---- checkpoints: resuming gives the uninterrupted numbers, bit for bit ---------------------------------

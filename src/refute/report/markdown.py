@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from refute import io
+from refute.report import escape
 from refute.report.figures import learning_curves
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE", "INVALID": "⚠️ INVALID"}
@@ -29,7 +30,7 @@ def _p(x) -> str:
 
 
 def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return escape.inline(text)
 
 
 def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
@@ -39,7 +40,7 @@ def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
     lines = [
         f"### `{pred['id']}` — {out['status']}",
         "",
-        f"{spec.get('description') or ''}".strip(),
+        escape.block(spec.get("description") or ""),
         "",
         f"*{pred['kind']}*: metric `{spec['metric']}` reduced by `{reduce['name']}`"
         + (f" ({rparams})" if rparams else "")
@@ -60,7 +61,7 @@ def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
         lines += ["| condition | mean | sd | min | max | runs | censored |", "|---|---|---|---|---|---|---|"]
         for cond, g in sub.groupby("condition", sort=False):
             v = g.value
-            lines.append(f"| {cond} | {_num(v.mean())} | {_num(v.std())} | {_num(v.min())} | {_num(v.max())} | "
+            lines.append(f"| {_cell(cond)} | {_num(v.mean())} | {_num(v.std())} | {_num(v.min())} | {_num(v.max())} | "
                          f"{len(v)} | {int(g.censored.sum())} |")
         lines.append("")
     lines += [f"**Why {out['status']}:** {out['reason']}.", "", f"**What would change it:** {out['would_change']}.", ""]
@@ -74,13 +75,13 @@ def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
 def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path]) -> str:
     prov = verdict["provenance"]
     lines = [
-        f"# {verdict['title']}",
+        f"# {escape.inline(verdict['title'])}",
         "",
         f"## Verdict: {BADGE.get(verdict['verdict'], verdict['verdict'])}",
         "",
-        f"> {verdict['statement'].strip()}",
+        escape.block(verdict["statement"], prefix="> "),
         "",
-        f"Hypothesis `{verdict['id']}` from `{prov['hypothesis_file']}`.",
+        f"Hypothesis `{verdict['id']}` from {escape.code(prov['hypothesis_file'])}.",
         "",
         "### Why",
         "",
@@ -99,13 +100,13 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
               "|---|---|---|---|---|---|---|---|"]
     for cond, r in verdict["runs"].items():
         diverged = ", ".join(f"seed {s} @ {st}" for s, st in (r.get("diverged") or {}).items()) or "none"
-        lines.append(f"| {cond} | `{r['hash']}` | {len(r['seeds'])} | {r['steps']} | {diverged} | "
+        lines.append(f"| {_cell(cond)} | `{r['hash']}` | {len(r['seeds'])} | {r['steps']} | {diverged} | "
                      f"{_num(r['wall_seconds'])} | {r['device']} | {r['threads']} |")
     lines += [
         "",
         "## Provenance",
         "",
-        f"- hypothesis file: `{prov['hypothesis_file']}`, sha256 `{prov['hypothesis_sha256']}`",
+        f"- hypothesis file: {escape.code(prov['hypothesis_file'])}, sha256 `{prov['hypothesis_sha256']}`",
         f"- training wall time (sum over runs): {prov['training_wall_seconds']} s; devices: {', '.join(prov['devices'])}",
         f"- Python {prov['python']} on {prov['platform']}",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v),
