@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
 
+from refute.optimizers import Schedule
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, REDUCTIONS, TASKS, Registry
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -72,6 +73,19 @@ class Train(Strict):
         "full", description="examples per step for each seed, or 'full' for full-batch training"
     )
     eval_every: int = Field(gt=0, le=MAX_STEPS, description="log observables every this many steps (and at the end)")
+    schedule: Schedule = Field(
+        default_factory=lambda: {"name": "constant"}, validate_default=True,
+        description="learning-rate schedule: constant, {name: warmup, warmup_steps}, "
+        "or {name: cosine, warmup_steps, final_fraction}",
+    )
+    grad_clip: float | None = Field(
+        None, gt=0, description="clip each seed's gradient to this global L2 norm (per seed; none by default)"
+    )
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _short_schedule(cls, v):
+        return _expand_shorthand(v)
 
     @field_validator("batch_size")
     @classmethod
