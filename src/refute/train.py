@@ -57,7 +57,7 @@ class Batches:
 
 
 def _observe(run, model, data, step: int, final: bool, lr: float) -> list[tuple[str, np.ndarray]]:
-    ctx = EvalContext(model, data, step, lr)
+    ctx = EvalContext(model, data, step, lr, list(run.seeds))
     out = []
     for obs in run.observables:
         every = obs.every or run.train.eval_every

@@ -15,7 +15,7 @@ from torch import nn
 
 from refute.models._base import ACTIVATIONS, per_seed, per_seed_inputs, uniform
 from refute.registry import MODELS, Params
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, reads
 
 
 class CNNParams(Params):
@@ -74,6 +74,7 @@ class CNN(nn.Module):
 
 
 @MODELS.register("cnn", CNNParams)
+@reads("image")
 def build(p: CNNParams, data: TaskData, seeds: list[int]) -> CNN:
     """small CNN: 3×3 conv + 2×2 max-pool layers, then fully connected, for image tasks"""
     return CNN(p, data, seeds)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from refute.models.mlp import MLP, MLPParams
 from refute.registry import MODELS, Params
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, reads
 
 
 class DeepLinearParams(Params):
@@ -22,6 +22,7 @@ class DeepLinearParams(Params):
 
 
 @MODELS.register("deep_linear", DeepLinearParams)
+@reads("dense", "image")
 def build(p: DeepLinearParams, data: TaskData, seeds: list[int]) -> MLP:
     """product of `layers` weight matrices (identity activation, no bias, small init)"""
     if data.inputs != "dense":

@@ -12,7 +12,7 @@ from torch import nn
 from refute.models import _mup
 from refute.models._base import ACTIVATIONS, per_seed, per_seed_inputs, uniform
 from refute.registry import MODELS, Params
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, reads
 
 
 class MLPParams(Params):
@@ -91,6 +91,7 @@ class MLP(nn.Module):
 
 
 @MODELS.register("mlp", MLPParams)
+@reads("tokens", "dense", "sequence", "image")
 def build(p: MLPParams, data: TaskData, seeds: list[int]) -> MLP:
     """multilayer perceptron over token embeddings, dense inputs or flattened sequences"""
     return MLP(p, data, seeds)

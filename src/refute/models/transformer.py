@@ -17,7 +17,7 @@ from torch import nn
 
 from refute.models._base import per_seed, per_seed_inputs, uniform
 from refute.registry import MODELS, Params
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, reads
 
 
 class TransformerParams(Params):
@@ -116,6 +116,7 @@ class Transformer(nn.Module):
 
 
 @MODELS.register("transformer", TransformerParams)
+@reads("tokens", "sequence")
 def build(p: TransformerParams, data: TaskData, seeds: list[int]) -> Transformer:
     """small decoder-only transformer (1–4 blocks, optional attention-only), read out at the last position"""
     return Transformer(p, data, seeds)

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 
 class ObservableParams(Params):
+    """Observables are classes with `metric_names(p, run) -> list[str]` (the metrics they will log
+    for that run spec; a ValueError there is reported as a spec error) and
+    `compute(p, ctx: EvalContext) -> {metric: tensor [S]}`."""
+
     every: int | None = Field(
         None, gt=0, description="log every this many steps (default: train.eval_every); expensive ones want more"
     )
@@ -25,11 +29,12 @@ class EvalContext:
     """One evaluation point: the model at a step, with forward passes computed at most once.
 
     `lr` is the base learning rate the schedule gives for the next update (before any muP
-    per-layer multiplier).
+    per-layer multiplier); `seeds` are the seeds stacked in the model, in order.
     """
 
-    def __init__(self, model, data: "TaskData", step: int, lr: float | None = None):
+    def __init__(self, model, data: "TaskData", step: int, lr: float | None = None, seeds: list[int] | None = None):
         self.model, self.data, self.step, self.lr = model, data, step, lr
+        self.seeds = list(range(model.n_seeds)) if seeds is None else list(seeds)
 
     def _forward(self, x):
         import torch

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from refute.registry import OBSERVABLES
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, humanize
 from refute.spec.schema import hypothesis_model, run_spec_model
+from refute.tasks._base import compatibility
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
 TRAINER_VERSION = 1
@@ -59,7 +60,7 @@ def run_hash(run: BaseModel) -> str:
 def metrics_of(run: BaseModel) -> list[str]:
     names: list[str] = []
     for obs in run.observables:
-        names += OBSERVABLES.get(obs.name).impl.metric_names(obs)
+        names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
     return names
 
 
@@ -161,6 +162,10 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
             sources[path] = where
         try:
             conditions[name] = run_spec_model().model_validate(run)
+            for where, message in _cross_check(conditions[name]):
+                conditions[name] = None
+                label = f"{dotted(where)} (condition {name})" if cname or sweep_paths else dotted(where)
+                issues.append(SpecIssue(file, lines.line(where), label, message))
         except ValidationError as err:
             conditions[name] = None  # known but invalid: predictions naming it are not blamed too
             for e in err.errors():
@@ -171,6 +176,22 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
                 allowed = allowed_fields(run_spec_model(), e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
                 issues.append(SpecIssue(file, line, field, humanize(e, allowed)))
     return conditions, issues
+
+
+def _cross_check(run: BaseModel) -> list[tuple[list, str]]:
+    """Problems between components that each validate alone: a model that cannot read the task's
+    inputs, an observable that cannot measure this task or model."""
+    problems = []
+    why = compatibility(run)
+    if why:
+        problems.append((["model"], why))
+    else:
+        for i, obs in enumerate(run.observables):
+            try:
+                OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
+            except ValueError as err:
+                problems.append((["observables", i], str(err)))
+    return problems
 
 
 def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:

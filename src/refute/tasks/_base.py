@@ -49,3 +49,41 @@ def sized_split(n_total: int, n_train: int, n_val: int, seed: int):
         raise ValueError(f"n_train + n_val = {n_train + n_val} exceeds the {n_total} examples available")
     order = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))
     return order[:n_train], order[n_train:n_train + n_val]
+
+
+INPUT_KINDS = ("tokens", "dense", "sequence", "image")
+
+
+def provides(*kinds: str):
+    """Declare on a task's builder which input kinds its data offers (an image is also dense), so a
+    model that cannot read them is refused when the spec is checked, before anything runs."""
+    assert set(kinds) <= set(INPUT_KINDS), kinds
+
+    def deco(fn):
+        fn.provides = frozenset(kinds)
+        return fn
+
+    return deco
+
+
+def reads(*kinds: str):
+    """Declare on a model's builder which input kinds it can read."""
+    assert set(kinds) <= set(INPUT_KINDS), kinds
+
+    def deco(fn):
+        fn.reads = frozenset(kinds)
+        return fn
+
+    return deco
+
+
+def compatibility(run) -> str | None:
+    """Why the run's model cannot read its task's inputs, or None."""
+    from refute.registry import MODELS, TASKS
+
+    offered = getattr(TASKS.get(run.task.name).impl, "provides", None)
+    wanted = getattr(MODELS.get(run.model.name).impl, "reads", None)
+    if offered is None or wanted is None or offered & wanted:
+        return None
+    return (f"model {run.model.name!r} reads {', '.join(sorted(wanted))} inputs; task {run.task.name!r} gives "
+            f"{', '.join(sorted(offered))}")

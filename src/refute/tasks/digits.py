@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS, Params
-from refute.tasks._base import TaskData, sized_split
+from refute.tasks._base import TaskData, provides, sized_split
 
 N_DIGITS = 1797
 
@@ -32,6 +32,7 @@ class Digits(Params):
 
 
 @TASKS.register("digits", Digits)
+@provides("dense", "image")
 def build(p: Digits) -> TaskData:
     """scikit-learn's 8×8 digits, pixels in [0, 1], a fraction of training labels randomized"""
     import torch

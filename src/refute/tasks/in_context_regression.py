@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from refute.registry import TASKS
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, provides
 from refute.tasks._sampled import SampledTask
 
 
@@ -21,6 +21,7 @@ class InContextRegression(SampledTask):
 
 
 @TASKS.register("in_context_regression", InContextRegression)
+@provides("sequence")
 def build(p: InContextRegression) -> TaskData:
     """sequences of (x, w·x) pairs with a fresh w per sequence; predict y at the query"""
     import torch

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS, Params
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, provides
 
 
 class ModularArithmetic(Params):
@@ -38,6 +38,7 @@ class ModularArithmetic(Params):
 
 
 @TASKS.register("modular_arithmetic", ModularArithmetic)
+@provides("tokens")
 def build(params: ModularArithmetic) -> TaskData:
     """(a op b) mod p over all pairs, split once at random into train and validation"""
     import torch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, provides
 from refute.tasks._sampled import SampledTask
 
 
@@ -24,6 +24,7 @@ class SparseParity(SampledTask):
 
 
 @TASKS.register("sparse_parity", SparseParity)
+@provides("dense")
 def build(p: SparseParity) -> TaskData:
     """parity of k hidden bits of n random ±1 bits, optional label noise"""
     import torch

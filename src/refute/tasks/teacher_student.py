@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from refute.registry import TASKS
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, provides
 from refute.tasks._sampled import SampledTask
 
 
@@ -30,6 +30,7 @@ def teacher_forward(weights: list, x, act):
 
 
 @TASKS.register("teacher_student", TeacherStudent)
+@provides("dense")
 def build(p: TeacherStudent) -> TaskData:
     """Gaussian inputs labelled by a random teacher MLP"""
     import torch
