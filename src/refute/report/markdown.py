@@ -33,6 +33,13 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _metric(metric) -> str:
+    if isinstance(metric, str):
+        return f"`{metric}`"
+    points = ", ".join(f"`{m}` (x = {x:g})" for m, x in metric["across"].items())
+    return f"{metric['statistic']} of y on x across {points}, per run, each"
+
+
 def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
     spec, res, out = pred["spec"], pred["result"], pred["outcome"]
     reduce = spec["reduce"]
@@ -42,7 +49,7 @@ def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
         "",
         f"{spec.get('description') or ''}".strip(),
         "",
-        f"*{pred['kind']}*: metric `{spec['metric']}` reduced by `{reduce['name']}`"
+        f"*{pred['kind']}*: metric {_metric(spec['metric'])} reduced by `{reduce['name']}`"
         + (f" ({rparams})" if rparams else "")
         + f"; predicted direction **{spec['direction']}**, α = {spec['alpha']:g}, "
         f"smallest effect of interest δ = {spec['min_effect']:g}.",

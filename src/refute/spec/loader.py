@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from refute.registry import OBSERVABLES
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, humanize
 from refute.spec.schema import hypothesis_model, run_spec_model
+from refute.stats.across_metrics import metrics_used
 from refute.tasks._base import compatibility
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
@@ -206,10 +207,13 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
             if c not in conditions:
                 issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
                                         f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
-            elif conditions[c] is not None and pred.metric not in metrics_of(conditions[c]):
-                issues.append(SpecIssue(file, lines.line([*at, "metric"]), f"predictions.{i}.metric",
-                                        f"metric {pred.metric!r} is never logged in condition {c!r}; "
-                                        f"logged: {', '.join(metrics_of(conditions[c]))}"))
+            elif conditions[c] is not None:
+                logged = metrics_of(conditions[c])
+                for metric in metrics_used(pred.metric):
+                    if metric not in logged:
+                        issues.append(SpecIssue(file, lines.line([*at, "metric"]), f"predictions.{i}.metric",
+                                                f"metric {metric!r} is never logged in condition {c!r}; "
+                                                f"logged: {', '.join(logged)}"))
     return issues
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from refute import io
 from refute.registry import PREDICTIONS
 from refute.spec.loader import Hypothesis, load_hypothesis
-from refute.stats import reductions
+from refute.stats import across_metrics, reductions
 from refute.stats.verdict import decide, judge
 
 PACKAGES = ["refute", "torch", "numpy", "scipy", "statsmodels", "pandas", "pydantic", "snakemake"]
@@ -38,11 +38,15 @@ def reduce_runs(pred, table: pd.DataFrame, meta: dict[str, dict]) -> pd.DataFram
     rows = []
     for cond in pred.conditions_used():
         budget = meta[cond]["steps"]
-        sub = table[(table.condition == cond) & (table.metric == pred.metric)]
+        sub = table[(table.condition == cond) & table.metric.isin(across_metrics.metrics_used(pred.metric))]
         for seed, g in sub.groupby("seed", sort=True):
-            value = reductions.apply(pred.reduce, g.step.to_numpy(), g.value.to_numpy(), budget)
+            if isinstance(pred.metric, str):
+                value = reductions.apply(pred.reduce, g.step.to_numpy(), g.value.to_numpy(), budget)
+                censored = reductions.is_censored(pred.reduce, value, budget)
+            else:
+                value, censored = across_metrics.summarize(pred.metric, pred.reduce, g, budget)
             rows.append({"prediction": pred.id, "condition": cond, "seed": int(seed), "value": value,
-                         "censored": reductions.is_censored(pred.reduce, value, budget)})
+                         "censored": censored})
     return pd.DataFrame(rows, columns=["prediction", "condition", "seed", "value", "censored"])
 
 

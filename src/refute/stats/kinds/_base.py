@@ -9,13 +9,17 @@ from pydantic import Field, field_validator
 
 from refute.registry import Params
 from refute.spec.schema import SLUG, reduction_union
+from refute.stats.across_metrics import AcrossMetrics
 
 
 class Prediction(Params):
     id: str = Field(pattern=SLUG, description="a short slug naming the prediction")
     kind: str = Field(description="the kind of claim, which fixes the test family")
     description: str = Field("", description="the prediction in words")
-    metric: str = Field(description="the logged metric to test, e.g. val_acc")
+    metric: str | AcrossMetrics = Field(
+        description="the logged metric to test, e.g. val_acc; or {across: {metric: x, ...}, statistic} for a "
+        "relation across several metrics of each run (see refute.stats.across_metrics)"
+    )
     reduce: reduction_union() = Field(  # type: ignore[valid-type]
         description="how each run's time series becomes one number: a name or {name, ...params}"
     )
