@@ -5,7 +5,7 @@ Each weight has a role by how its shape grows with width m = width / base_width:
 - hidden: both grow (hidden-to-hidden weights);
 - output: the input dimension grows (readout weights);
 - fixed:  neither grows (the readout bias).
-muP divides the readout's initial weights by m and scales each role's learning rate as below; at
+muP divides the readout's initial weights by √m (std ∝ 1/fan_in instead of 1/√fan_in) and scales each role's learning rate as below; at
 m = 1 it is the standard parameterization exactly, so a base model's tuned lr transfers to width.
 """
 

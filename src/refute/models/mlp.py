@@ -49,12 +49,12 @@ class MLP(nn.Module):
 
         def init(g: torch.Generator) -> dict[str, torch.Tensor]:
             # The same distributions as torch's nn.Embedding and nn.Linear defaults, times init_scale;
-            # muP shrinks the readout by the width multiplier (1 in the standard parameterization).
+            # muP shrinks the readout by √(width multiplier): its std goes as 1/fan_in, not 1/√fan_in.
             out = {}
             if self.vocab:
                 out["embed"] = torch.randn(self.vocab, p.d_embed, generator=g) * p.init_scale
             for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-                scale = p.init_scale / (self.width_mult if i == last else 1.0)
+                scale = p.init_scale / (self.width_mult**0.5 if i == last else 1.0)
                 out[f"w{i}"] = uniform(g, (a, b), a**-0.5) * scale
                 if p.bias:
                     out[f"b{i}"] = uniform(g, (1, b), a**-0.5) * scale
