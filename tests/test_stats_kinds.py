@@ -203,3 +203,121 @@ def test_trend_over_metrics_within_runs():
 def test_trend_with_a_single_level_cannot_decide():
     data = sweep_table(slope=0.5, xs=(0.01,))
     assert status(trend(test="ols", direction="greater"), data) == UNDECIDED
+
+
+# --- power law -------------------------------------------------------------------------------------
+
+def scaling_table(exponent: float, seeds: int = 5, widths=(16, 32, 64, 128), noise: float = 0.05):
+    g = np.random.default_rng(3)
+    return pd.DataFrame([{"condition": f"w={w}", "seed": s, "metric": "m", "role": "y", "x": float(w),
+                          "value": 3.0 * w**exponent * np.exp(g.normal(0, noise))}
+                         for s in range(seeds) for w in widths])
+
+
+def power_law(**kw):
+    return pred(kind="power_law", x={"param": "model.params.width"}, **kw)
+
+
+@pytest.mark.parametrize("test", ["ols", "mixed"])
+def test_power_law_recovers_the_exponent(test):
+    p = power_law(exponent={"low": -0.6, "high": -0.4}, test=test)
+    r = run(p, scaling_table(-0.5))
+    assert r.estimate == pytest.approx(-0.5, abs=0.03) and r.ci[0] < -0.5 < r.ci[1]
+    assert status(p, scaling_table(-0.5)) == HOLDS
+
+
+def test_power_law_outside_the_range_is_contradicted():
+    assert status(power_law(exponent={"low": -0.6, "high": -0.4}), scaling_table(-1.0)) == CONTRADICTED
+
+
+def test_power_law_with_one_open_end_is_a_one_sided_test():
+    p = power_law(exponent={"high": 0.0})  # "the loss falls with width"
+    assert status(p, scaling_table(-0.3)) == HOLDS
+    assert status(p, scaling_table(0.3)) == CONTRADICTED
+    flat = run(p, scaling_table(0.0))
+    assert flat.ci[0] < 0 < flat.ci[1] and flat.extra["p_lower"] == 0.0
+
+
+def test_power_law_refuses_non_positive_values():
+    data = scaling_table(-0.5)
+    data.loc[0, "value"] = 0.0
+    r = run(power_law(exponent={"low": -1, "high": 0}), data)
+    assert np.isnan(r.p) and "≤ 0" in r.notes[0]
+
+
+def test_exponent_range_needs_an_end():
+    with pytest.raises(ValidationError, match="low, high or both"):
+        power_law(exponent={})
+
+
+# --- correlation -----------------------------------------------------------------------------------
+
+def pairs(r: float, n: int = 30):
+    g = np.random.default_rng(4)
+    x = g.normal(size=n)
+    y = r * x + np.sqrt(1 - r**2) * g.normal(size=n)
+    rows = [{"condition": "c", "seed": i, "metric": "y", "role": "y", "x": np.nan, "value": y[i]} for i in range(n)]
+    rows += [{"condition": "c", "seed": i, "metric": "x", "role": "x", "x": np.nan, "value": x[i]} for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def corr(**kw):
+    return pred(kind="correlation", x={"metric": "x", "reduce": "final"}, **kw)
+
+
+@pytest.mark.parametrize("test", ["pearson", "spearman"])
+def test_correlation_known_answers(test):
+    strong = run(corr(test=test, direction="greater"), pairs(0.8))
+    assert strong.p < 1e-4 and strong.n == {"pairs": 30} and strong.ci[0] < strong.estimate < strong.ci[1]
+    assert 0.6 < strong.estimate < 0.95
+    none = run(corr(test=test, direction="two-sided"), pairs(0.0))
+    assert none.p > 0.05 and none.ci[0] < 0 < none.ci[1]
+
+
+def test_pearson_ci_matches_scipy():
+    from scipy import stats
+
+    d = pairs(0.5)
+    r = run(corr(test="pearson", direction="greater"), d)
+    x, y = d[d.role == "x"].value.to_numpy(), d[d.role == "y"].value.to_numpy()
+    ref = stats.pearsonr(x, y).confidence_interval(0.95)
+    assert r.ci == pytest.approx((ref.low, ref.high))
+
+
+def test_correlation_pairs_runs_by_condition_and_seed():
+    d = pairs(0.8)
+    d = d[~((d.role == "x") & (d.seed < 5))]  # five runs lack the other quantity
+    assert run(corr(test="pearson", direction="greater"), d).n == {"pairs": 25}
+
+
+# --- proportion ------------------------------------------------------------------------------------
+
+def prop(**kw):
+    return pred(kind="proportion", conditions=["a"], **kw)
+
+
+def test_proportion_is_an_exact_binomial_test():
+    from scipy import stats
+
+    values = {"a": [0.99] * 18 + [0.2, 0.3]}  # 18 of 20 seeds reach 95%
+    p = prop(meets={"above": 0.95}, p0=0.5, direction="greater")
+    r = run(p, values)
+    assert r.statistic == 18 and r.estimate == pytest.approx(0.4)
+    assert r.p == pytest.approx(stats.binomtest(18, 20, 0.5, alternative="greater").pvalue)
+    assert status(p, values) == HOLDS
+
+
+def test_proportion_without_an_effect_is_not_significant():
+    values = {"a": [1.0] * 10 + [0.0] * 10}
+    r = run(prop(meets={"above": 0.5}, p0=0.5, direction="two-sided"), values)
+    assert r.p == 1.0 and r.ci[0] < 0 < r.ci[1]
+
+
+def test_proportion_below_and_contradiction():
+    values = {"a": [0.1] * 2 + [0.9] * 18}  # only 2 of 20 below 0.5
+    assert status(prop(meets={"below": 0.5}, p0=0.5, direction="greater"), values) == CONTRADICTED
+
+
+def test_meets_needs_exactly_one_side():
+    with pytest.raises(ValidationError, match="exactly one"):
+        prop(meets={"above": 1, "below": 0}, p0=0.5, direction="greater")

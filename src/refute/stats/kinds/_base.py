@@ -102,6 +102,15 @@ class Directional(Prediction):
     def smallest_effect(self) -> float:
         return self.min_effect
 
+    def planned_effect(self, result: "TestResult") -> tuple[float, str]:
+        """The effect to plan seeds for: the declared δ, else the observed estimate (said so)."""
+        if self.min_effect > 0:
+            return self.min_effect, "declared smallest effect of interest δ"
+        est = abs(result.estimate)
+        if math.isfinite(est) and est > 0:
+            return est, "observed effect (no smallest effect of interest declared)"
+        return float("nan"), ""
+
 
 class Interval(Prediction):
     """A prediction that an effect lies in [low, high] (either end may be open)."""

@@ -46,6 +46,19 @@ class Compare(Directional):
         against_a = -np.inf if self.direction == "greater" else np.inf
         return against_a if unit.condition == self.conditions[0] else -against_a
 
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        effect, basis = self.planned_effect(result)
+        paired_test = self.test in PAIRED
+        sd = result.extra.get("sd_diff" if paired_test else "sd_pooled", float("nan"))
+        n = result.n_min()
+        rank = self.test in RANKED
+        name = {"welch": "TTestIndPower", "mannwhitney": "TTestIndPower ÷ ARE 3/π",
+                "paired_t": "TTestPower on per-seed differences",
+                "wilcoxon": "TTestPower on per-seed differences ÷ ARE 3/π"}[self.test]
+        return power.plan(effect, basis, n, alpha, f"{name}, sd {sd:.4g} from the runs",
+                          lambda k: power.t_power(effect, sd, k, alpha, self.direction, 1 if paired_test else 2, rank),
+                          unit="seeds (pairs)" if paired_test else "seeds per condition")
+
     def check(self, conditions) -> list[tuple[str, str]]:
         a, b = (conditions.get(c) for c in self.conditions)
         if self.test in PAIRED and a is not None and b is not None and not set(a.seeds) & set(b.seeds):

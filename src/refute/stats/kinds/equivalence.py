@@ -63,6 +63,18 @@ class Equivalence(Interval):
     def smallest_effect(self) -> float:
         return self.half_width()
 
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        m, sd = self.half_width(), result.extra.get("sd", float("nan"))
+        two_groups = self.value is None and self.test == "t"
+        tests = len(self.conditions) if self.value is not None else 1
+        return power.plan(
+            m, "the margin, for a true effect of 0", result.n_min(), alpha,
+            f"TOST normal-theory power{' (every one of %d conditions)' % tests if tests > 1 else ''}, "
+            f"sd {sd:.4g} from the runs",
+            lambda k: power.tost_power(m, lambda j: sd * np.sqrt((2 if two_groups else 1) / j),
+                                       lambda j: (2 * j - 2) if two_groups else j - 1, k, alpha, tests),
+            unit="seeds (pairs)" if self.test == "paired_t" else "seeds per condition")
+
 
 @PREDICTIONS.register("equivalence", Equivalence)
 def evaluate(pred: Equivalence, data: pd.DataFrame, level: float = 0.95) -> TestResult:

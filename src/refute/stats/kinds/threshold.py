@@ -14,6 +14,7 @@ from pydantic import Field
 from scipy import stats
 
 from refute.registry import PREDICTIONS
+from refute.stats import power
 from refute.stats.kinds._base import Directional, TestResult, Unit, undefined, values
 from refute.stats.kinds.compare import _degenerate_p, signed_rank
 
@@ -31,6 +32,15 @@ class Threshold(Directional):
         if self.test != "wilcoxon" or self.direction == "two-sided":
             return None
         return -np.inf if self.direction == "greater" else np.inf
+
+
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        effect, basis = self.planned_effect(result)
+        sd = result.extra.get("sd", result.extra.get("sd_diff", float("nan")))
+        rank = self.test == "wilcoxon"
+        return power.plan(effect, basis, result.n_min(), alpha,
+                          f"TTestPower{' ÷ ARE 3/π' if rank else ''}, sd {sd:.4g} from the runs",
+                          lambda k: power.t_power(effect, sd, k, alpha, self.direction, 1, rank))
 
 
 @PREDICTIONS.register("threshold", Threshold)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -22,6 +23,7 @@ from pydantic import Field
 from scipy import stats
 
 from refute.registry import PREDICTIONS
+from refute.stats import power
 from refute.stats.kinds._axis import FromMetrics, FromParam, axis_check, axis_units, levels, seeds_repeat
 from refute.stats.kinds._base import Directional, TestResult, Unit, one_sided_p, undefined
 
@@ -47,6 +49,27 @@ class Trend(Directional):
     def check(self, conditions) -> list[tuple[str, str]]:
         return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=self.log_x)
 
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        return slope_power(self, result, alpha)
+
+
+def slope_power(pred, result: TestResult, alpha: float) -> dict | None:
+    """Plan seeds for a trend: ρ by Fisher z, slopes as a one-sample t-test over seeds."""
+    effect, basis = pred.planned_effect(result)
+    seeds = result.n.get("seeds", 0)
+    if not seeds:
+        return None
+    per_seed = result.n.get("points", 0) / seeds
+    if pred.test == "spearman":
+        return power.plan(effect, basis, seeds, alpha,
+                          f"Fisher z (Bonett–Wright), {per_seed:.3g} points per seed",
+                          lambda k: power.fisher_power(effect, k * per_seed, alpha, pred.direction, True),
+                          unit="seeds (each at every x)")
+    sd = result.extra.get("se", float("nan")) * np.sqrt(seeds)
+    return power.plan(effect, basis, seeds, alpha, f"slope t-test over seeds, standard error × √seeds = {sd:.4g}",
+                      lambda k: power.t_power(effect, sd, k, alpha, pred.direction, 1, False),
+                      unit="seeds (each at every x)")
+
 
 @PREDICTIONS.register("trend", Trend)
 def evaluate(pred: Trend, data: pd.DataFrame, level: float = 0.95) -> TestResult:
@@ -54,23 +77,20 @@ def evaluate(pred: Trend, data: pd.DataFrame, level: float = 0.95) -> TestResult
     data = data[data.role == "y"].copy()
     if pred.log_x:
         data["x"] = np.log10(data.x)
-    unit = "per decade of x" if pred.log_x else "per unit x"
+    effect = f"slope of the value per {'decade of x' if pred.log_x else 'unit x'}"
     n = {"points": len(data), "seeds": int(data.seed.nunique()), "levels": levels(data)}
-    notes = []
     if len(data) < 3 or n["levels"] < 2:
         return undefined(pred.test, "trend", n, "a trend needs at least 3 points at 2 or more distinct x")
-    repeated = seeds_repeat(data)
     if pred.test == "spearman":
-        if repeated:
-            notes.append("seeds are measured at several x, so points are not independent; "
-                         "`test: mixed` models the seed")
+        notes = ["seeds are measured at several x, so points are not independent; `test: mixed` models the seed"] \
+            if seeds_repeat(data) else []
         return _spearman(pred, data, n, level, notes)
-    if pred.test == "mixed" and not repeated:
-        notes.append("no seed is measured at more than one x, so there is no seed effect to model: fitted by OLS")
-        return _ols(pred, data, n, level, unit, notes, cluster=False)
-    if pred.test == "mixed":
-        return _mixed(pred, data, n, level, unit, notes)
-    return _ols(pred, data, n, level, unit, notes, cluster=repeated)
+    fit = fit_slope(data, pred.test, level, n)
+    if isinstance(fit, str):
+        return undefined(pred.test, effect, n, fit)
+    t = fit.slope / fit.se
+    return TestResult(fit.test, t, one_sided_p(t, stats.t(fit.df), pred.direction), fit.slope, fit.ci, effect, n,
+                      fit.extra, fit.notes, level)
 
 
 def _spearman(pred: Trend, data: pd.DataFrame, n: dict, level: float, notes: list[str]) -> TestResult:
@@ -92,53 +112,68 @@ def rank_ci(rho: float, n: int, level: float) -> tuple[float, float]:
     return (float(np.tanh(z - half)), float(np.tanh(z + half)))
 
 
-def _ols(pred: Trend, data: pd.DataFrame, n: dict, level: float, unit: str, notes: list[str],
-         cluster: bool) -> TestResult:
+@dataclass
+class SlopeFit:
+    test: str
+    slope: float
+    se: float
+    df: float
+    ci: tuple[float, float]
+    extra: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_slope(data: pd.DataFrame, method: str, level: float, n: dict) -> SlopeFit | str:
+    """The slope of value on x: OLS (cluster-robust by seed when seeds repeat across x) or a mixed
+    model with a random intercept per seed; a string says why it could not be fitted."""
+    repeated = seeds_repeat(data)
+    notes = []
+    if method == "mixed" and not repeated:
+        notes.append("no seed is measured at more than one x, so there is no seed effect to model: fitted by OLS")
+        method = "ols"
+    fit = _mixed(data, level, n) if method == "mixed" else _ols(data, level, n, cluster=repeated)
+    if isinstance(fit, SlopeFit):
+        fit.notes = notes + fit.notes
+    return fit
+
+
+def _ols(data: pd.DataFrame, level: float, n: dict, cluster: bool) -> SlopeFit | str:
     import statsmodels.api as sm
 
-    X = sm.add_constant(data.x.to_numpy(float))
-    y = data.value.to_numpy(float)
-    model = sm.OLS(y, X)
+    model = sm.OLS(data.value.to_numpy(float), sm.add_constant(data.x.to_numpy(float)))
     if cluster:
         fit = model.fit(cov_type="cluster", cov_kwds={"groups": data.seed.to_numpy()}, use_t=True)
-        test = "OLS slope, cluster-robust by seed"
-        df = n["seeds"] - 1
+        test, df = "OLS slope, cluster-robust by seed", n["seeds"] - 1
     else:
         fit = model.fit()
-        test = "OLS slope"
-        df = fit.df_resid
-    if df < 1 or not np.isfinite(fit.bse[1]) or fit.bse[1] == 0:
-        return undefined(test, f"slope of the value {unit}", n, "too few degrees of freedom for the slope")
-    slope, t = float(fit.params[1]), float(fit.tvalues[1])
+        test, df = "OLS slope", fit.df_resid
+    se = float(fit.bse[1])
+    if df < 1 or not np.isfinite(se) or se == 0:
+        return "too few degrees of freedom, or no scatter, for the slope's standard error"
     lo, hi = fit.conf_int(alpha=1 - level)[1]
-    p = one_sided_p(t, stats.t(df), pred.direction)
-    return TestResult(test, t, p, slope, (float(lo), float(hi)), f"slope of the value {unit}", n,
-                      {"se": float(fit.bse[1]), "df": float(df), "r2": float(fit.rsquared)}, notes, level)
+    return SlopeFit(test, float(fit.params[1]), se, float(df), (float(lo), float(hi)),
+                    {"se": se, "df": float(df), "r2": float(fit.rsquared)})
 
 
-def _mixed(pred: Trend, data: pd.DataFrame, n: dict, level: float, unit: str, notes: list[str]) -> TestResult:
+def _mixed(data: pd.DataFrame, level: float, n: dict) -> SlopeFit | str:
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-    test = "mixed model slope (random intercept per seed)"
+    # Within-seed degrees of freedom: the slope is estimated from variation inside each seed.
     df = n["points"] - n["seeds"] - 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             fit = smf.mixedlm("value ~ x", data, groups=data["seed"]).fit(reml=True)
         except (np.linalg.LinAlgError, ValueError) as err:
-            return undefined(test, f"slope of the value {unit}", n, f"the mixed model could not be fitted: {err}")
-    for w in caught:
-        if issubclass(w.category, ConvergenceWarning) or "singular" in str(w.message).lower():
-            notes.append(f"mixed model: {w.message}")
+            return f"the mixed model could not be fitted: {err}"
+    notes = list(dict.fromkeys(f"mixed model: {w.message}" for w in caught
+                               if issubclass(w.category, ConvergenceWarning) or "singular" in str(w.message).lower()))
     slope, se = float(fit.params["x"]), float(fit.bse["x"])
     if df < 1 or not np.isfinite(se) or se == 0:
-        return undefined(test, f"slope of the value {unit}", n, "too few degrees of freedom for the slope")
-    dist = stats.t(df)
-    t = slope / se
-    half = dist.ppf(0.5 + level / 2) * se
+        return "too few degrees of freedom, or no scatter, for the slope's standard error"
+    half = stats.t(df).ppf(0.5 + level / 2) * se
     seed_var = float(fit.cov_re.iloc[0, 0]) if fit.cov_re.size else float("nan")
-    return TestResult(test, t, one_sided_p(t, dist, pred.direction), slope, (float(slope - half), float(slope + half)),
-                      f"slope of the value {unit}", n,
-                      {"se": se, "df": float(df), "seed_variance": seed_var, "residual_variance": float(fit.scale)},
-                      list(dict.fromkeys(notes)), level)
+    return SlopeFit("mixed model slope (random intercept per seed)", slope, se, float(df),
+                    (slope - half, slope + half),
+                    {"se": se, "df": float(df), "seed_variance": seed_var, "residual_variance": float(fit.scale)}, notes)
