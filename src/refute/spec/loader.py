@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from refute.registry import OBSERVABLES
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, humanize
 from refute.spec.schema import hypothesis_model, run_spec_model
-from refute.stats.across_metrics import metrics_used
+from refute.stats.across_metrics import AcrossMetrics
 from refute.tasks._base import compatibility
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
@@ -198,22 +198,44 @@ def _cross_check(run: BaseModel) -> list[tuple[list, str]]:
 def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
     issues = []
     ids = set()
+    valid = {c: r for c, r in conditions.items() if r is not None}
     for i, pred in enumerate(spec.predictions):
         at = ["predictions", i]
         if pred.id in ids:
             issues.append(SpecIssue(file, lines.line([*at, "id"]), f"predictions.{i}.id", f"duplicate id {pred.id!r}"))
         ids.add(pred.id)
-        for c in pred.conditions_used():
-            if c not in conditions:
-                issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
-                                        f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
-            elif conditions[c] is not None:
-                logged = metrics_of(conditions[c])
-                for metric in metrics_used(pred.metric):
-                    if metric not in logged:
-                        issues.append(SpecIssue(file, lines.line([*at, "metric"]), f"predictions.{i}.metric",
-                                                f"metric {metric!r} is never logged in condition {c!r}; "
-                                                f"logged: {', '.join(logged)}"))
+        used = pred.conditions_used(list(conditions))
+        unknown = [c for c in used if c not in conditions]
+        for c in unknown:
+            issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
+                                    f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
+        if unknown:
+            continue
+        problems = pred.check(valid)
+        for field, message in problems:
+            issues.append(SpecIssue(file, lines.line([*at, *field.split(".")]), f"predictions.{i}.{field}", message))
+        if problems:
+            continue
+        for unit in pred.units(valid):
+            logged = metrics_of(valid[unit.condition])
+            if unit.metric not in logged:
+                metric = getattr(pred, "metric", None)
+                where = ("metric.across" if isinstance(metric, AcrossMetrics) else
+                         "x.metrics" if unit.metric != metric else "metric")
+                issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
+                                        f"metric {unit.metric!r} is never logged in condition {unit.condition!r}; "
+                                        f"logged: {', '.join(logged)}"))
+        if spec.analysis.failed_runs == "against" and isinstance(getattr(pred, "metric", None), AcrossMetrics):
+            issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
+                                    f"prediction {pred.id!r} summarizes several metrics per run, which gives a failed "
+                                    "run no least favourable value: use failed_runs: invalid"))
+        elif spec.analysis.failed_runs == "against":
+            if any(pred.least_favourable(u) is None for u in pred.units(valid)):
+                issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
+                                        f"prediction {pred.id!r} ({pred.kind}, test {getattr(pred, 'test', '?')}, "
+                                        f"direction {getattr(pred, 'direction', '-')}) cannot count a failed run "
+                                        "against itself: use a one-sided rank or count test (compare: mannwhitney "
+                                        "or wilcoxon; threshold: wilcoxon; proportion), or failed_runs: invalid"))
     return issues
 
 

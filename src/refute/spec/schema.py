@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
 
 from refute.optimizers import Schedule
+from refute.stats.plan import AnalysisPlan
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, REDUCTIONS, TASKS, Registry
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -181,6 +182,11 @@ def hypothesis_model() -> type[BaseModel]:
                 default_factory=dict,
                 description="a grid: dotted field -> list of values; crossed with the conditions",
             ),
+        ),
+        "analysis": (
+            AnalysisPlan,
+            Field(default_factory=AnalysisPlan, description="how the predictions are judged together: "
+                  "correction across predictions and the handling of failed runs"),
         ),
         "predictions": (
             list[prediction],  # type: ignore[valid-type]

@@ -1,17 +1,18 @@
-"""A prediction's metric may be a relation *across several metrics of one run*, summarized per run.
+"""One number per run from several of its metrics: a statistic of how they relate to their x.
 
-Some claims compare metrics within a run rather than runs with each other: "each teacher mode is
-learned in order of its singular value" relates mode_strength_i to s_i. In YAML, `metric:` then
-names each metric with its x value and a statistic:
+Some claims set one quantity of a run against another quantity of the same run, then compare runs:
+"the two-layer network orders its modes by singular value more steeply than the one-layer one".
+`metric:` may then name several metrics, each with its x, and a statistic:
 
     metric:
       across: {mode_strength_0: 4.0, mode_strength_1: 2.0, mode_strength_2: 1.0}
-      statistic: spearman
+      statistic: loglog_slope
     reduce: {name: first_crossing, threshold: 0.5}
 
-Each metric's series is reduced as usual (here: the step it reaches 0.5), giving points (x_i, y_i)
-per run; the statistic of those points is the run's one number, which any prediction kind then
-tests across seeds and conditions like any reduced value.
+Every metric is reduced as usual (here: the step it reaches 0.5), giving points (x_i, y_i) per
+run; the statistic of those points is the run's value, which any prediction kind (compare,
+threshold, equivalence, ...) then tests across seeds like any reduced value. (To pool all the
+points of all runs into one trend instead, use the trend kind with `x: {metrics: ...}`.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from pydantic import Field
 from scipy import stats
 
 from refute.registry import Params
-from refute.stats import reductions
 
 
 class AcrossMetrics(Params):
@@ -36,40 +36,27 @@ class AcrossMetrics(Params):
         "of log y on log x (an exponent)"
     )
 
-
-def metrics_used(metric: str | AcrossMetrics) -> list[str]:
-    return [metric] if isinstance(metric, str) else list(metric.across)
-
-
-def describe(metric: str | AcrossMetrics) -> str:
-    if isinstance(metric, str):
-        return metric
-    points = ", ".join(f"{m} (x = {x:g})" for m, x in metric.across.items())
-    return f"{metric.statistic} across {points}"
+    def label(self) -> str:
+        return f"{self.statistic}({', '.join(self.across)})"
 
 
-def summarize(spec: AcrossMetrics, reduce, run: pd.DataFrame, budget: int) -> tuple[float, bool]:
-    """The statistic of one run's (x, reduced y) points, and whether any y was censored.
+def per_run(spec: AcrossMetrics, reduced: pd.DataFrame) -> pd.DataFrame:
+    """Collapse reduced rows (one per metric and seed, x set) into one row per (condition, seed).
 
-    `run` is that run's rows (step, metric, value). Points with no finite y are left out; the value
-    is nan when fewer than the statistic needs remain (3 for Spearman, 2 for slopes), or when it is
-    undefined (all y tied, for Spearman; a non-positive value, for log–log).
+    A run's value is nan when fewer finite points remain than the statistic needs (3 for Spearman,
+    2 for slopes) or when it is undefined (all y tied, for Spearman; a value ≤ 0, for log–log). It
+    is censored or failed if any of its points is.
     """
-    xs, ys, censored = [], [], False
-    for metric, x in spec.across.items():
-        g = run[run.metric == metric]
-        if not len(g):
-            continue
-        y = reductions.apply(reduce, g.step.to_numpy(), g.value.to_numpy(), budget)
-        censored |= reductions.is_censored(reduce, y, budget)
-        if np.isfinite(y):
-            xs.append(x)
-            ys.append(y)
-    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    return _statistic(spec.statistic, x, y), censored
+    rows = []
+    for (cond, seed), g in reduced.groupby(["condition", "seed"], sort=True):
+        ok = np.isfinite(g.value.to_numpy(float))
+        rows.append({**g.iloc[0].to_dict(), "metric": spec.label(), "x": float("nan"),
+                     "value": statistic(spec.statistic, g.x.to_numpy(float)[ok], g.value.to_numpy(float)[ok]),
+                     "censored": bool(g.censored.any()), "failed": bool(g.failed.any())})
+    return pd.DataFrame(rows, columns=reduced.columns)
 
 
-def _statistic(name: str, x: np.ndarray, y: np.ndarray) -> float:
+def statistic(name: str, x: np.ndarray, y: np.ndarray) -> float:
     if name == "spearman":
         if len(x) < 3 or np.ptp(y) == 0 or np.ptp(x) == 0:
             return float("nan")
