@@ -217,6 +217,8 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
         if problems:
             continue
         for unit in pred.units(valid):
+            if unit.condition not in valid:
+                continue  # an invalid condition is reported already; its metrics are unknown
             logged = metrics_of(valid[unit.condition])
             if unit.metric not in logged:
                 metric = getattr(pred, "metric", None)
