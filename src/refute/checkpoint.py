@@ -51,15 +51,17 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
-def capture(step: int, model, opt, generators, records: list, alive, diverged: dict, elapsed: float) -> dict:
-    """The trainer's state at the top of `step` (before that step's evaluation and update)."""
+def capture(step: int, stateful: dict, generators, records: list, alive, diverged: dict, elapsed: float) -> dict:
+    """The trainer's state at the top of `step` (before that step's evaluation and update).
+
+    `stateful`: named objects with state_dict()/load_state_dict() (model, optimizer, lr schedule).
+    """
     import numpy as np
     import torch
 
     return {
         "step": step,
-        "model": model.state_dict(),
-        "optimizer": opt.state_dict(),
+        "state": {name: obj.state_dict() for name, obj in stateful.items()},
         "generators": [g.get_state() for g in generators],
         "torch_rng": torch.get_rng_state(),  # for observables that draw from the global generator
         "records": {
@@ -74,12 +76,12 @@ def capture(step: int, model, opt, generators, records: list, alive, diverged: d
     }
 
 
-def restore(state: dict, model, opt, generators, records: list, alive, diverged: dict) -> tuple[int, float]:
+def restore(state: dict, stateful: dict, generators, records: list, alive, diverged: dict) -> tuple[int, float]:
     """Put a captured state back in place; returns the step to continue from and the time already spent."""
     import torch
 
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
+    for name, obj in stateful.items():
+        obj.load_state_dict(state["state"][name])
     for g, s in zip(generators, state["generators"], strict=True):
         g.set_state(s)
     torch.set_rng_state(state["torch_rng"])

@@ -1,8 +1,8 @@
 """The training loop: every seed of one condition trained at once as one seed-batched model.
 
 A seed's numbers do not depend on which seeds share its batch: each seed has its own
-initialization and minibatch generator, the loss is a sum of per-seed means (so each seed's
-gradient is its own), and the optimizers act elementwise.
+initialization and data generator, the loss is a sum of per-seed means (so each seed's
+gradient is its own), the optimizers act elementwise and gradients are clipped per seed.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from refute import objectives
+from refute import objectives, optimizers
 from refute.checkpoint import Checkpoint, capture, restore
 from refute.observables._base import EvalContext
-from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, TASKS
+from refute.registry import MODELS, OBSERVABLES, TASKS
+from refute.tasks._base import TaskData
 
 METRIC_COLUMNS = ["seed", "step", "metric", "value"]
 
@@ -33,22 +34,31 @@ class FitResult:
 
 
 class Batches:
-    """Minibatch indices drawn per seed from the seed's own generator; full batch shares the data."""
+    """Each step's training batch. Full batch shares the training set; minibatches are drawn per seed
+    from the seed's own generator; an online task draws fresh examples per seed the same way."""
 
-    def __init__(self, n: int, batch_size, seeds: list[int]):
-        self.n, self.full = n, batch_size == "full" or batch_size >= n
-        self.size = n if self.full else int(batch_size)
+    def __init__(self, data: TaskData, batch_size, seeds: list[int]):
+        self.data, n = data, len(data.x_train)
+        self.size = n if batch_size == "full" else int(batch_size)
+        self.full = not data.online and self.size >= n
+        self.y_full = objectives.shared(data.y_train, len(seeds))
         # Offset from the init seed so data order and initialization are independent streams.
         self.gens = [torch.Generator().manual_seed(int(s) + 7919) for s in seeds]
 
-    def indices(self) -> torch.Tensor | None:
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """(x, y, batched): x shared by all seeds ([B, ...], batched False) or per seed ([S, B, ...])."""
+        d = self.data
         if self.full:
-            return None
-        return torch.stack([torch.randint(0, self.n, (self.size,), generator=g) for g in self.gens])
+            return d.x_train, self.y_full, False
+        if d.online:
+            xs, ys = zip(*(d.sample(g, self.size) for g in self.gens))
+            return torch.stack(xs), torch.stack(ys), True
+        idx = torch.stack([torch.randint(0, len(d.x_train), (self.size,), generator=g) for g in self.gens])
+        return d.x_train[idx], d.y_train[idx], True
 
 
-def _observe(run, model, data, step: int, final: bool) -> list[tuple[str, np.ndarray]]:
-    ctx = EvalContext(model, data, step)
+def _observe(run, model, data, step: int, final: bool, lr: float) -> list[tuple[str, np.ndarray]]:
+    ctx = EvalContext(model, data, step, lr, list(run.seeds))
     out = []
     for obs in run.observables:
         every = obs.every or run.train.eval_every
@@ -64,36 +74,33 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
     With a `checkpoint`, resume from it if it holds a state of this run, and save one when it is due.
     """
     t0 = time.perf_counter()
-    seeds = list(run.seeds)
+    seeds, train, steps = list(run.seeds), run.train, run.train.steps
     data = TASKS.get(run.task.name).impl(run.task.params)
     model = MODELS.get(run.model.name).impl(run.model.params, data, seeds)
-    opt = OPTIMIZERS.get(run.train.optimizer.name).impl(run.train.optimizer.params, model.parameters(), run.train)
-    batches = Batches(len(data.x_train), run.train.batch_size, seeds)
-    y_full = objectives.shared(data.y_train, len(seeds))
-    steps = run.train.steps
+    opt = optimizers.build(train, model)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: optimizers.lr_factor(train.schedule, t, steps))
+    batches = Batches(data, train.batch_size, seeds)
 
     alive = torch.ones(len(seeds), dtype=torch.bool)
     diverged: dict[int, int] = {}
     records: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # step, metric, values, alive
     report_every = max(1, steps // 10)
     start, spent = 0, 0.0
+    stateful = {"model": model, "optimizer": opt, "schedule": schedule}  # what a resume must put back
     if checkpoint and (saved := checkpoint.load()):
-        start, spent = restore(saved, model, opt, batches.gens, records, alive, diverged)
+        start, spent = restore(saved, stateful, batches.gens, records, alive, diverged)
     for step in range(start, steps + 1):
         if checkpoint and step > start and checkpoint.due():
-            checkpoint.save(capture(step, model, opt, batches.gens, records, alive, diverged,
+            checkpoint.save(capture(step, stateful, batches.gens, records, alive, diverged,
                                     spent + time.perf_counter() - t0))
         final = step == steps
-        for metric, values in _observe(run, model, data, step, final):
+        lr = train.lr * optimizers.lr_factor(train.schedule, step, steps)
+        for metric, values in _observe(run, model, data, step, final, lr):
             records.append((step, metric, values, alive.numpy().copy()))
         if final:
             break
-        idx = batches.indices()
-        if idx is None:
-            out, y = model(data.x_train), y_full
-        else:
-            out, y = model(data.x_train[idx], batched=True), data.y_train[idx]
-        loss = objectives.loss(out, y, data.objective)
+        x, y, batched = batches.next()
+        loss = objectives.loss(model(x, batched=batched), y, data.objective)
         finite = torch.isfinite(loss.detach())
         if not finite[alive].all():
             # A diverged seed stops being logged; its slice of the batch cannot affect the others.
@@ -103,7 +110,10 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
             alive &= finite
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
+        if train.grad_clip is not None:
+            optimizers.clip_per_seed(model.parameters(), train.grad_clip)
         opt.step()
+        schedule.step()
         if step % report_every == 0:
             live = loss.detach()[alive]
             mean = live.mean().item() if len(live) else math.nan

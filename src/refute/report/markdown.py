@@ -33,6 +33,26 @@ def _cell(text: str) -> str:
     return escape.inline(text)
 
 
+def _metrics(spec: dict) -> str:
+    x = spec.get("x") or {}
+    if isinstance(spec.get("metric"), dict):
+        m = spec["metric"]
+        points = ", ".join(f"`{k}` (x = {v:g})" for k, v in m["across"].items())
+        return f"per run, the {m['statistic']} of y on x across metrics {points}, each"
+    if x.get("metrics"):
+        return "metrics " + ", ".join(f"`{m}` (x = {v:g})" for m, v in x["metrics"].items())
+    return f"metric `{spec['metric']}`"
+
+
+def _claim(spec: dict) -> str:
+    if "direction" in spec:
+        return f"predicted direction **{spec['direction']}**, smallest effect of interest δ = {spec['min_effect']:g}"
+    if "margin" in spec:
+        rel = " × |value|" if spec.get("relative") else ""
+        return f"predicted within ±{spec['margin']:g}{rel}" + (f" of {spec['value']:g}" if spec.get("value") is not None else "")
+    return "predicted as stated"
+
+
 def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
     spec, res, out = pred["spec"], pred["result"], pred["outcome"]
     reduce = spec["reduce"]
@@ -42,10 +62,9 @@ def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
         "",
         escape.block(spec.get("description") or ""),
         "",
-        f"*{pred['kind']}*: metric `{spec['metric']}` reduced by `{reduce['name']}`"
+        f"*{pred['kind']}*: {_metrics(spec)} reduced by `{reduce['name']}`"
         + (f" ({rparams})" if rparams else "")
-        + f"; predicted direction **{spec['direction']}**, α = {spec['alpha']:g}, "
-        f"smallest effect of interest δ = {spec['min_effect']:g}.",
+        + f"; {_claim(spec)}, α = {spec['alpha']:g}.",
         "",
         "| test | statistic | p | effect | estimate | 95% CI | n |",
         "|---|---|---|---|---|---|---|",

@@ -94,6 +94,9 @@ def allowed_fields(model: Any, loc: tuple) -> list[str]:
     """The field names the schema allows where `loc` points (for 'did you mean' hints)."""
     t = model
     for key in loc:
+        if _is_tag(t, key):
+            t = _unwrap(t, key)  # a union member's tag in the location, not a field
+            continue
         t = _unwrap(t, key)
         if isinstance(t, type) and issubclass(t, BaseModel):
             info = t.model_fields.get(key) if isinstance(key, str) else None
@@ -118,6 +121,13 @@ def _unwrap(t: Any, tag: Any) -> Any:
             t = tagged[0] if tagged else (models[0] if len(models) == 1 else None)
         else:
             return t
+
+
+def _is_tag(t: Any, key: Any) -> bool:
+    while get_origin(t) is Annotated:
+        t = get_args(t)[0]
+    return get_origin(t) in (Union, UnionType) and any(
+        getattr(a, "tag", None) == key for m in get_args(t) for a in getattr(m, "__metadata__", ()))
 
 
 def _strip(t: Any) -> Any:

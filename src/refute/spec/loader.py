@@ -20,6 +20,8 @@ from refute.registry import OBSERVABLES
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, humanize
 from refute.spec.schema import hypothesis_model, run_spec_model
 from refute.spec.yamlfile import read_yaml
+from refute.stats.across_metrics import AcrossMetrics
+from refute.tasks._base import compatibility
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
 TRAINER_VERSION = 1
@@ -59,7 +61,7 @@ def run_hash(run: BaseModel) -> str:
 def metrics_of(run: BaseModel) -> list[str]:
     names: list[str] = []
     for obs in run.observables:
-        names += OBSERVABLES.get(obs.name).impl.metric_names(obs)
+        names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
     return names
 
 
@@ -150,6 +152,10 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
             sources[path] = where
         try:
             conditions[name] = run_spec_model().model_validate(run)
+            for where, message in _cross_check(conditions[name]):
+                conditions[name] = None
+                label = f"{dotted(where)} (condition {name})" if cname or sweep_paths else dotted(where)
+                issues.append(SpecIssue(file, lines.line(where), label, message))
         except ValidationError as err:
             conditions[name] = None  # known but invalid: predictions naming it are not blamed too
             for e in err.errors():
@@ -162,22 +168,65 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
     return conditions, issues
 
 
+def _cross_check(run: BaseModel) -> list[tuple[list, str]]:
+    """Problems between components that each validate alone: a model that cannot read the task's
+    inputs, an observable that cannot measure this task or model."""
+    problems = []
+    why = compatibility(run)
+    if why:
+        problems.append((["model"], why))
+    else:
+        for i, obs in enumerate(run.observables):
+            try:
+                OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
+            except ValueError as err:
+                problems.append((["observables", i], str(err)))
+    return problems
+
+
 def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
     issues = []
     ids = set()
+    valid = {c: r for c, r in conditions.items() if r is not None}
     for i, pred in enumerate(spec.predictions):
         at = ["predictions", i]
         if pred.id in ids:
             issues.append(SpecIssue(file, lines.line([*at, "id"]), f"predictions.{i}.id", f"duplicate id {pred.id!r}"))
         ids.add(pred.id)
-        for c in pred.conditions_used():
-            if c not in conditions:
-                issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
-                                        f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
-            elif conditions[c] is not None and pred.metric not in metrics_of(conditions[c]):
-                issues.append(SpecIssue(file, lines.line([*at, "metric"]), f"predictions.{i}.metric",
-                                        f"metric {pred.metric!r} is never logged in condition {c!r}; "
-                                        f"logged: {', '.join(metrics_of(conditions[c]))}"))
+        used = pred.conditions_used(list(conditions))
+        unknown = [c for c in used if c not in conditions]
+        for c in unknown:
+            issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
+                                    f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
+        if unknown:
+            continue
+        problems = pred.check(valid)
+        for field, message in problems:
+            issues.append(SpecIssue(file, lines.line([*at, *field.split(".")]), f"predictions.{i}.{field}", message))
+        if problems:
+            continue
+        for unit in pred.units(valid):
+            if unit.condition not in valid:
+                continue  # an invalid condition is reported already; its metrics are unknown
+            logged = metrics_of(valid[unit.condition])
+            if unit.metric not in logged:
+                metric = getattr(pred, "metric", None)
+                where = ("metric.across" if isinstance(metric, AcrossMetrics) else
+                         "x.metrics" if unit.metric != metric else "metric")
+                issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
+                                        f"metric {unit.metric!r} is never logged in condition {unit.condition!r}; "
+                                        f"logged: {', '.join(logged)}"))
+        if spec.analysis.failed_runs == "against" and isinstance(getattr(pred, "metric", None), AcrossMetrics):
+            issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
+                                    f"prediction {pred.id!r} summarizes several metrics per run, which gives a failed "
+                                    "run no least favourable value: use failed_runs: invalid"))
+        elif spec.analysis.failed_runs == "against":
+            if any(pred.least_favourable(u) is None for u in pred.units(valid)):
+                issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
+                                        f"prediction {pred.id!r} ({pred.kind}, test {getattr(pred, 'test', '?')}, "
+                                        f"direction {getattr(pred, 'direction', '-')}) cannot count a failed run "
+                                        "against itself: use a one-sided rank or count test (compare: mannwhitney "
+                                        "or wilcoxon; threshold: wilcoxon; proportion), or failed_runs: invalid"))
     return issues
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
 
+from refute.optimizers import Schedule
+from refute.stats.plan import AnalysisPlan
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, REDUCTIONS, TASKS, Registry
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -72,6 +74,19 @@ class Train(Strict):
         "full", description="examples per step for each seed, or 'full' for full-batch training"
     )
     eval_every: int = Field(gt=0, le=MAX_STEPS, description="log observables every this many steps (and at the end)")
+    schedule: Schedule = Field(
+        default_factory=lambda: {"name": "constant"}, validate_default=True,
+        description="learning-rate schedule: constant, {name: warmup, warmup_steps}, "
+        "or {name: cosine, warmup_steps, final_fraction}",
+    )
+    grad_clip: float | None = Field(
+        None, gt=0, description="clip each seed's gradient to this global L2 norm (per seed; none by default)"
+    )
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _short_schedule(cls, v):
+        return _expand_shorthand(v)
 
     @field_validator("batch_size")
     @classmethod
@@ -167,6 +182,11 @@ def hypothesis_model() -> type[BaseModel]:
                 default_factory=dict,
                 description="a grid: dotted field -> list of values; crossed with the conditions",
             ),
+        ),
+        "analysis": (
+            AnalysisPlan,
+            Field(default_factory=AnalysisPlan, description="how the predictions are judged together: "
+                  "correction across predictions and the handling of failed runs"),
         ),
         "predictions": (
             list[prediction],  # type: ignore[valid-type]
