@@ -90,6 +90,23 @@ def test_a_run_resumed_from_its_checkpoint_is_bit_identical(tmp_path, crash_at, 
     assert_same_result(resumed, uninterrupted)
 
 
+def test_resuming_restores_the_lr_schedule_clipping_and_online_data(tmp_path):
+    # Fresh examples every step from each seed's generator, a cosine schedule with warmup, clipping.
+    run = run_spec_model().model_validate({
+        "task": {"name": "sparse_parity", "params": {"n_bits": 12, "k": 2, "n_train": 64, "n_val": 64,
+                                                     "online": True}},
+        "model": {"name": "mlp", "params": {"width": 16}},
+        "train": {"optimizer": "adam", "lr": 0.01, "steps": 40, "eval_every": 10, "batch_size": 8,
+                  "schedule": {"name": "cosine", "warmup_steps": 10}, "grad_clip": 0.5},
+        "seeds": [0, 1],
+        "observables": ["loss", "accuracy"],
+    })
+    uninterrupted = fit(run, **QUIET)
+    with pytest.raises(Crash):
+        fit(run, checkpoint=CrashAfterSaving(tmp_path / FILE, run_hash(run), 23), **QUIET)
+    assert_same_result(fit(run, checkpoint=Checkpoint(tmp_path / FILE, run_hash(run), **QUIET)), uninterrupted)
+
+
 def test_a_checkpoint_of_other_training_or_a_damaged_one_is_ignored(tmp_path):
     run, other = spec(steps=20), spec(steps=20, lr=0.02)
     with pytest.raises(Crash):
