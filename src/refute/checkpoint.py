@@ -21,7 +21,17 @@ FILE = "checkpoint.pt"
 class Checkpoint:
     def __init__(self, path: str | Path, key: str, every_seconds: float = 300.0, log: Callable[[str], None] = print):
         self.path, self.key, self.every, self.log = Path(path), key, every_seconds, log
+        self.keep_finished = False  # a chunk of several saves its final state too
         self._last = time.monotonic()
+
+    def part(self, i: int, n: int) -> "Checkpoint":
+        """The checkpoint of chunk i of n (the run's own when n is 1)."""
+        if n == 1:
+            return self
+        part = type(self)(self.path.with_name(f"{self.path.stem}-{i}{self.path.suffix}"), f"{self.key}/{i}of{n}",
+                          self.every, self.log)
+        part.keep_finished = True
+        return part
 
     def load(self) -> dict | None:
         """The saved state, or None (no checkpoint, another run's, or unreadable: then train from scratch)."""
@@ -37,7 +47,7 @@ class Checkpoint:
         if not isinstance(state, dict) or state.get("key") != self.key:
             self.log(f"ignoring checkpoint {self.path}: it belongs to other training")
             return None
-        self.log(f"resuming from the checkpoint at step {state['step']}")
+        self.log(f"resuming from the checkpoint at step {state['step']}" + (f" ({self.path.name})" if self.keep_finished else ""))
         return state
 
     def due(self) -> bool:
@@ -48,13 +58,16 @@ class Checkpoint:
         self._last = time.monotonic()
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Remove this checkpoint and those of its chunks."""
+        for path in self.path.parent.glob(f"{self.path.stem}*{self.path.suffix}"):
+            path.unlink()
 
 
-def capture(step: int, stateful: dict, generators, records: list, alive, diverged: dict, elapsed: float) -> dict:
+def capture(step: int, stateful: dict, records: list, alive, diverged: dict, elapsed: float) -> dict:
     """The trainer's state at the top of `step` (before that step's evaluation and update).
 
-    `stateful`: named objects with state_dict()/load_state_dict() (model, optimizer, lr schedule).
+    `stateful`: named objects with state_dict()/load_state_dict() (model, optimizer, lr schedule,
+    minibatch generators).
     """
     import numpy as np
     import torch
@@ -62,7 +75,6 @@ def capture(step: int, stateful: dict, generators, records: list, alive, diverge
     return {
         "step": step,
         "state": {name: obj.state_dict() for name, obj in stateful.items()},
-        "generators": [g.get_state() for g in generators],
         "torch_rng": torch.get_rng_state(),  # for observables that draw from the global generator
         "records": {
             "step": torch.tensor([r[0] for r in records], dtype=torch.int64),
@@ -76,14 +88,12 @@ def capture(step: int, stateful: dict, generators, records: list, alive, diverge
     }
 
 
-def restore(state: dict, stateful: dict, generators, records: list, alive, diverged: dict) -> tuple[int, float]:
+def restore(state: dict, stateful: dict, records: list, alive, diverged: dict) -> tuple[int, float]:
     """Put a captured state back in place; returns the step to continue from and the time already spent."""
     import torch
 
     for name, obj in stateful.items():
         obj.load_state_dict(state["state"][name])
-    for g, s in zip(generators, state["generators"], strict=True):
-        g.set_state(s)
     torch.set_rng_state(state["torch_rng"])
     r = state["records"]
     records[:] = [(int(s), m, v.numpy(), a.numpy()) for s, m, v, a in zip(r["step"], r["metric"], r["values"], r["alive"])]

@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     if a.stage == "train":
+        from refute import tuning
+
+        tuning.configure_allocator()  # before torch allocates anything
         from refute.run_job import train_run
 
         train_run(a.spec, a.out, a.threads, a.checkpoint_every)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import time
 from pathlib import Path
 
 from refute import io
@@ -29,7 +30,9 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
         stale.unlink()
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     checkpoint = Checkpoint(out / FILE, key=run_hash(run), every_seconds=checkpoint_every, log=log)
+    started = time.time()
     result = fit(run, log=log, checkpoint=checkpoint)
+    finished = time.time()
     io.write_parquet(out / "metrics.parquet", result.metrics)
     io.write_torch(out / "weights.pt", {"seeds": result.seeds, "state": result.state})
     record = {
@@ -37,6 +40,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
         "steps": run.train.steps,
         "diverged": {str(s): step for s, step in result.diverged.items()},
         "wall_seconds": round(result.wall_seconds, 3),
+        "fit_window": [round(started, 3), round(finished, 3)],  # unix times of this job's training
         "device": "cpu",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from refute import objectives, optimizers
+from refute import objectives, optimizers, tuning
 from refute.checkpoint import Checkpoint, capture, restore
 from refute.observables._base import EvalContext
 from refute.registry import MODELS, OBSERVABLES, TASKS
@@ -33,9 +33,19 @@ class FitResult:
     wall_seconds: float = 0.0
 
 
+# Random draws are made for many steps at once, about this many bytes of examples (or indices) per
+# seed per draw: on small models, per-step draws cost more than the model itself.
+DRAW_BYTES = 1 << 20
+
+
 class Batches:
     """Each step's training batch. Full batch shares the training set; minibatches are drawn per seed
-    from the seed's own generator; an online task draws fresh examples per seed the same way."""
+    from the seed's own generator; an online task draws fresh examples per seed the same way.
+
+    A draw covers `block` steps. Minibatch indices are then the very numbers one draw per step gives
+    (a generator's stream does not depend on how it is cut); a resumed run redraws the current block
+    from the generator states saved at its start.
+    """
 
     def __init__(self, data: TaskData, batch_size, seeds: list[int]):
         self.data, n = data, len(data.x_train)
@@ -44,21 +54,55 @@ class Batches:
         self.y_full = objectives.shared(data.y_train, len(seeds))
         # Offset from the init seed so data order and initialization are independent streams.
         self.gens = [torch.Generator().manual_seed(int(s) + 7919) for s in seeds]
+        example_bytes = (data.x_train[0].numel() * data.x_train.element_size() + data.y_train[0].numel()
+                         * data.y_train.element_size()) if data.online else 8
+        self.block = max(1, DRAW_BYTES // (self.size * example_bytes))
+        self._drawn, self._used, self._block_start = None, 0, None
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """(x, y, batched): x shared by all seeds ([B, ...], batched False) or per seed ([S, B, ...])."""
         d = self.data
         if self.full:
             return d.x_train, self.y_full, False
+        if self._drawn is None or self._used == self.block:
+            self._draw()
+        k, self._used = self._used, self._used + 1
         if d.online:
-            xs, ys = zip(*(d.sample(g, self.size) for g in self.gens))
-            return torch.stack(xs), torch.stack(ys), True
-        idx = torch.stack([torch.randint(0, len(d.x_train), (self.size,), generator=g) for g in self.gens])
+            return self._drawn[0][k], self._drawn[1][k], True
+        idx = self._drawn[k]
         return d.x_train[idx], d.y_train[idx], True
 
+    def _draw(self) -> None:
+        d, n = self.data, self.block * self.size
+        self._block_start = [g.get_state() for g in self.gens]
 
-def _observe(run, model, data, step: int, final: bool, lr: float) -> list[tuple[str, np.ndarray]]:
-    ctx = EvalContext(model, data, step, lr, list(run.seeds))
+        def by_step(per_seed):  # [S] x [block * size, ...] -> [block, S, size, ...]
+            return torch.stack([t.view(self.block, self.size, *t.shape[1:]) for t in per_seed], dim=1)
+
+        if d.online:
+            xs, ys = zip(*(d.sample(g, n) for g in self.gens))
+            self._drawn = (by_step(xs), by_step(ys))
+        else:
+            self._drawn = by_step([torch.randint(0, len(d.x_train), (n,), generator=g) for g in self.gens])
+        self._used = 0
+
+    def state_dict(self) -> dict:
+        """The generator states at the start of the current block and the steps of it already used."""
+        if self._drawn is None:
+            return {"generators": [g.get_state() for g in self.gens], "used": None}
+        return {"generators": self._block_start, "used": self._used}
+
+    def load_state_dict(self, state: dict) -> None:
+        for g, s in zip(self.gens, state["generators"], strict=True):
+            g.set_state(s)
+        self._drawn = None
+        if state["used"] is not None:
+            self._draw()
+            self._used = state["used"]
+
+
+def _observe(run, model, data, seeds: list[int], step: int, final: bool, lr: float) -> list[tuple[str, np.ndarray]]:
+    ctx = EvalContext(model, data, step, lr, seeds)
     out = []
     for obs in run.observables:
         every = obs.every or run.train.eval_every
@@ -71,11 +115,30 @@ def _observe(run, model, data, step: int, final: bool, lr: float) -> list[tuple[
 def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
     """Train every seed of `run` (a validated run spec) and return its logged metrics and weights.
 
-    With a `checkpoint`, resume from it if it holds a state of this run, and save one when it is due.
+    Seeds are trained as one batched model, or in chunks when one step of all of them would be big
+    (see refute.tuning; the chunks follow from the spec alone). With a `checkpoint`, resume from
+    it if it holds a state of this run, and save one when it is due.
     """
-    t0 = time.perf_counter()
-    seeds, train, steps = list(run.seeds), run.train, run.train.steps
+    seeds = list(run.seeds)
     data = TASKS.get(run.task.name).impl(run.task.params)
+    _, size = tuning.plan(run, data)
+    chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
+    if len(chunks) > 1:
+        log(f"training {len(seeds)} seeds in {len(chunks)} chunks of up to {size}")
+    parts = [_fit_seeds(run, data, chunk, log, checkpoint and checkpoint.part(i, len(chunks)))
+             for i, chunk in enumerate(chunks)]
+    if len(parts) == 1:
+        return parts[0]
+    metrics = pd.concat([p.metrics for p in parts], ignore_index=True)
+    return FitResult(metrics.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True),
+                     {k: torch.cat([p.state[k] for p in parts]) for k in parts[0].state}, seeds,
+                     {s: step for p in parts for s, step in p.diverged.items()}, sum(p.wall_seconds for p in parts))
+
+
+def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None) -> FitResult:
+    """Train `seeds` of `run` as one seed-batched model."""
+    t0 = time.perf_counter()
+    train, steps = run.train, run.train.steps
     model = MODELS.get(run.model.name).impl(run.model.params, data, seeds)
     opt = optimizers.build(train, model)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: optimizers.lr_factor(train.schedule, t, steps))
@@ -86,16 +149,15 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
     records: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # step, metric, values, alive
     report_every = max(1, steps // 10)
     start, spent = 0, 0.0
-    stateful = {"model": model, "optimizer": opt, "schedule": schedule}  # what a resume must put back
+    stateful = {"model": model, "optimizer": opt, "schedule": schedule, "batches": batches}  # what a resume restores
     if checkpoint and (saved := checkpoint.load()):
-        start, spent = restore(saved, stateful, batches.gens, records, alive, diverged)
+        start, spent = restore(saved, stateful, records, alive, diverged)
     for step in range(start, steps + 1):
         if checkpoint and step > start and checkpoint.due():
-            checkpoint.save(capture(step, stateful, batches.gens, records, alive, diverged,
-                                    spent + time.perf_counter() - t0))
+            checkpoint.save(capture(step, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
         final = step == steps
         lr = train.lr * optimizers.lr_factor(train.schedule, step, steps)
-        for metric, values in _observe(run, model, data, step, final, lr):
+        for metric, values in _observe(run, model, data, seeds, step, final, lr):
             records.append((step, metric, values, alive.numpy().copy()))
         if final:
             break
@@ -119,6 +181,9 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
             mean = live.mean().item() if len(live) else math.nan
             log(f"step {step}/{steps}  mean train loss {mean:.4g}  ({time.perf_counter() - t0:.1f}s)")
 
+    if checkpoint and checkpoint.keep_finished and start <= steps:
+        # One chunk of several: keep it, so a kill during a later chunk does not lose this one.
+        checkpoint.save(capture(steps + 1, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
     frame = _tidy(records, seeds)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0)

@@ -24,7 +24,7 @@ from refute.stats.across_metrics import AcrossMetrics
 from refute.tasks._base import compatibility
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
-TRAINER_VERSION = 1
+TRAINER_VERSION = 2  # 2: seeds of big runs trained in chunks, batches drawn in blocks
 RUN_FIELDS = ("task", "model", "train", "seeds", "observables")
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
 
