@@ -16,11 +16,12 @@ from typing import Callable
 from refute import io
 
 FILE = "checkpoint.pt"
+FORMAT = 1  # bump when what capture() saves changes, so an older checkpoint is ignored, not misread
 
 
 class Checkpoint:
     def __init__(self, path: str | Path, key: str, every_seconds: float = 300.0, log: Callable[[str], None] = print):
-        self.path, self.key, self.every, self.log = Path(path), key, every_seconds, log
+        self.path, self.key, self.every, self.log = Path(path), f"{key}/format{FORMAT}", every_seconds, log
         self.keep_finished = False  # a chunk of several saves its final state too
         self._last = time.monotonic()
 
@@ -29,7 +30,7 @@ class Checkpoint:
         if n == 1:
             return self
         part = type(self)(self.path.with_name(f"{self.path.stem}-{i}{self.path.suffix}"), f"{self.key}/{i}of{n}",
-                          self.every, self.log)
+                          self.every, self.log)  # its key: this run's, then the chunk
         part.keep_finished = True
         return part
 
