@@ -164,6 +164,7 @@ def test_a_diverged_seed_gets_nan_and_the_others_their_values():
     net, data = tiny("deep_linear", {"layers": 2, "init_scale": 1.0}, "deep_linear_teacher", {}, (0, 1))
     with torch.no_grad():
         net.w0[1] = float("nan")
+        net.w1[1] = float("nan")
     for name, params in [("sharpness", {"iters": 4}), ("effective_rank", {}), ("singular_values", {"k": 2}),
                          ("teacher_modes", {}), ("grad_norm", {})]:
         for metric, v in compute(name, net, data, seeds=(0, 1), **params).items():
