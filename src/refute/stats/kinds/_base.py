@@ -125,6 +125,8 @@ class Interval(Prediction):
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
+
     test: str
     statistic: float
     p: float
