@@ -71,7 +71,7 @@ def reduce_runs(pred, hyp: Hypothesis, table: pd.DataFrame, meta: dict[str, dict
     return frame
 
 
-def test_table(pred, hyp: Hypothesis, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
+def tested_rows(pred, hyp: Hypothesis, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
     """The rows the test sees, the counts of rows it does not, and notes saying why."""
     reduced = reduced.copy()
     units = {(u.condition, u.metric, u.role): u for u in pred.units(hyp.conditions)}
@@ -120,7 +120,7 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
     preds = list(hyp.spec.predictions)
     reduced, tests, data, counts = [], {}, {}, {}
     for pred in preds:
-        rows, counts[pred.id], notes = test_table(pred, hyp, reduce_runs(pred, hyp, table, meta), plan.failed_runs)
+        rows, counts[pred.id], notes = tested_rows(pred, hyp, reduce_runs(pred, hyp, table, meta), plan.failed_runs)
         reduced.append(rows)
         data[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
         tests[pred.id] = PREDICTIONS.get(pred.kind).impl(pred, data[pred.id])

@@ -99,11 +99,10 @@ def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResu
     est = float(np.median(np.subtract.outer(a, b)))
     ci = bootstrap_ci((a, b), lambda x, y, axis=-1: _hl_shift(x, y, axis), level)
     cles = float(res.statistic) / (len(a) * len(b))
-    finite = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
+    # Failed runs counted against the prediction are ±inf: plan seeds from the finite spread.
+    sd = power.pooled_sd(a[np.isfinite(a)], b[np.isfinite(b)])
     return TestResult("Mann–Whitney U", float(res.statistic), float(res.pvalue), est, ci,
-                      f"Hodges–Lehmann shift ({label})", n,
-                      {"prob_a_greater": cles, "sd_pooled": power.pooled_sd(a[np.isfinite(a)], b[np.isfinite(b)])
-                       if len(finite) else float("nan")}, ci_level=level)
+                      f"Hodges–Lehmann shift ({label})", n, {"prob_a_greater": cles, "sd_pooled": sd}, ci_level=level)
 
 
 def _paired(pred: Compare, d: np.ndarray, n: dict[str, int], label: str, level: float) -> TestResult:
