@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
 
-from refute.stats.plan import AnalysisPlan
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, REDUCTIONS, TASKS, Registry
+from refute.stats.plan import AnalysisPlan
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_STEPS = 10_000_000

@@ -132,8 +132,10 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
     for pred, p_corr in zip(preds, p_adj):
         res = tests[pred.id]
         # Contradicting a prediction is judged on a CI widened for k predictions (Bonferroni), so a
-        # hypothesis is falsely refuted with probability at most α, like it is falsely supported.
-        level = 1 - pred.alpha / k if plan.correction != "none" and k > 1 else 1 - pred.alpha
+        # hypothesis is falsely refuted with probability at most α, like it is falsely supported;
+        # seeds are planned at the same α/k (the strictest step of Holm).
+        alpha_k = pred.alpha / k if plan.correction != "none" else pred.alpha
+        level = 1 - alpha_k
         judged_ci = res.ci if math.isclose(level, res.ci_level) else \
             PREDICTIONS.get(pred.kind).impl(pred, data[pred.id], level).ci
         outcome = pred.outcome(res, p_corr, judged_ci, level)
@@ -141,7 +143,7 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
         record = _clean(res.to_dict())
         record.update(p_adjusted=_clean(p_corr), correction=plan.correction if k > 1 else "none",
                       ci_judged=_clean(list(judged_ci)), ci_judged_level=level, counts=counts[pred.id],
-                      power=_clean(pred.power(res, data[pred.id], pred.alpha / k if plan.correction != "none" else pred.alpha)))
+                      power=_clean(pred.power(res, data[pred.id], alpha_k)))
         predictions.append({"id": pred.id, "kind": pred.kind, "spec": pred.model_dump(mode="json"),
                             "result": record, "outcome": outcome.to_dict()})
 
