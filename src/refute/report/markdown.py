@@ -36,8 +36,15 @@ def _cell(text: str) -> str:
 def _metrics(spec: dict) -> str:
     x = spec.get("x") or {}
     if x.get("metrics"):
-        return "metrics " + ", ".join(f"`{m}` (x = {v:g})" for m, v in x["metrics"].items())
-    return f"metric `{spec['metric']}`"
+        what = "metrics " + ", ".join(f"`{m}` (x = {v:g})" for m, v in x["metrics"].items())
+    else:
+        what = f"metric `{spec['metric']}`"
+    d = spec.get("divide_by")
+    if d:
+        base = d["param"] if d["power"] == 1 else f"{d['param']}^{d['power']:g}"
+        scaled = base if d["times"] == 1 else f"{d['times']:g} × {base}"
+        what += f" ÷ ({scaled})"
+    return what
 
 
 def _claim(spec: dict) -> str:
