@@ -197,7 +197,7 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
         for unit in pred.units(valid):
             logged = metrics_of(valid[unit.condition])
             if unit.metric not in logged:
-                where = "x.metrics" if unit.metric not in (getattr(pred, "metric", None),) else "metric"
+                where = "x.metric" if unit.role == "x" else "metric" if unit.metric == pred.metric else "x.metrics"
                 issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
                                         f"metric {unit.metric!r} is never logged in condition {unit.condition!r}; "
                                         f"logged: {', '.join(logged)}"))
