@@ -83,6 +83,19 @@ def data_path(data: Any, loc: tuple) -> list:
     return path
 
 
+def error_path(data: Any, err: dict) -> list:
+    """Where in the user's data a pydantic error points; an unknown component name points at its `name`."""
+    path = data_path(data, err["loc"])
+    if err["type"] == "union_tag_invalid":
+        node = data
+        for key in path:
+            node = node[key]
+        for tag in ("name", "kind"):
+            if isinstance(node, dict) and tag in node:
+                return [*path, tag]
+    return path
+
+
 def _looks_like_tag(key: str, node: dict) -> bool:
     # A union tag is the value of the node's own `name`/`kind`, or a pydantic internal label.
     return key in (node.get("name"), node.get("kind")) or "[" in key or key in ("function-after", "function-before")
