@@ -26,6 +26,9 @@ Search = Generator[list[int], bool, tuple[list[int], int, bool]]
 class LocalizationParams(AblationBase):
     budget: int = Field(10, ge=2, le=100_000, description="forward passes allowed, the clean pass included")
     exhaustive: bool = Field(True, description="also ablate every component alone, to score the search against it")
+    expected: list[int] | None = Field(
+        None, description="components known to be responsible (planted), to score the search against as well"
+    )
 
 
 def group_search(n: int, budget: int) -> Search:
@@ -87,13 +90,23 @@ def run_searches(ab: Ablator, n_seeds: int, budget: int) -> list[tuple[list[int]
 class Localization:
     """budgeted search for the components responsible for a behaviour, scored against exhaustive ablation"""
 
-    check = staticmethod(check_components)
+    @staticmethod
+    def check(p: LocalizationParams, run, anatomy) -> list[str]:
+        issues = check_components(p, run, anatomy)
+        if not issues and p.expected is not None:
+            n = anatomy.sites[p.site] // p.group_size
+            bad = [c for c in p.expected if not 0 <= c < n]
+            if bad:
+                issues.append(f"expected: components {bad} are outside 0..{n - 1} of {p.site!r}")
+        return issues
 
     @staticmethod
     def outputs(p: LocalizationParams, run, anatomy) -> list[tuple[str, str]]:
         names = ["passes", "found", "complete"]
         if p.exhaustive:
             names += ["exhaustive_passes", "exhaustive_found", "recall", "precision", "jaccard", "exact"]
+        if p.expected is not None:
+            names += ["expected_recall", "expected_exact"]
         return [(m, p.site) for m in names]
 
     @staticmethod
@@ -110,6 +123,12 @@ class Localization:
             named[i, r[0]] = 1
         for c in range(ab.n_components):
             t.add("named", named[:, c], site=p.site, unit=c)
+        if p.expected is not None:
+            want = torch.zeros(ab.n_components, dtype=torch.bool)
+            want[p.expected] = True
+            hit = (named.bool() & want).sum(1).double()
+            t.add("expected_recall", hit / max(len(p.expected), 1) if p.expected else 1.0, site=p.site)
+            t.add("expected_exact", (named.bool() == want).all(1).double(), site=p.site)
         if p.exhaustive:
             each = ab.each()
             truth = each >= p.threshold
