@@ -106,3 +106,17 @@ def test_a_cka_probe_between_conditions_depends_on_both_runs(tmp_path, tiny):
     assert job.condition == "wide" and job.reference == h.runs()["small"] and job.run == h.runs()["wide"]
     inputs = Plan([h], tmp_path / "results").probe_inputs(job.hash)
     assert any(h.runs()["small"] in i for i in inputs) and any(h.runs()["wide"] in i for i in inputs)
+
+
+def test_the_readme_probe_example_is_valid(tmp_path):
+    import yaml
+
+    from conftest import ROOT
+
+    block = (ROOT / "README.md").read_text().split("## Probes")[1].split("```yaml\n")[1].split("```")[0]
+    snippet = yaml.safe_load(block)
+    spec = yaml.safe_load((ROOT / "hypotheses" / "grokking-fourier.yaml").read_text())
+    spec["train"].update(snippet["train"])
+    spec.update(probes=snippet["probes"], predictions=snippet["predictions"])
+    h = load_hypothesis(write_yaml(tmp_path / "readme.yaml", spec))
+    assert [p.label for p in h.spec.probes] == ["fourier", "decode-a"]

@@ -106,7 +106,7 @@ def test_nested_hooks_on_one_site_are_removed_one_by_one():
 def test_every_declared_site_is_reached_with_its_declared_units(task, depth):
     run = run_spec(task=task, model={"name": "mlp", "params": {"width": 8, "d_embed": 4, "depth": depth}}, seeds=[0, 3])
     ctx = context(run)
-    anatomy = MODELS.get("mlp").impl.anatomy(run.model.params, ctx.data)
+    anatomy = MODELS.get("mlp").impl.anatomy(run.model.params, ctx.data)  # declared, not built
     out, acts = activations(ctx.model, ctx.data.x_val[:7], anatomy.sites)
     for site, units in anatomy.sites.items():
         assert acts[site].shape[:2] == (2, 7) and acts[site].shape[-1] == units, site

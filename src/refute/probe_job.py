@@ -62,9 +62,9 @@ def probe_run(spec_path: str | Path, out_dir: str | Path, results: str | Path = 
     if ref:
         for s, step in ref[3].get("diverged", {}).items():
             diverged[int(s)] = min(step, diverged.get(int(s), step))
-    dead = table.apply(lambda r: r.seed in diverged and r.step >= diverged[r.seed], axis=1) if diverged else None
-    if dead is not None and len(table):
-        table = table[~dead.astype(bool)]
+    if diverged and len(table):
+        first_bad = table.seed.map(diverged).astype(float).fillna(float("inf"))
+        table = table[table.step < first_bad]
     io.write_parquet(out / "values.parquet", table.reset_index(drop=True))
     record = {"probe": probe.name, "run": job["run"], "reference": job.get("reference"),
               "steps": steps_of(probe, run), "rows": len(table), "wall_seconds": round(time.perf_counter() - t0, 3)}

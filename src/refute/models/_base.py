@@ -39,6 +39,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 # A model marks each place a probe may read or change with `self.site(name, tensor)` in its forward
 # pass, and declares those names (without building anything) in a classmethod `anatomy(p, data)`.
 # Site tensors are seed-batched, [S, B, ..., units]; the last dimension indexes the site's units.
+# A builder registered in MODELS states its model's sites with `@declares_sites(ModelClass)`.
 # Conventions, so that probes mean the same thing on every model:
 #   input            dense inputs as the model reads them          embed   token embeddings, concatenated
 #   pre.<i>          hidden layer i before its nonlinearity        hidden.<i>  hidden layer i after it
@@ -70,3 +71,13 @@ class Sited:
     def site_hooks(self) -> dict[str, list]:
         """The live hooks by site (created on first use; probes add and remove entries)."""
         return self.__dict__.setdefault("_site_hooks", {})
+
+
+def declares_sites(model_cls):
+    """Decorator for a model builder: probes find the model's `anatomy` on the builder, without building it."""
+
+    def deco(build):
+        build.anatomy = model_cls.anatomy
+        return build
+
+    return deco

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from refute.models._base import ACTIVATIONS, Anatomy, Sited, per_seed, per_seed_inputs, uniform
+from refute.models._base import ACTIVATIONS, Anatomy, Sited, declares_sites, per_seed, per_seed_inputs, uniform
 from refute.registry import MODELS, Params
 from refute.tasks._base import TaskData
 
@@ -22,10 +22,7 @@ class MLPParams(Params):
     init_scale: float = Field(1.0, gt=0, le=100, description="multiplies every initial weight")
 
 
-@MODELS.register("mlp", MLPParams)
 class MLP(Sited, nn.Module):
-    """multilayer perceptron over token embeddings or dense inputs"""
-
     def __init__(self, p: MLPParams, data: TaskData, seeds: list[int]):
         super().__init__()
         self.n_seeds, self.act = len(seeds), ACTIVATIONS[p.activation]
@@ -80,3 +77,10 @@ class MLP(Sited, nn.Module):
         if name == "unembed":
             return getattr(self, f"w{self.n_layers - 1}").transpose(1, 2)
         raise KeyError(f"mlp has no token matrix {name!r}")
+
+
+@MODELS.register("mlp", MLPParams)
+@declares_sites(MLP)
+def build(p: MLPParams, data: TaskData, seeds: list[int]) -> MLP:
+    """multilayer perceptron over token embeddings or dense inputs"""
+    return MLP(p, data, seeds)

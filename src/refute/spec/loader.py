@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from refute.registry import OBSERVABLES
-from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, error_path, humanize
+from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
 from refute.spec.probes import probe_issues, probe_metrics
 from refute.spec.schema import hypothesis_model, run_spec_model
 
