@@ -51,7 +51,7 @@ def test_trend_over_metrics_checks_each_metric_is_logged(tmp_path, tiny):
                             "x": {"metrics": {"val_acc": 1.0, "mode7_strength": 2.0}}}]
     path = write_yaml(tmp_path / "h.yaml", tiny)
     [err] = errors_of(path)
-    assert "predictions.0.x.metrics: metric 'mode7_strength' is never logged in condition 'default'" in err
+    assert "predictions.0.x.metrics: metric 'mode7_strength' is never logged or probed in condition 'default'" in err
 
 
 def test_power_law_needs_positive_x(tmp_path, tiny):
@@ -79,4 +79,4 @@ def test_correlation_names_its_other_metric_when_it_is_not_logged(tmp_path, tiny
     tiny["predictions"] = [{"id": "c", "kind": "correlation", "metric": "val_acc", "reduce": "final",
                             "x": {"metric": "sharpness", "reduce": "final"}, "direction": "greater"}]
     [err] = errors_of(write_yaml(tmp_path / "h.yaml", tiny))
-    assert "predictions.0.x.metric: metric 'sharpness' is never logged in condition 'default'" in err
+    assert "predictions.0.x.metric: metric 'sharpness' is never logged or probed in condition 'default'" in err
