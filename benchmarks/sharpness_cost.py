@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sharpness_cost.json"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "sharpness_cost.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/trainer_speed.py            # the figures (~10 minutes on 2 cores)
     .venv/bin/python benchmarks/trainer_speed.py --quick    # small settings: checks that it all runs
 
-Writes benchmarks/results/trainer_speed.json and .md (--quick: trainer_speed_quick.*). Every figure is
+Writes benchmarks/trainer_speed.json and .md (--quick: trainer_speed_quick.*). Every figure is
 a whole-process wall time (start-up included) measured in this one run on this machine:
 
 (a) one process per seed, two at a time, one thread each (a naive one-job-per-seed workflow);
@@ -233,10 +233,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small settings: checks the benchmark runs")
     ap.add_argument("--parts", default="small,large,overhead", help="comma-separated: small, large, overhead")
     ap.add_argument("--repeats", type=int, default=1, help="runs of each variant (the best is reported)")
-    ap.add_argument("--out", help="output stem (default benchmarks/results/trainer_speed[_quick])")
+    ap.add_argument("--out", help="output stem (default benchmarks/trainer_speed[_quick])")
     a = ap.parse_args()
     parts = set(a.parts.split(","))
-    stem = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / ("trainer_speed_quick" if a.quick else "trainer_speed")
+    stem = Path(a.out) if a.out else ROOT / "benchmarks" / ("trainer_speed_quick" if a.quick else "trainer_speed")
     import torch
 
     result = {"quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M"),

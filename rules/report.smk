@@ -1,10 +1,11 @@
 rule report:
-    """Write the verdict report and its learning-curve figures."""
+    """Write the verdict report, its learning-curve figures and its probe tables and figures."""
     input:
         verdict=f"{RESULTS}/{{id}}/verdict.json",
         predictions=f"{RESULTS}/{{id}}/predictions.json",
         observations=f"{RESULTS}/{{id}}/observations.parquet",
         reduced=f"{RESULTS}/{{id}}/reduced.parquet",
+        probes=f"{RESULTS}/{{id}}/probes.parquet",
     output:
         report=f"{RESULTS}/{{id}}/report.md",
         figures=directory(f"{RESULTS}/{{id}}/figures"),

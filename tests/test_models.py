@@ -107,3 +107,18 @@ def test_models_refuse_inputs_they_cannot_read():
         build("cnn", {}, "sparse_parity", {}, [0])
     with pytest.raises(ValueError, match="token or sequence"):
         build("transformer", {}, "sparse_parity", {}, [0])
+
+
+@pytest.mark.parametrize("model, mp, task, tp", PAIRS, ids=[f"{p[0]}-{p[2]}" for p in PAIRS])
+def test_every_declared_site_is_reached_with_its_units_last(model, mp, task, tp):
+    from refute.probes._hooks import activations, forward
+
+    net, data = build(model, mp, task, tp, [0, 1])
+    anatomy = MODELS.get(model).impl.anatomy(MODELS.get(model).params(**mp), data)
+    out, acts = activations(net, data.x_train[:5], list(anatomy.sites))
+    for site, units in anatomy.sites.items():
+        assert acts[site].shape[:2] == (2, 5) and acts[site].shape[-1] == units, site
+        # A hook that returns an unchanged copy changes nothing: the site's layout round-trips.
+        torch.testing.assert_close(forward(net, data.x_train[:5], {site: lambda a: a.clone()}), out)
+    for name in anatomy.matrices:
+        assert net.token_matrix(name).shape[0] == 2

@@ -158,3 +158,14 @@ def test_mismatched_components_are_spec_errors_with_a_line(tmp_path, tiny, task,
     with pytest.raises(SpecError) as err:
         load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
     assert any(expected in str(i) and i.line > 1 for i in err.value.issues), err.value.issues
+
+
+def test_a_diverged_seed_gets_nan_and_the_others_their_values():
+    net, data = tiny("deep_linear", {"layers": 2, "init_scale": 1.0}, "deep_linear_teacher", {}, (0, 1))
+    with torch.no_grad():
+        net.w0[1] = float("nan")
+        net.w1[1] = float("nan")
+    for name, params in [("sharpness", {"iters": 4}), ("effective_rank", {}), ("singular_values", {"k": 2}),
+                         ("teacher_modes", {}), ("grad_norm", {})]:
+        for metric, v in compute(name, net, data, seeds=(0, 1), **params).items():
+            assert math.isfinite(v[0].item()) and math.isnan(v[1].item()), (name, metric, v)

@@ -58,7 +58,7 @@ def test_out_of_range_value_names_line_and_field(tmp_path, tiny):
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (lambda d: d["task"].update(name="nope"), "task: unknown name 'nope'; known: 'deep_linear_teacher'"),
+        (lambda d: d["task"].update(name="nope"), "task.name: unknown name 'nope'"),
         (lambda d: d["model"]["params"].update(widht=3), "model.params.widht: unknown field (did you mean 'width'?)"),
         (lambda d: d["train"].update(steps=10**9), "train.steps: must be <= 1e+07"),
         (lambda d: d.update(seeds=0), "seeds: must be between 1 and"),

@@ -321,3 +321,16 @@ def test_proportion_below_and_contradiction():
 def test_meets_needs_exactly_one_side():
     with pytest.raises(ValidationError, match="exactly one"):
         prop(meets={"above": 1, "below": 0}, p0=0.5, direction="greater")
+
+
+def test_least_favourable_values_rank_a_failed_run_against_the_claim():
+    from refute.stats.kinds._base import Unit
+
+    grows = pred(kind="compare", conditions=["a", "b"], test="mannwhitney", direction="greater")
+    assert grows.least_favourable(Unit("a", "m", None)) == -np.inf
+    assert grows.least_favourable(Unit("b", "m", None)) == np.inf
+    assert pred(kind="compare", conditions=["a", "b"], test="welch", direction="greater").least_favourable(
+        Unit("a", "m", None)) is None  # a mean cannot hold an infinite value
+    most = prop(meets={"above": 0.95}, p0=0.5, direction="greater")
+    r = run(most, frame({"a": [0.99] * 8 + [most.least_favourable(Unit("a", "m", None))] * 2}))
+    assert r.extra["successes"] == 8 and r.n == {"runs": 10}

@@ -7,12 +7,12 @@ import platform
 import time
 from pathlib import Path
 
-from refute import io
+from refute import io, snapshots
 from refute.spec.schema import run_spec_model
 
 
 def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, checkpoint_every: float = 300.0) -> dict:
-    """Write metrics.parquet (seed, step, metric, value), weights.pt and run.json into out_dir.
+    """Write metrics.parquet (seed, step, metric, value), weights.pt, snapshots.pt and run.json into out_dir.
 
     Every `checkpoint_every` seconds the job saves out_dir/checkpoint.pt; a rerun after a crash or a
     kill resumes from it and ends with the same numbers. It is removed once the outputs are complete.
@@ -35,6 +35,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     finished = time.time()
     io.write_parquet(out / "metrics.parquet", result.metrics)
     io.write_torch(out / "weights.pt", {"seeds": result.seeds, "state": result.state})
+    snapshots.save(out / snapshots.FILE, result.snapshots, result.seeds)
     record = {
         "seeds": result.seeds,
         "steps": run.train.steps,
@@ -45,7 +46,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "host": platform.node(),
-        "sha256": io.checksums(out, ["metrics.parquet", "weights.pt"]),
+        "sha256": io.checksums(out, ["metrics.parquet", "weights.pt", snapshots.FILE]),
     }
     # run.json last: its presence marks a complete run, and its checksums let readers detect damage.
     io.write_json(out / "run.json", record)

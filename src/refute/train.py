@@ -19,6 +19,7 @@ from refute import objectives, optimizers, tuning
 from refute.checkpoint import Checkpoint, capture, restore
 from refute.observables._base import EvalContext
 from refute.registry import MODELS, OBSERVABLES, TASKS
+from refute.snapshots import Snapshots
 from refute.tasks._base import TaskData
 
 METRIC_COLUMNS = ["seed", "step", "metric", "value"]
@@ -31,6 +32,7 @@ class FitResult:
     seeds: list[int]
     diverged: dict[int, int] = field(default_factory=dict)  # seed -> first step with a non-finite loss
     wall_seconds: float = 0.0
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # step -> state (train.snapshots)
 
 
 # Random draws are made for many steps at once, about this many bytes of examples (or indices) per
@@ -130,9 +132,13 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
     if len(parts) == 1:
         return parts[0]
     metrics = pd.concat([p.metrics for p in parts], ignore_index=True)
+    def cat(states):  # per-chunk states -> one state with every seed on dim 0
+        return {k: torch.cat([s[k] for s in states]) for k in states[0]}
+
     return FitResult(metrics.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True),
-                     {k: torch.cat([p.state[k] for p in parts]) for k in parts[0].state}, seeds,
-                     {s: step for p in parts for s, step in p.diverged.items()}, sum(p.wall_seconds for p in parts))
+                     cat([p.state for p in parts]), seeds, {s: step for p in parts for s, step in p.diverged.items()},
+                     sum(p.wall_seconds for p in parts),
+                     {step: cat([p.snapshots[step] for p in parts]) for step in parts[0].snapshots})
 
 
 def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None) -> FitResult:
@@ -148,14 +154,17 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
     diverged: dict[int, int] = {}
     records: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # step, metric, values, alive
     report_every = max(1, steps // 10)
+    snapshots = Snapshots(run.train.snapshots)
     start, spent = 0, 0.0
-    stateful = {"model": model, "optimizer": opt, "schedule": schedule, "batches": batches}  # what a resume restores
+    # What a resume must restore, each with state_dict()/load_state_dict().
+    stateful = {"model": model, "optimizer": opt, "schedule": schedule, "batches": batches, "snapshots": snapshots}
     if checkpoint and (saved := checkpoint.load()):
         start, spent = restore(saved, stateful, records, alive, diverged)
     for step in range(start, steps + 1):
         if checkpoint and step > start and checkpoint.due():
             checkpoint.save(capture(step, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
         final = step == steps
+        snapshots.take(step, model)
         lr = train.lr * optimizers.lr_factor(train.schedule, step, steps)
         for metric, values in _observe(run, model, data, seeds, step, final, lr):
             records.append((step, metric, values, alive.numpy().copy()))
@@ -186,7 +195,7 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
         checkpoint.save(capture(steps + 1, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
     frame = _tidy(records, seeds)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0)
+    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0, snapshots.states)
 
 
 def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:

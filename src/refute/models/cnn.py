@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from refute.models._base import ACTIVATIONS, per_seed, per_seed_inputs, uniform
+from refute.models._base import ACTIVATIONS, Anatomy, Sited, declares_sites, per_seed, per_seed_inputs, uniform
 from refute.registry import MODELS, Params
 from refute.tasks._base import TaskData, reads
 
@@ -26,7 +26,7 @@ class CNNParams(Params):
     init_scale: float = Field(1.0, gt=0, le=100, description="multiplies every initial weight")
 
 
-class CNN(nn.Module):
+class CNN(Sited, nn.Module):
     def __init__(self, p: CNNParams, data: TaskData, seeds: list[int]):
         super().__init__()
         if data.image_shape is None:
@@ -60,21 +60,46 @@ class CNN(nn.Module):
         S = self.n_seeds
         x = per_seed_inputs(x, S, batched)
         B = x.shape[1]
+        x = self.site("input", x)
         h = x.reshape(S, B, *self.image_shape).transpose(0, 1).reshape(B, -1, *self.image_shape[1:])
         for i in range(self.n_conv):
             w = getattr(self, f"conv{i}")
             h = F.conv2d(h, w.flatten(0, 1), getattr(self, f"conv{i}_b").flatten(), padding=1, groups=S)
-            h = F.max_pool2d(self.act(h), 2)
+            h = F.max_pool2d(self._conv_site(f"conv.{i}", self.act(h)), 2)
         h = h.reshape(B, S, -1).transpose(0, 1)  # [S, B, features], each seed's own channels
         for i in range(self.n_fc):
             h = torch.baddbmm(getattr(self, f"fc{i}_b"), h, getattr(self, f"fc{i}"))
             if i < self.n_fc - 1:
-                h = self.act(h)
-        return h
+                h = self.site(f"hidden.{i}", self.act(self.site(f"pre.{i}", h)))
+        return self.site("logits", h)
+
+    def _conv_site(self, name: str, h: torch.Tensor) -> torch.Tensor:
+        """A conv layer's output as a site [S, B, H, W, channels]; laid out so only when hooked."""
+        if not self.__dict__.get("_site_hooks", {}).get(name):
+            return h
+        B, _, H, W = h.shape
+        seeded = h.view(B, self.n_seeds, -1, H, W).permute(1, 0, 3, 4, 2)
+        return self.site(name, seeded).permute(1, 0, 4, 2, 3).reshape(B, -1, H, W)
+
+    @classmethod
+    def anatomy(cls, p: CNNParams, data: TaskData) -> Anatomy:
+        """input [S, B, pixels]; conv.<i> [S, B, H, W, channels] (after the nonlinearity, before pooling);
+        pre/hidden.<i> of the fully connected layers; logits."""
+        C, H, W = data.image_shape or (1, 1, 1)
+        sites = {"input": C * H * W} | {f"conv.{i}": c for i, c in enumerate(p.channels)}
+        if p.hidden:
+            sites |= {"pre.0": p.hidden, "hidden.0": p.hidden}
+        return Anatomy({**sites, "logits": data.out_dim}, {"unembed": "readout weights, one row per output class"})
+
+    def token_matrix(self, name: str) -> torch.Tensor:
+        if name == "unembed":
+            return getattr(self, f"fc{self.n_fc - 1}").transpose(1, 2)
+        raise KeyError(f"cnn has no token matrix {name!r}")
 
 
 @MODELS.register("cnn", CNNParams)
 @reads("image")
+@declares_sites(CNN)
 def build(p: CNNParams, data: TaskData, seeds: list[int]) -> CNN:
     """small CNN: 3×3 conv + 2×2 max-pool layers, then fully connected, for image tasks"""
     return CNN(p, data, seeds)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from refute.models._base import declares_sites
 from refute.models.mlp import MLP, MLPParams
 from refute.registry import MODELS, Params
 from refute.tasks._base import TaskData, reads
@@ -21,11 +22,23 @@ class DeepLinearParams(Params):
     )
 
 
+def as_mlp(p: DeepLinearParams) -> MLPParams:
+    return MLPParams(width=p.width, depth=p.layers - 1, activation="linear", init_scale=p.init_scale, bias=False)
+
+
+class DeepLinear:
+    """The deep linear network is an MLP; its sites are the MLP's (input, pre/hidden.<i>, logits)."""
+
+    @staticmethod
+    def anatomy(p: DeepLinearParams, data: TaskData):
+        return MLP.anatomy(as_mlp(p), data)
+
+
 @MODELS.register("deep_linear", DeepLinearParams)
 @reads("dense", "image")
+@declares_sites(DeepLinear)
 def build(p: DeepLinearParams, data: TaskData, seeds: list[int]) -> MLP:
     """product of `layers` weight matrices (identity activation, no bias, small init)"""
     if data.inputs != "dense":
         raise ValueError("deep_linear reads dense inputs only")
-    mlp = MLPParams(width=p.width, depth=p.layers - 1, activation="linear", init_scale=p.init_scale, bias=False)
-    return MLP(mlp, data, seeds)
+    return MLP(as_mlp(p), data, seeds)

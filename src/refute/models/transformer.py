@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from refute.models._base import per_seed, per_seed_inputs, uniform
+from refute.models._base import Anatomy, Sited, declares_sites, per_seed, per_seed_inputs, uniform
 from refute.registry import MODELS, Params
 from refute.tasks._base import TaskData, reads
 
@@ -36,7 +36,7 @@ class TransformerParams(Params):
         return self
 
 
-class Transformer(nn.Module):
+class Transformer(Sited, nn.Module):
     def __init__(self, p: TransformerParams, data: TaskData, seeds: list[int]):
         super().__init__()
         if data.inputs not in ("tokens", "sequence"):
@@ -87,14 +87,17 @@ class Transformer(nn.Module):
         k = torch.einsum("sbtd,sdhe->sbhte", h, self.w(f"l{i}.w_k"))
         v = torch.einsum("sbtd,sdhe->sbhte", h, self.w(f"l{i}.w_v"))
         scores = torch.einsum("sbhte,sbhue->sbhtu", q, k) * self.scale
-        pattern = scores.masked_fill(~self.causal, float("-inf")).softmax(-1)
-        z = torch.einsum("sbhtu,sbhue->sbhte", pattern, v)
-        return torch.einsum("sbhte,shed->sbtd", z, self.w(f"l{i}.w_o"))
+        pattern = self.site(f"attn.{i}.pattern", scores.masked_fill(~self.causal, float("-inf")).softmax(-1))
+        z = torch.einsum("sbhtu,sbhue->sbthe", pattern, v)
+        # Heads side by side as units, so ablating groups of d_head units ablates whole heads.
+        z = self.site(f"attn.{i}.heads", z.flatten(3)).unflatten(3, z.shape[3:])
+        return torch.einsum("sbthe,shed->sbtd", z, self.w(f"l{i}.w_o"))
 
     def mlp(self, h: torch.Tensor, i: int) -> torch.Tensor:
         S, B, T, D = h.shape
         flat = h.reshape(S, B * T, D)
-        up = F.gelu(torch.baddbmm(self.w(f"l{i}.b_up"), flat, self.w(f"l{i}.w_up")))
+        pre = self.site(f"pre.{i}", torch.baddbmm(self.w(f"l{i}.b_up"), flat, self.w(f"l{i}.w_up")).view(S, B, T, -1))
+        up = self.site(f"hidden.{i}", F.gelu(pre)).reshape(S, B * T, -1)
         return torch.baddbmm(self.w(f"l{i}.b_down"), up, self.w(f"l{i}.w_down")).view(S, B, T, D)
 
     def forward(self, x: torch.Tensor, batched: bool = False) -> torch.Tensor:
@@ -103,20 +106,45 @@ class Transformer(nn.Module):
         x = per_seed_inputs(x, self.n_seeds, batched)
         if self.vocab:
             flat = self.embed.reshape(-1, self.embed.shape[-1])
-            h = F.embedding(x + self.offsets, flat)
+            h = self.site("embed", F.embedding(x + self.offsets, flat))
         else:
-            h = torch.einsum("sbti,sid->sbtd", x, self.w_in)
+            h = torch.einsum("sbti,sid->sbtd", self.site("input", x), self.w_in)
         h = h + self.pos[:, None]
         for i in range(self.p.n_layers):
             h = h + self.attention(self._norm(h), i)
             if not self.p.attention_only:
                 h = h + self.mlp(self._norm(h), i)
+            h = self.site(f"resid.{i}", h)
         last = self._norm(h[:, :, -1])
-        return torch.baddbmm(self.b_out, last, self.w_out)
+        return self.site("logits", torch.baddbmm(self.b_out, last, self.w_out))
+
+    @classmethod
+    def anatomy(cls, p: TransformerParams, data: TaskData) -> Anatomy:
+        """Sites are [S, B, T, units] (positions fold into examples), logits [S, B, out]."""
+        T = data.in_dim if data.inputs == "tokens" else data.seq_len
+        sites = {"embed": p.d_model} if data.inputs == "tokens" else {"input": data.in_dim}
+        for i in range(p.n_layers):
+            sites |= {f"attn.{i}.pattern": T, f"attn.{i}.heads": p.d_model}
+            if not p.attention_only:
+                sites |= {f"pre.{i}": p.d_mlp, f"hidden.{i}": p.d_mlp}
+            sites[f"resid.{i}"] = p.d_model
+        matrices = {"unembed": "readout weights, one row per output class"}
+        if data.inputs == "tokens":
+            matrices = {"embed": "token embedding table, one row per token", **matrices}
+        return Anatomy({**sites, "logits": data.out_dim}, matrices)
+
+    def token_matrix(self, name: str) -> torch.Tensor:
+        """[S, tokens or classes, d_model]: the embedding table, or the readout per class."""
+        if name == "embed" and self.vocab:
+            return self.embed
+        if name == "unembed":
+            return self.w_out.transpose(1, 2)
+        raise KeyError(f"transformer has no token matrix {name!r}")
 
 
 @MODELS.register("transformer", TransformerParams)
 @reads("tokens", "sequence")
+@declares_sites(Transformer)
 def build(p: TransformerParams, data: TaskData, seeds: list[int]) -> Transformer:
     """small decoder-only transformer (1–4 blocks, optional attention-only), read out at the last position"""
     return Transformer(p, data, seeds)

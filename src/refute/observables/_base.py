@@ -58,3 +58,13 @@ class EvalContext:
         d = self.data
         x, y = (d.x_train, d.y_train) if max_examples is None else (d.x_train[:max_examples], d.y_train[:max_examples])
         return objectives.loss(self.model(x), objectives.shared(y, self.model.n_seeds), d.objective)
+
+
+def svdvals_per_seed(m: "torch.Tensor") -> "torch.Tensor":
+    """Singular values of each seed's matrix m[s] ([S, a, b] → [S, min(a, b)], largest first); nan
+    for a seed whose matrix is not finite (a diverged seed must not stop the others' evaluation)."""
+    import torch
+
+    finite = torch.isfinite(m).flatten(1).all(1)
+    sv = torch.linalg.svdvals(torch.where(finite.view(-1, 1, 1), m, torch.zeros_like(m)))
+    return torch.where(finite.view(-1, 1), sv, torch.full_like(sv, float("nan")))

@@ -8,7 +8,7 @@ is read as a matrix [first dim, the rest].
 import torch
 from pydantic import Field
 
-from refute.observables._base import EvalContext, ObservableParams
+from refute.observables._base import EvalContext, ObservableParams, svdvals_per_seed
 from refute.observables._shapes import is_matrix, parameter_shapes
 from refute.registry import OBSERVABLES
 
@@ -20,11 +20,10 @@ class EffectiveRankParams(ObservableParams):
 
 
 def effective_rank(w: torch.Tensor) -> torch.Tensor:
-    """Per seed, for w [S, rows, ...]."""
-    sv = torch.linalg.svdvals(w.detach().flatten(2))
+    """Per seed, for w [S, rows, ...]; nan for a seed whose weights are not finite (diverged)."""
+    sv = svdvals_per_seed(w.detach().flatten(2))
     p = sv / sv.sum(1, keepdim=True).clamp_min(1e-30)
-    entropy = -(p * p.clamp_min(1e-30).log()).sum(1)
-    return entropy.exp()
+    return (-(p * p.clamp_min(1e-30).log()).sum(1)).exp()
 
 
 @OBSERVABLES.register("effective_rank", EffectiveRankParams)

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from refute.observables._base import EvalContext, ObservableParams
+from refute.observables._base import EvalContext, ObservableParams, svdvals_per_seed
 from refute.observables._linear import check_linear, end_to_end
 from refute.registry import OBSERVABLES
 
@@ -26,9 +26,7 @@ class SingularValues:
 
     @staticmethod
     def compute(p: SingularValuesParams, ctx: EvalContext) -> dict:
-        import torch
-
-        sv = torch.linalg.svdvals(end_to_end(ctx.model, ctx.data.in_dim))
+        sv = svdvals_per_seed(end_to_end(ctx.model, ctx.data.in_dim))
         if sv.shape[1] < p.k:
             raise ValueError(f"singular_values: k = {p.k} but the end-to-end map has only {sv.shape[1]}")
         return {f"sv_{i}": sv[:, i] for i in range(p.k)}

@@ -85,6 +85,19 @@ def data_path(data: Any, loc: tuple) -> list:
     return path
 
 
+def error_path(data: Any, err: dict) -> list:
+    """Where in the user's data a pydantic error points; an unknown component name points at its `name`."""
+    path = data_path(data, err["loc"])
+    if err["type"] == "union_tag_invalid":
+        node = data
+        for key in path:
+            node = node[key]
+        for tag in ("name", "kind"):
+            if isinstance(node, dict) and tag in node:
+                return [*path, tag]
+    return path
+
+
 def _looks_like_tag(key: str, node: dict) -> bool:
     # A union tag is the value of the node's own `name`/`kind`, or a pydantic internal label.
     return key in (node.get("name"), node.get("kind")) or "[" in key or key in ("function-after", "function-before")
@@ -94,19 +107,22 @@ def allowed_fields(model: Any, loc: tuple) -> list[str]:
     """The field names the schema allows where `loc` points (for 'did you mean' hints)."""
     t = model
     for key in loc:
-        if _is_tag(t, key):
-            t = _unwrap(t, key)  # a union member's tag in the location, not a field
-            continue
         t = _unwrap(t, key)
         if isinstance(t, type) and issubclass(t, BaseModel):
             info = t.model_fields.get(key) if isinstance(key, str) else None
-            t = info.annotation if info else None
+            if info or not _tagged(t, key):  # a union member's tag in the location is not a field
+                t = info.annotation if info else None
         elif get_origin(t) in (list, tuple) and isinstance(key, int):
             t = get_args(t)[0]
         elif get_origin(t) is dict:
             t = get_args(t)[1]
     t = _unwrap(t, None)
     return list(t.model_fields) if isinstance(t, type) and issubclass(t, BaseModel) else []
+
+
+def _tagged(model: type[BaseModel], key: Any) -> bool:
+    fields = model.model_fields
+    return any(key in get_args(fields[f].annotation) for f in ("name", "kind") if f in fields)
 
 
 def _unwrap(t: Any, tag: Any) -> Any:
@@ -121,13 +137,6 @@ def _unwrap(t: Any, tag: Any) -> Any:
             t = tagged[0] if tagged else (models[0] if len(models) == 1 else None)
         else:
             return t
-
-
-def _is_tag(t: Any, key: Any) -> bool:
-    while get_origin(t) is Annotated:
-        t = get_args(t)[0]
-    return get_origin(t) in (Union, UnionType) and any(
-        getattr(a, "tag", None) == key for m in get_args(t) for a in getattr(m, "__metadata__", ()))
 
 
 def _strip(t: Any) -> Any:

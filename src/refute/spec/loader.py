@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from refute.registry import OBSERVABLES
-from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, humanize
+from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
+from refute.spec.probes import probe_issues, probe_metrics
 from refute.spec.schema import hypothesis_model, run_spec_model
 from refute.spec.yamlfile import read_yaml
 from refute.stats.across_metrics import AcrossMetrics
@@ -54,7 +55,11 @@ class Hypothesis:
 def run_hash(run: BaseModel) -> str:
     """Runs are stored under a hash of everything that determines their numbers, so identical
     training requested by several conditions or hypotheses is done once."""
-    blob = json.dumps({"trainer": TRAINER_VERSION, "run": run.model_dump(mode="json")}, sort_keys=True)
+    dump = run.model_dump(mode="json")
+    if not dump["train"].get("snapshots"):
+        # No snapshots is the default; leaving it out keeps the hashes of runs that never asked for them.
+        dump["train"].pop("snapshots", None)
+    blob = json.dumps({"trainer": TRAINER_VERSION, "run": dump}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -68,7 +73,7 @@ def metrics_of(run: BaseModel) -> list[str]:
 def _issues(err: ValidationError, data: Any, lines: LineMap, file: str, model: type[BaseModel]) -> list[SpecIssue]:
     out = []
     for e in err.errors():
-        path = data_path(data, e["loc"])
+        path = error_path(data, e)
         allowed = allowed_fields(model, e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
         out.append(SpecIssue(file, lines.line(path), dotted(path), humanize(e, allowed)))
     return out
@@ -84,6 +89,7 @@ def load_hypothesis(path: str | Path) -> Hypothesis:
         raise SpecError(_issues(err, data, lines, file, hypothesis_model())) from None
 
     conditions, issues = _expand_conditions(spec, data, lines, file)
+    issues += probe_issues(spec, conditions, lines, file)
     issues += _check_predictions(spec, conditions, data, lines, file)
     if issues:
         raise SpecError(issues)
@@ -159,9 +165,9 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
         except ValidationError as err:
             conditions[name] = None  # known but invalid: predictions naming it are not blamed too
             for e in err.errors():
-                path = dotted(data_path(run, e["loc"]))
+                path = dotted(error_path(run, e))
                 where = next((w for p, w in sources.items() if path == p or path.startswith(p + ".")), None)
-                line = lines.line(where) if where else lines.line(data_path(run, e["loc"]))
+                line = lines.line(where) if where else lines.line(error_path(run, e))
                 field = f"{dotted(where[:2])}: {path}" if where else path
                 allowed = allowed_fields(run_spec_model(), e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
                 issues.append(SpecIssue(file, line, field, humanize(e, allowed)))
@@ -208,14 +214,14 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
         for unit in pred.units(valid):
             if unit.condition not in valid:
                 continue  # an invalid condition is reported already; its metrics are unknown
-            logged = metrics_of(valid[unit.condition])
+            logged = metrics_of(valid[unit.condition]) + probe_metrics(spec, unit.condition, valid[unit.condition])
             if unit.metric not in logged:
                 metric = getattr(pred, "metric", None)
-                where = ("metric.across" if isinstance(metric, AcrossMetrics) else
-                         "x.metrics" if unit.metric != metric else "metric")
+                where = ("x.metric" if unit.role == "x" else "metric.across" if isinstance(metric, AcrossMetrics)
+                         else "metric" if unit.metric == metric else "x.metrics")
                 issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
-                                        f"metric {unit.metric!r} is never logged in condition {unit.condition!r}; "
-                                        f"logged: {', '.join(logged)}"))
+                                        f"metric {unit.metric!r} is never logged or probed in condition "
+                                        f"{unit.condition!r}; available: {', '.join(logged)}"))
         if spec.analysis.failed_runs == "against" and isinstance(getattr(pred, "metric", None), AcrossMetrics):
             issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
                                     f"prediction {pred.id!r} summarizes several metrics per run, which gives a failed "

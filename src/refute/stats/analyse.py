@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from refute import io
+from refute.probes._base import address
+from refute.probes._plan import probe_jobs
 from refute.registry import PREDICTIONS
 from refute.spec.loader import Hypothesis, load_hypothesis
 from refute.stats import across_metrics, preregistration, reductions
@@ -42,6 +44,31 @@ def read_runs(hyp: Hypothesis, results: Path) -> tuple[pd.DataFrame, dict[str, d
     return pd.concat(frames, ignore_index=True), meta
 
 
+PROBE_COLUMNS = ["condition", "seed", "step", "probe", "metric", "site", "unit", "value"]
+
+
+def read_probes(hyp: Hypothesis, results: Path) -> pd.DataFrame:
+    """Every probe table of the hypothesis: condition, seed, step, probe, metric, site, unit, value."""
+    frames = []
+    for job in probe_jobs(hyp):
+        folder = results / "probes" / job.hash
+        frame = io.read_parquet(folder / "values.parquet", io.read_json(folder / "probe.json"), folder / "probe.json")
+        frame.insert(0, "condition", job.condition)
+        frame.insert(3, "probe", job.probe)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=PROBE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[PROBE_COLUMNS]
+
+
+def probe_observations(probes: pd.DataFrame) -> pd.DataFrame:
+    """Probe summary rows (no unit) as observations, named <probe>/<metric>[@<site>] for predictions."""
+    summary = probes[probes.unit == ""]
+    names = [address(p, m, s) for p, m, s in zip(summary.probe, summary.metric, summary.site)]
+    return pd.DataFrame({"condition": summary.condition, "seed": summary.seed, "step": summary.step,
+                         "metric": names, "value": summary.value})
+
+
 def diverged_seeds(meta: dict[str, dict]) -> dict[str, dict[int, int]]:
     """condition → {seed: step at which its loss became non-finite}"""
     return {c: {int(s): int(step) for s, step in m.get("diverged", {}).items()} for c, m in meta.items()}
@@ -60,9 +87,12 @@ def reduce_runs(pred, hyp: Hypothesis, table: pd.DataFrame, meta: dict[str, dict
             g = groups.get(seed)
             value = (reductions.apply(unit.reduce, g.step.to_numpy(), g.value.to_numpy(), budget)
                      if g is not None and len(g) else float("nan"))
+            censored = reductions.is_censored(unit.reduce, value, budget)
+            if pred.divide_by is not None and unit.role == "y":
+                value = value / pred.divide_by.of(hyp.conditions[unit.condition])
             rows.append({"prediction": pred.id, "condition": unit.condition, "seed": int(seed), "metric": unit.metric,
                          "role": unit.role, "x": math.nan if unit.x is None else float(unit.x), "value": value,
-                         "censored": reductions.is_censored(unit.reduce, value, budget),
+                         "censored": censored,
                          "failed": int(seed) in diverged.get(unit.condition, {})})
     frame = pd.DataFrame(rows, columns=REDUCED_COLUMNS[:-1])
     frame["failed"] = frame.failed.astype(bool)
@@ -70,7 +100,7 @@ def reduce_runs(pred, hyp: Hypothesis, table: pd.DataFrame, meta: dict[str, dict
     return frame
 
 
-def test_table(pred, hyp: Hypothesis, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
+def tested_rows(pred, hyp: Hypothesis, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
     """The rows the test sees, the counts of rows it does not, and notes saying why."""
     reduced = reduced.copy()
     units = {(u.condition, u.metric, u.role): u for u in pred.units(hyp.conditions)}
@@ -106,7 +136,7 @@ def test_table(pred, hyp: Hypothesis, reduced: pd.DataFrame, failed_runs: str) -
 
 
 def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dict:
-    """Write results/<id>/{observations.parquet, reduced.parquet, predictions.json, verdict.json}
+    """Write results/<id>/{observations.parquet, probes.parquet, reduced.parquet, predictions.json, verdict.json}
     (and preregistration.json on the first analysis, never after)."""
     results = Path(results)
     hyp = load_hypothesis(hypothesis_path)
@@ -114,6 +144,9 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
     registration = preregistration.check(hyp, out_dir)
     plan = hyp.spec.analysis
     table, meta = read_runs(hyp, results)
+    probes = read_probes(hyp, results)
+    if len(probes):
+        table = pd.concat([table, probe_observations(probes)], ignore_index=True)
     failures = run_failures(meta)
 
     preds = list(hyp.spec.predictions)
@@ -122,7 +155,7 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
         per_unit = reduce_runs(pred, hyp, table, meta)
         if isinstance(getattr(pred, "metric", None), across_metrics.AcrossMetrics):
             per_unit = across_metrics.per_run(pred.metric, per_unit)
-        rows, counts[pred.id], notes = test_table(pred, hyp, per_unit, plan.failed_runs)
+        rows, counts[pred.id], notes = tested_rows(pred, hyp, per_unit, plan.failed_runs)
         reduced.append(rows)
         data[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
         tests[pred.id] = PREDICTIONS.get(pred.kind).impl(pred, data[pred.id])
@@ -134,8 +167,10 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
     for pred, p_corr in zip(preds, p_adj):
         res = tests[pred.id]
         # Contradicting a prediction is judged on a CI widened for k predictions (Bonferroni), so a
-        # hypothesis is falsely refuted with probability at most α, like it is falsely supported.
-        level = 1 - pred.alpha / k if plan.correction != "none" and k > 1 else 1 - pred.alpha
+        # hypothesis is falsely refuted with probability at most α, like it is falsely supported;
+        # seeds are planned at the same α/k (the strictest step of Holm).
+        alpha_k = pred.alpha / k if plan.correction != "none" else pred.alpha
+        level = 1 - alpha_k
         judged_ci = res.ci if math.isclose(level, res.ci_level) else \
             PREDICTIONS.get(pred.kind).impl(pred, data[pred.id], level).ci
         outcome = pred.outcome(res, p_corr, judged_ci, level)
@@ -143,7 +178,7 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
         record = _clean(res.to_dict())
         record.update(p_adjusted=_clean(p_corr), correction=plan.correction if k > 1 else "none",
                       ci_judged=_clean(list(judged_ci)), ci_judged_level=level, counts=counts[pred.id],
-                      power=_clean(pred.power(res, data[pred.id], pred.alpha / k if plan.correction != "none" else pred.alpha)))
+                      power=_clean(pred.power(res, data[pred.id], alpha_k)))
         predictions.append({"id": pred.id, "kind": pred.kind, "spec": pred.model_dump(mode="json"),
                             "result": record, "outcome": outcome.to_dict()})
 
@@ -162,13 +197,17 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
         "preregistration": registration,
         "power": {p["id"]: p["result"]["power"] for p in undecided},
         "runs": {c: {"hash": h, **_run_summary(meta[c])} for c, h in hyp.runs().items()},
+        "probes": [{"id": p.label, "name": p.name, "params": p.model_dump(mode="json", exclude={"id", "name"})}
+                   for p in hyp.spec.probes],
         "provenance": provenance(hyp, meta),
     }
     io.write_parquet(out_dir / "observations.parquet", table)
+    io.write_parquet(out_dir / "probes.parquet", probes)
     io.write_parquet(out_dir / "reduced.parquet", pd.concat(reduced, ignore_index=True)[REDUCED_COLUMNS])
     io.write_json(out_dir / "predictions.json", predictions)
     # verdict.json last: it marks the stage complete and holds the checksums the report verifies.
-    record["sha256"] = io.checksums(out_dir, ["observations.parquet", "reduced.parquet", "predictions.json"])
+    record["sha256"] = io.checksums(out_dir, ["observations.parquet", "probes.parquet", "reduced.parquet",
+                                            "predictions.json"])
     io.write_json(out_dir / "verdict.json", record)
     return record
 

@@ -59,7 +59,7 @@ class Compare(Directional):
                           lambda k: power.t_power(effect, sd, k, alpha, self.direction, 1 if paired_test else 2, rank),
                           unit="seeds (pairs)" if paired_test else "seeds per condition")
 
-    def check(self, conditions) -> list[tuple[str, str]]:
+    def check_kind(self, conditions) -> list[tuple[str, str]]:
         a, b = (conditions.get(c) for c in self.conditions)
         if self.test in PAIRED and a is not None and b is not None and not set(a.seeds) & set(b.seeds):
             return [("test", f"{self.test} pairs runs by seed, but {self.conditions[0]} and {self.conditions[1]} "
@@ -99,11 +99,10 @@ def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResu
     est = float(np.median(np.subtract.outer(a, b)))
     ci = bootstrap_ci((a, b), lambda x, y, axis=-1: _hl_shift(x, y, axis), level)
     cles = float(res.statistic) / (len(a) * len(b))
-    finite = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
+    # Failed runs counted against the prediction are ±inf: plan seeds from the finite spread.
+    sd = power.pooled_sd(a[np.isfinite(a)], b[np.isfinite(b)])
     return TestResult("Mann–Whitney U", float(res.statistic), float(res.pvalue), est, ci,
-                      f"Hodges–Lehmann shift ({label})", n,
-                      {"prob_a_greater": cles, "sd_pooled": power.pooled_sd(a[np.isfinite(a)], b[np.isfinite(b)])
-                       if len(finite) else float("nan")}, ci_level=level)
+                      f"Hodges–Lehmann shift ({label})", n, {"prob_a_greater": cles, "sd_pooled": sd}, ci_level=level)
 
 
 def _paired(pred: Compare, d: np.ndarray, n: dict[str, int], label: str, level: float) -> TestResult:
