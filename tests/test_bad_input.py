@@ -276,7 +276,7 @@ def test_sweep_paths_outside_the_run_spec_are_refused(tmp_path, tiny, path):
     (lambda d: d["train"].update(optimizer={"name": "lion"}), "train.optimizer", "unknown name 'lion'"),
     (lambda d: d.update(observables=["loss", "hessian_top"]), "observables.1", "unknown name 'hessian_top'"),
     (lambda d: d.update(observables=[{"every": 5}]), "observables.0", "needs a name"),
-    (lambda d: d["predictions"][0].update(kind="bayes"), "predictions.0", "unknown name 'bayes'"),
+    (lambda d: d["predictions"][0].update(kind="bayes"), "predictions.0.kind", "unknown name 'bayes'"),
     (lambda d: d["predictions"][0].update(reduce="median"), "predictions.0.reduce", "unknown name 'median'"),
     (lambda d: d["predictions"][0].update(condition="nope"), "predictions.0", "unknown condition 'nope'; defined: default"),
 ])
@@ -309,7 +309,7 @@ def test_a_metric_logged_in_one_condition_but_not_the_other(tmp_path, tiny):
     path = write_yaml(tmp_path / "h.yaml", tiny)
     [issue] = issues_of(path)
     assert issue.field == "predictions.0.metric" and issue.line == line_of(path, "metric: val_acc")
-    assert issue.message == "metric 'val_acc' is never logged in condition 'b'; logged: train_loss, val_loss"
+    assert issue.message == "metric 'val_acc' is never logged or probed in condition 'b'; available: train_loss, val_loss"
 
 
 # ---- every error carries file, line and field ---------------------------------------------------------

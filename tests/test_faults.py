@@ -51,6 +51,9 @@ def assert_same_result(a, b):
     for k in a.state:
         assert same_bits(a.state[k], b.state[k]), k
     assert a.diverged == b.diverged
+    assert a.snapshots.keys() == b.snapshots.keys()
+    for step in a.snapshots:
+        assert all(same_bits(a.snapshots[step][k], b.snapshots[step][k]) for k in a.snapshots[step]), step
 
 
 # ---- checkpoints: resuming gives the uninterrupted numbers, bit for bit ---------------------------------
@@ -90,18 +93,20 @@ def test_a_run_resumed_from_its_checkpoint_is_bit_identical(tmp_path, crash_at, 
     assert_same_result(resumed, uninterrupted)
 
 
-def test_resuming_restores_the_lr_schedule_clipping_and_online_data(tmp_path):
-    # Fresh examples every step from each seed's generator, a cosine schedule with warmup, clipping.
+def test_resuming_restores_the_lr_schedule_clipping_online_data_and_snapshots(tmp_path):
+    # Fresh examples every step from each seed's generator, a cosine schedule with warmup, clipping,
+    # and weight snapshots taken before and after the kill.
     run = run_spec_model().model_validate({
         "task": {"name": "sparse_parity", "params": {"n_bits": 12, "k": 2, "n_train": 64, "n_val": 64,
                                                      "online": True}},
         "model": {"name": "mlp", "params": {"width": 16}},
         "train": {"optimizer": "adam", "lr": 0.01, "steps": 40, "eval_every": 10, "batch_size": 8,
-                  "schedule": {"name": "cosine", "warmup_steps": 10}, "grad_clip": 0.5},
+                  "schedule": {"name": "cosine", "warmup_steps": 10}, "grad_clip": 0.5, "snapshots": [5, 30]},
         "seeds": [0, 1],
         "observables": ["loss", "accuracy"],
     })
     uninterrupted = fit(run, **QUIET)
+    assert sorted(uninterrupted.snapshots) == [5, 30]
     with pytest.raises(Crash):
         fit(run, checkpoint=CrashAfterSaving(tmp_path / FILE, run_hash(run), 23), **QUIET)
     assert_same_result(fit(run, checkpoint=Checkpoint(tmp_path / FILE, run_hash(run), **QUIET)), uninterrupted)
@@ -155,14 +160,14 @@ def test_a_job_killed_mid_run_leaves_no_output_and_its_rerun_matches_an_uninterr
     job.send_signal(signal.SIGKILL)
     job.wait()
     # Nothing that marks or makes up a finished run exists: the next run cannot mistake it for complete.
-    assert not any((killed / name).exists() for name in ("run.json", "metrics.parquet", "weights.pt"))
+    assert not any((killed / name).exists() for name in ("run.json", "metrics.parquet", "weights.pt", "snapshots.pt"))
     assert (killed / FILE).exists()
 
     rerun = start_job(spec_path, killed, checkpoint_every=0.05)
     log = rerun.communicate(timeout=300)[0]
     assert rerun.returncode == 0, log
     assert "resuming from the checkpoint at step" in log
-    assert sorted(p.name for p in killed.iterdir()) == ["metrics.parquet", "run.json", "weights.pt"]
+    assert sorted(p.name for p in killed.iterdir()) == ["metrics.parquet", "run.json", "snapshots.pt", "weights.pt"]
 
     train_run(spec_path, clean, checkpoint_every=1e9)
     pd.testing.assert_frame_equal(pd.read_parquet(killed / "metrics.parquet"),
@@ -181,7 +186,7 @@ def test_leftover_temporary_files_of_a_killed_write_are_cleared(tmp_path):
     out.mkdir()
     (out / ".metrics.parquet.abc123.tmp").write_bytes(b"half a file")
     train_run(spec_path, out)
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.parquet", "run.json", "weights.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.parquet", "run.json", "snapshots.pt", "weights.pt"]
 
 
 # ---- a diverging seed ----------------------------------------------------------------------------------

@@ -39,15 +39,18 @@ def small_modular(**train):
     return run_spec_model().model_validate({
         "task": {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}},
         "model": {"name": "mlp", "params": {"width": 32, "d_embed": 8}},
-        "train": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1, "steps": 30, "eval_every": 10, **train},
+        "train": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1, "steps": 30, "eval_every": 10,
+                  "snapshots": [10], **train},
         "seeds": [0, 1, 2, 3, 4], "observables": ["loss", "accuracy", "weight_norm"]})
 
 
 def assert_bit_identical(a, b):
     pd.testing.assert_frame_equal(a.metrics, b.metrics, check_exact=True)
-    assert a.seeds == b.seeds and a.diverged == b.diverged
+    assert a.seeds == b.seeds and a.diverged == b.diverged and a.snapshots.keys() == b.snapshots.keys()
     for k in a.state:
         assert torch.equal(a.state[k], b.state[k]), k
+    for step in a.snapshots:
+        assert all(torch.equal(a.snapshots[step][k], b.snapshots[step][k]) for k in a.snapshots[step])
 
 
 def test_the_reference_workloads_get_the_plan_the_benchmark_measured():
@@ -67,6 +70,9 @@ def test_seeds_trained_in_chunks_match_one_batched_model(monkeypatch, run):
     pd.testing.assert_frame_equal(chunked.metrics, whole.metrics, check_exact=False, rtol=1e-5, atol=1e-6)
     for k in whole.state:
         torch.testing.assert_close(chunked.state[k], whole.state[k], rtol=1e-5, atol=1e-6)
+    for step in whole.snapshots:  # weights kept during training, every seed in order
+        for k in whole.snapshots[step]:
+            torch.testing.assert_close(chunked.snapshots[step][k], whole.snapshots[step][k], rtol=1e-5, atol=1e-6)
     assert_bit_identical(fit(run, **QUIET), chunked)
 
 

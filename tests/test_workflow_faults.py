@@ -56,7 +56,7 @@ def projects(tmp_path_factory):
     os.killpg(job.pid, signal.SIGKILL)  # Snakemake and its train job, without warning
     job.wait()
     after_kill = files(killed)
-    assert not [f for f in after_kill if f.endswith(("run.json", "metrics.parquet", "weights.pt"))], after_kill
+    assert not [f for f in after_kill if f.endswith(("run.json", "metrics.parquet", "weights.pt", "snapshots.pt"))]
 
     # What a user does after a crash: unlock (Snakemake's guard against two runs at once) and run again.
     assert snakemake(killed, "--unlock").returncode == 0
@@ -72,8 +72,8 @@ def test_a_killed_workflow_rerun_gives_the_results_of_an_uninterrupted_one(proje
     assert "resuming from the checkpoint at step" in log.read_text()
     a, b = files(clean / "results"), files(killed / "results")
     assert a.keys() == b.keys()
-    tables = [f for f in a if f.endswith((".parquet", "weights.pt", "predictions.json"))]
-    assert len(tables) == 5  # metrics, weights, observations, reduced, predictions
+    tables = [f for f in a if f.endswith((".parquet", ".pt", "predictions.json"))]
+    assert len(tables) == 7  # metrics, weights, snapshots, observations, probes, reduced, predictions
     assert {f: a[f] for f in tables} == {f: b[f] for f in tables}  # bit-identical
     for name in ("verdict.json",):
         va, vb = (json.loads((p / "results" / "tiny" / name).read_text()) for p in (clean, killed))
