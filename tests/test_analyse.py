@@ -7,7 +7,6 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from conftest import write_yaml
 from refute import io
