@@ -207,8 +207,8 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
         if unknown:
             continue
         problems = pred.check(valid)
-        for field, message in problems:
-            issues.append(SpecIssue(file, lines.line([*at, *field.split(".")]), f"predictions.{i}.{field}", message))
+        for where, message in problems:
+            issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}", message))
         if problems:
             continue
         for unit in pred.units(valid):
