@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -13,6 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("spec")
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
+                   default=float(os.environ.get("REFUTE_CHECKPOINT_EVERY", 300)),
+                   help="save a resumable checkpoint this often (default: $REFUTE_CHECKPOINT_EVERY or 300)")
     pr = sub.add_parser("probe", help="run one probe on one run's weights")
     pr.add_argument("spec")
     pr.add_argument("--out", required=True)
@@ -27,9 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     if a.stage == "train":
+        from refute import tuning
+
+        tuning.configure_allocator()  # before torch allocates anything
         from refute.run_job import train_run
 
-        train_run(a.spec, a.out, a.threads)
+        train_run(a.spec, a.out, a.threads, a.checkpoint_every)
     elif a.stage == "probe":
         from refute.probe_job import probe_run
 

@@ -4,36 +4,51 @@ from __future__ import annotations
 
 import json
 import platform
+import time
 from pathlib import Path
 
 from refute import io, snapshots
 from refute.spec.schema import run_spec_model
 
 
-def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1) -> dict:
-    """Write metrics.parquet (seed, step, metric, value), weights.pt, snapshots.pt and run.json into out_dir."""
+def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, checkpoint_every: float = 300.0) -> dict:
+    """Write metrics.parquet (seed, step, metric, value), weights.pt, snapshots.pt and run.json into out_dir.
+
+    Every `checkpoint_every` seconds the job saves out_dir/checkpoint.pt; a rerun after a crash or a
+    kill resumes from it and ends with the same numbers. It is removed once the outputs are complete.
+    """
     import torch
 
+    from refute.checkpoint import FILE, Checkpoint
+    from refute.spec.loader import run_hash
     from refute.train import fit
 
     torch.set_num_threads(max(1, threads))
     out = Path(out_dir)
     run = run_spec_model().model_validate(json.loads(Path(spec_path).read_text()))
-    result = fit(run, log=lambda msg: print(msg, flush=True))
+    for stale in out.glob(".*.tmp"):  # half-written by a killed job; never read, only in the way
+        stale.unlink()
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    checkpoint = Checkpoint(out / FILE, key=run_hash(run), every_seconds=checkpoint_every, log=log)
+    started = time.time()
+    result = fit(run, log=log, checkpoint=checkpoint)
+    finished = time.time()
     io.write_parquet(out / "metrics.parquet", result.metrics)
-    with io.atomic_path(out / "weights.pt") as tmp:
-        torch.save({"seeds": result.seeds, "state": result.state}, tmp)
+    io.write_torch(out / "weights.pt", {"seeds": result.seeds, "state": result.state})
     snapshots.save(out / snapshots.FILE, result.snapshots, result.seeds)
     record = {
         "seeds": result.seeds,
         "steps": run.train.steps,
         "diverged": {str(s): step for s, step in result.diverged.items()},
         "wall_seconds": round(result.wall_seconds, 3),
+        "fit_window": [round(started, 3), round(finished, 3)],  # unix times of this job's training
         "device": "cpu",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "host": platform.node(),
+        "sha256": io.checksums(out, ["metrics.parquet", "weights.pt", snapshots.FILE]),
     }
-    # run.json last: its presence marks a complete run.
+    # run.json last: its presence marks a complete run, and its checksums let readers detect damage.
     io.write_json(out / "run.json", record)
+    checkpoint.remove()
     return record

@@ -66,6 +66,14 @@ def load_plan(hypotheses: str | Path = "hypotheses", results: str | Path = "resu
 
 
 def threads_for(run) -> int:
-    # One thread per job: measured here, torch's tiny ops gain nothing from a second thread and two
-    # jobs side by side (one per core) beat one job with two threads.
-    return 1
+    """Threads for a run's training job, from the size of its steps (refute.tuning): one for small
+    models, whose ops are too small to split; every core for big matrix products."""
+    key = json.dumps(run.model_dump(mode="json"), sort_keys=True)
+    if key not in _THREADS:
+        from refute import tuning
+
+        _THREADS[key] = tuning.plan(run)[0]
+    return _THREADS[key]
+
+
+_THREADS: dict[str, int] = {}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from refute import io
+from refute.report import escape
 from refute.report.figures import learning_curves, probe_figures
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE", "INVALID": "⚠️ INVALID"}
@@ -30,11 +30,15 @@ def _p(x) -> str:
 
 
 def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return escape.inline(text)
 
 
 def _metrics(spec: dict) -> str:
     x = spec.get("x") or {}
+    if isinstance(spec.get("metric"), dict):
+        m = spec["metric"]
+        points = ", ".join(f"`{k}` (x = {v:g})" for k, v in m["across"].items())
+        return f"per run, the {m['statistic']} of y on x across metrics {points}, each"
     if x.get("metrics"):
         what = "metrics " + ", ".join(f"`{m}` (x = {v:g})" for m, v in x["metrics"].items())
     else:
@@ -100,7 +104,7 @@ def prediction_section(pred: dict, reduced: pd.DataFrame, failed_runs: str = "in
     lines = [
         f"### `{pred['id']}` — {out['status']}",
         "",
-        f"{spec.get('description') or ''}".strip(),
+        escape.block(spec.get("description") or ""),
         "",
         f"*{pred['kind']}*: {_metrics(spec)} reduced by `{reduce['name']}`"
         + (f" ({rparams})" if rparams else "")
@@ -133,7 +137,7 @@ def prediction_section(pred: dict, reduced: pd.DataFrame, failed_runs: str = "in
         for key, g in sub.groupby(keys, sort=False, dropna=False):
             key = key if isinstance(key, tuple) else (key,)
             v = g.value[used.loc[g.index]]
-            lines.append("| " + " | ".join(_num(k) for k in key) + f" | {_num(v.mean())} | {_num(v.std())} | "
+            lines.append("| " + " | ".join(_cell(_num(k)) for k in key) + f" | {_num(v.mean())} | {_num(v.std())} | "
                          f"{_num(v.min())} | {_num(v.max())} | {len(g)} | {int(used.loc[g.index].sum())} | "
                          f"{int(failed.loc[g.index].sum())} | {int(g.censored.sum())} |")
         lines.append("")
@@ -215,14 +219,14 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
            probes: pd.DataFrame | None = None, probe_figs: dict[str, list[Path]] | None = None) -> str:
     prov = verdict["provenance"]
     lines = [
-        f"# {verdict['title']}",
+        f"# {escape.inline(verdict['title'])}",
         "",
         *(preregistration_lines(verdict) if verdict.get("post_hoc") else []),
         f"## Verdict: {BADGE.get(verdict['verdict'], verdict['verdict'])}" + (" (post hoc)" if verdict.get("post_hoc") else ""),
         "",
-        f"> {verdict['statement'].strip()}",
+        escape.block(verdict["statement"], prefix="> "),
         "",
-        f"Hypothesis `{verdict['id']}` from `{prov['hypothesis_file']}`.",
+        f"Hypothesis `{verdict['id']}` from {escape.code(prov['hypothesis_file'])}.",
         "",
         *([] if verdict.get("post_hoc") else preregistration_lines(verdict)),
         *analysis_lines(verdict, len(predictions)),
@@ -246,13 +250,13 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
               "|---|---|---|---|---|---|---|---|"]
     for cond, r in verdict["runs"].items():
         diverged = ", ".join(f"seed {s} @ {st}" for s, st in (r.get("diverged") or {}).items()) or "none"
-        lines.append(f"| {cond} | `{r['hash']}` | {len(r['seeds'])} | {r['steps']} | {diverged} | "
+        lines.append(f"| {_cell(cond)} | `{r['hash']}` | {len(r['seeds'])} | {r['steps']} | {diverged} | "
                      f"{_num(r['wall_seconds'])} | {r['device']} | {r['threads']} |")
     lines += [
         "",
         "## Provenance",
         "",
-        f"- hypothesis file: `{prov['hypothesis_file']}`, sha256 `{prov['hypothesis_sha256']}`",
+        f"- hypothesis file: {escape.code(prov['hypothesis_file'])}, sha256 `{prov['hypothesis_sha256']}`",
         f"- training wall time (sum over runs): {prov['training_wall_seconds']} s; devices: {', '.join(prov['devices'])}",
         f"- Python {prov['python']} on {prov['platform']}",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v),
@@ -265,11 +269,13 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
 def write_report(hyp_id: str, results: str | Path = "results") -> Path:
     """Write results/<id>/report.md and results/<id>/figures/*.png from the statistics stage's outputs."""
     out_dir = Path(results) / hyp_id
-    verdict = json.loads((out_dir / "verdict.json").read_text())
-    predictions = json.loads((out_dir / "predictions.json").read_text())
-    reduced = pd.read_parquet(out_dir / "reduced.parquet")
-    table = pd.read_parquet(out_dir / "observations.parquet")
-    probes = pd.read_parquet(out_dir / "probes.parquet") if (out_dir / "probes.parquet").exists() else None
+    record = out_dir / "verdict.json"
+    verdict = io.read_json(record)
+    predictions = io.read_json(io.verify(out_dir / "predictions.json", verdict, record))
+    reduced = io.read_parquet(out_dir / "reduced.parquet", verdict, record)
+    table = io.read_parquet(out_dir / "observations.parquet", verdict, record)
+    has_probes = (out_dir / "probes.parquet").exists()
+    probes = io.read_parquet(out_dir / "probes.parquet", verdict, record) if has_probes else None
     # Probe outputs sit in the observations too (for predictions); they get their own section.
     figures = learning_curves(table[~table.metric.str.contains("/", regex=False)], out_dir / "figures")
     probe_figs = probe_figures(probes, out_dir / "figures") if probes is not None and len(probes) else {}

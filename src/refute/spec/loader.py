@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from refute.registry import OBSERVABLES
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
 from refute.spec.probes import probe_issues, probe_metrics
 from refute.spec.schema import hypothesis_model, run_spec_model
+from refute.spec.yamlfile import read_yaml
+from refute.stats.across_metrics import AcrossMetrics
+from refute.tasks._base import compatibility
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
-TRAINER_VERSION = 1
+TRAINER_VERSION = 2  # 2: seeds of big runs trained in chunks, batches drawn in blocks
 RUN_FIELDS = ("task", "model", "train", "seeds", "observables")
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
 
@@ -64,7 +66,7 @@ def run_hash(run: BaseModel) -> str:
 def metrics_of(run: BaseModel) -> list[str]:
     names: list[str] = []
     for obs in run.observables:
-        names += OBSERVABLES.get(obs.name).impl.metric_names(obs)
+        names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
     return names
 
 
@@ -75,23 +77,6 @@ def _issues(err: ValidationError, data: Any, lines: LineMap, file: str, model: t
         allowed = allowed_fields(model, e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
         out.append(SpecIssue(file, lines.line(path), dotted(path), humanize(e, allowed)))
     return out
-
-
-def read_yaml(path: Path) -> tuple[Any, LineMap, str]:
-    text = path.read_text(encoding="utf-8")
-    file = str(path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([SpecIssue(file, line, "", f"malformed YAML: {problem}")]) from None
-    if data is None:
-        raise SpecError([SpecIssue(file, 1, "", "the file is empty; a hypothesis is a YAML mapping")])
-    if not isinstance(data, dict):
-        raise SpecError([SpecIssue(file, 1, "", f"a hypothesis must be a YAML mapping, not a {type(data).__name__}")])
-    return data, LineMap(text), text
 
 
 def load_hypothesis(path: str | Path) -> Hypothesis:
@@ -137,11 +122,17 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
     """Apply each condition's overrides (crossed with the sweep grid) to the base run spec."""
     base = {k: data[k] for k in RUN_FIELDS if k in data}
     named: dict[str, dict[str, Any]] = dict(spec.conditions) or {"": {}}
-    sweep_paths = list(spec.sweep)
+    issues: list[SpecIssue] = []
+    sweep_paths = []
+    for path in spec.sweep:
+        if path.split(".", 1)[0] in RUN_FIELDS:
+            sweep_paths.append(path)
+        else:  # reported here, before its values are turned into condition names
+            issues.append(SpecIssue(file, lines.line(["sweep", path]), f"sweep.{path}",
+                                    f"can only sweep fields of {', '.join(RUN_FIELDS)} (dotted, e.g. train.lr)"))
     leaves = [p.rsplit(".", 1)[-1] for p in sweep_paths]
     grid = list(itertools.product(*(spec.sweep[p] for p in sweep_paths))) if sweep_paths else [()]
 
-    issues: list[SpecIssue] = []
     conditions: dict[str, BaseModel] = {}
     for (cname, overrides), values in itertools.product(named.items(), grid):
         labels = [_sweep_label(p, v, leaves) for p, v in zip(sweep_paths, values)]
@@ -167,6 +158,10 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
             sources[path] = where
         try:
             conditions[name] = run_spec_model().model_validate(run)
+            for where, message in _cross_check(conditions[name]):
+                conditions[name] = None
+                label = f"{dotted(where)} (condition {name})" if cname or sweep_paths else dotted(where)
+                issues.append(SpecIssue(file, lines.line(where), label, message))
         except ValidationError as err:
             conditions[name] = None  # known but invalid: predictions naming it are not blamed too
             for e in err.errors():
@@ -177,6 +172,22 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
                 allowed = allowed_fields(run_spec_model(), e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
                 issues.append(SpecIssue(file, line, field, humanize(e, allowed)))
     return conditions, issues
+
+
+def _cross_check(run: BaseModel) -> list[tuple[list, str]]:
+    """Problems between components that each validate alone: a model that cannot read the task's
+    inputs, an observable that cannot measure this task or model."""
+    problems = []
+    why = compatibility(run)
+    if why:
+        problems.append((["model"], why))
+    else:
+        for i, obs in enumerate(run.observables):
+            try:
+                OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
+            except ValueError as err:
+                problems.append((["observables", i], str(err)))
+    return problems
 
 
 def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
@@ -201,13 +212,21 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
         if problems:
             continue
         for unit in pred.units(valid):
+            if unit.condition not in valid:
+                continue  # an invalid condition is reported already; its metrics are unknown
             logged = metrics_of(valid[unit.condition]) + probe_metrics(spec, unit.condition, valid[unit.condition])
             if unit.metric not in logged:
-                where = "x.metric" if unit.role == "x" else "metric" if unit.metric == pred.metric else "x.metrics"
+                metric = getattr(pred, "metric", None)
+                where = ("x.metric" if unit.role == "x" else "metric.across" if isinstance(metric, AcrossMetrics)
+                         else "metric" if unit.metric == metric else "x.metrics")
                 issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
                                         f"metric {unit.metric!r} is never logged or probed in condition "
                                         f"{unit.condition!r}; available: {', '.join(logged)}"))
-        if spec.analysis.failed_runs == "against":
+        if spec.analysis.failed_runs == "against" and isinstance(getattr(pred, "metric", None), AcrossMetrics):
+            issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
+                                    f"prediction {pred.id!r} summarizes several metrics per run, which gives a failed "
+                                    "run no least favourable value: use failed_runs: invalid"))
+        elif spec.analysis.failed_runs == "against":
             if any(pred.least_favourable(u) is None for u in pred.units(valid)):
                 issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
                                         f"prediction {pred.id!r} ({pred.kind}, test {getattr(pred, 'test', '?')}, "

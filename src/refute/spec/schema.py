@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model, field_validator, model_validator
 
+from refute.optimizers import Schedule
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, PROBES, REDUCTIONS, TASKS, Registry
 from refute.stats.plan import AnalysisPlan
 
@@ -23,7 +24,7 @@ MAX_SEEDS = 10_000
 class Strict(BaseModel):
     """Unknown keys are errors: a typo must never fall back to a default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _name_of(value: Any) -> str | None:
@@ -73,11 +74,25 @@ class Train(Strict):
         "full", description="examples per step for each seed, or 'full' for full-batch training"
     )
     eval_every: int = Field(gt=0, le=MAX_STEPS, description="log observables every this many steps (and at the end)")
+    schedule: Schedule = Field(
+        default_factory=lambda: {"name": "constant"}, validate_default=True,
+        description="learning-rate schedule: constant, {name: warmup, warmup_steps}, "
+        "or {name: cosine, warmup_steps, final_fraction}",
+    )
+    grad_clip: float | None = Field(
+        None, gt=0, description="clip each seed's gradient to this global L2 norm (per seed; none by default)"
+    )
+
     snapshots: list[Annotated[int, Field(ge=0, le=MAX_STEPS)]] = Field(
         default_factory=list,
         description="steps at which to keep the weights, for probes over training: a list of steps, or "
         "{every: n} for 0, n, 2n, ... up to the last step (the final weights are always kept)",
     )
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _short_schedule(cls, v):
+        return _expand_shorthand(v)
 
     @field_validator("batch_size")
     @classmethod
