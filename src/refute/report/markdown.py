@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from refute import io
+from refute.lineage import lineage_of
 from refute.report.figures import learning_curves
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE", "INVALID": "⚠️ INVALID"}
@@ -45,7 +46,8 @@ def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
         f"*{pred['kind']}*: metric `{spec['metric']}` reduced by `{reduce['name']}`"
         + (f" ({rparams})" if rparams else "")
         + f"; predicted direction **{spec['direction']}**, α = {spec['alpha']:g}, "
-        f"smallest effect of interest δ = {spec['min_effect']:g}.",
+        f"smallest effect of interest δ = {spec['min_effect']:g}"
+        + (f"; prior stated in advance: {spec['prior']:g}." if spec.get("prior") is not None else "."),
         "",
         "| test | statistic | p | effect | estimate | 95% CI | n |",
         "|---|---|---|---|---|---|---|",
@@ -72,7 +74,48 @@ def prediction_section(pred: dict, reduced: pd.DataFrame) -> list[str]:
     return lines
 
 
-def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path]) -> str:
+def lineage_section(lin: dict | None) -> list[str]:
+    """Where this hypothesis comes from: the parent, how the verdict moved, and what changed."""
+    if not lin:
+        return []
+    before, after = lin["movement"]["verdict"]
+    up = f" (which refines `{lin['grandparent']}`)" if lin.get("grandparent") else ""
+    lines = ["## Lineage", "",
+             f"Refines [`{lin['parent']}`](../{lin['parent']}/report.md){up}: {_cell(lin['parent_title'])}.", "",
+             f"Verdict moved: **{before} → {after}**.", ""]
+    moves = lin["movement"]["predictions"]
+    if moves:
+        lines += ["| prediction | parent | this |", "|---|---|---|"]
+        lines += [f"| `{m['id']}` | {m['before']} | {m['after']} |" for m in moves]
+        lines.append("")
+    for key, what in (("added", "New predictions"), ("dropped", "Predictions dropped")):
+        if lin["movement"][key]:
+            lines += [f"{what}: " + ", ".join(f"`{k}`" for k in lin["movement"][key]) + ".", ""]
+    if lin["changes"]:
+        lines += ["What changed from the parent's spec:", "", "| field | parent | this |", "|---|---|---|"]
+        lines += [f"| `{c['field']}` | {_cell(c['before'])} | {_cell(c['after'])} |" for c in lin["changes"]]
+    else:
+        lines.append("The spec is the same as the parent's.")
+    return [*lines, ""]
+
+
+def alternatives_section(alternatives: list[dict]) -> list[str]:
+    """Each rival explanation and whether the distinguishing predictions ruled it out."""
+    if not alternatives:
+        return []
+    lines = ["## Alternative explanations", "", "| alternative | status | distinguished by | why |", "|---|---|---|---|"]
+    for a in alternatives:
+        by = ", ".join(f"`{p}` ({s})" for p, s in a["predictions"].items())
+        conds = ", ".join(f"`{c}`" for c in a["conditions"])
+        lines.append(f"| **{a['id']}**: {_cell(a['explanation'])} | {a['status']} | {by} on {conds} | {_cell(a['why'])} |")
+    ruled = [a["id"] for a in alternatives if a["status"] == "ruled out"]
+    left = [a["id"] for a in alternatives if a["status"] != "ruled out"]
+    lines += ["", f"Ruled out: {', '.join(ruled) or 'none'}. Still standing: {', '.join(left) or 'none'}.", ""]
+    return lines
+
+
+def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path],
+           lineage: dict | None = None) -> str:
     prov = verdict["provenance"]
     lines = [
         f"# {verdict['title']}",
@@ -87,6 +130,8 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
         "",
         *[f"- {r}" for r in verdict["reasons"]],
         "",
+        *lineage_section(lineage),
+        *alternatives_section(verdict.get("alternatives", [])),
         "## Predictions",
         "",
     ]
@@ -125,5 +170,13 @@ def write_report(hyp_id: str, results: str | Path = "results") -> Path:
     table = pd.read_parquet(out_dir / "observations.parquet")
     figures = learning_curves(table, out_dir / "figures")
     path = out_dir / "report.md"
-    io.write_text(path, render(verdict, predictions, reduced, figures))
+    io.write_text(path, render(verdict, predictions, reduced, figures, read_lineage(verdict, results)))
     return path
+
+
+def read_lineage(verdict: dict, results: str | Path) -> dict | None:
+    """The lineage of a hypothesis from its parent's verdict.json (the report job's input when it refines one)."""
+    parent = verdict.get("refines")
+    if not parent:
+        return None
+    return lineage_of(json.loads((Path(results) / parent / "verdict.json").read_text()), verdict)

@@ -16,6 +16,7 @@ from refute import io
 from refute.registry import PREDICTIONS
 from refute.spec.loader import Hypothesis, load_hypothesis
 from refute.stats import reductions
+from refute.stats.alternatives import judge_alternatives
 from refute.stats.verdict import decide, judge
 
 PACKAGES = ["refute", "torch", "numpy", "scipy", "statsmodels", "pandas", "pydantic", "snakemake"]
@@ -90,6 +91,9 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
         "verdict": verdict,
         "reasons": reasons,
         "predictions": {p["id"]: p["outcome"]["status"] for p in predictions},
+        "alternatives": judge_alternatives(hyp.spec.alternatives, outcomes, valid=not failures),
+        "refines": hyp.spec.refines,
+        "spec": hyp.spec.model_dump(mode="json"),
         "failures": failures,
         "runs": {c: {"hash": h, **_run_summary(meta[c])} for c, h in hyp.runs().items()},
         "provenance": provenance(hyp, meta),

@@ -30,6 +30,12 @@ class Prediction(Params):
         "than this refutes the prediction",
     )
 
+    prior: float | None = Field(
+        None, ge=0, le=1,
+        description="the probability you give, before training, that this prediction holds; scored (Brier) on "
+        "the agenda index once the prediction is decided",
+    )
+
     @field_validator("reduce", mode="before")
     @classmethod
     def _short(cls, v: Any) -> Any:

@@ -1,0 +1,65 @@
+"""Self-contained HTML pages: a hypothesis's report.html and the agenda's index.html.
+
+One file each, figures embedded as base64 PNG, no scripts and nothing fetched, so a page can be mailed
+or archived as it is. Jinja2 escapes every value (autoescape), so text from hypothesis files is shown as
+text, never interpreted as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from refute import io
+from refute.report.markdown import _num, _p, read_lineage
+
+
+@lru_cache(maxsize=None)
+def environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("refute.report", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=_num, p=_p, seeds=lambda s: f"{len(s)}")
+    return env
+
+
+def render_page(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def condition_summary(reduced: pd.DataFrame, pred_id: str) -> list[dict]:
+    """Per condition: mean, sd, min, max, runs and censored runs of the values a prediction tested."""
+    sub = reduced[reduced.prediction == pred_id]
+    return [{"condition": c, "mean": g.value.mean(), "sd": g.value.std(), "min": g.value.min(),
+             "max": g.value.max(), "runs": len(g), "censored": int(g.censored.sum())}
+            for c, g in sub.groupby("condition", sort=False)]
+
+
+def render_report(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path],
+                  lineage: dict | None = None) -> str:
+    preds = [{**p, "conditions": condition_summary(reduced, p["id"]),
+              "reduce_params": ", ".join(f"{k}={v}" for k, v in p["spec"]["reduce"].items() if k != "name")}
+             for p in predictions]
+    return render_page("report.html.j2", v=verdict, predictions=preds, lineage=lineage,
+                       figures=[{"name": f.stem, "src": data_uri(f)} for f in figures])
+
+
+def write_html_report(hyp_id: str, results: str | Path = "results") -> Path:
+    """Write results/<id>/report.html from the statistics stage's outputs and the figures report.md uses."""
+    out_dir = Path(results) / hyp_id
+    verdict = json.loads((out_dir / "verdict.json").read_text())
+    predictions = json.loads((out_dir / "predictions.json").read_text())
+    reduced = pd.read_parquet(out_dir / "reduced.parquet")
+    figures = sorted((out_dir / "figures").glob("*.png"))
+    path = out_dir / "report.html"
+    io.write_text(path, render_report(verdict, predictions, reduced, figures, read_lineage(verdict, results)))
+    return path
