@@ -44,3 +44,13 @@ def write_yaml(path: Path, data) -> Path:
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
+
+
+def refute_cli(cwd: Path, *args: str, timeout: int = 600):
+    """Run the installed `refute` command in `cwd`, as a user would."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "refute"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "refute.cli"]
+    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)

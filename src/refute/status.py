@@ -80,10 +80,10 @@ def files_of(hypotheses: str | Path, results: str) -> dict[str, list[str]]:
 def status(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
            snakefile: str | Path = "Snakefile", workdir: str | Path = ".", config: list[str] | None = None) -> list[Row]:
     workdir = Path(workdir)
+    locked = {_relative(f, workdir) for f in locked_outputs(workdir)}  # first: a run may end while we look
     entries = {e["id"]: e for e in collect(workdir / hypotheses, workdir / results)}
     plans = summary(Path(snakefile).resolve(), workdir, config or [])
     pending = {f for f, plan in plans.items() if plan != "no update"}
-    locked = {_relative(f, workdir) for f in locked_outputs(workdir)}
     prefixes = files_of(workdir / hypotheses, str(results).rstrip("/"))
     rows = []
     for depth, hid in tree({k: e["refines"] for k, e in entries.items()}):
