@@ -78,3 +78,11 @@ def test_verdict_movement():
 def test_tree_puts_children_under_parents_depth_first():
     parents = {"b": None, "a": None, "a2": "a", "a1": "a", "a11": "a1", "orphan": "missing"}
     assert tree(parents) == [(0, "a"), (1, "a1"), (2, "a11"), (1, "a2"), (0, "b"), (0, "orphan")]
+
+
+def test_a_parent_record_without_a_spec_gives_no_diff_rather_than_a_wrong_one():
+    from refute.lineage import lineage_of
+
+    lin = lineage_of({"id": "p", "verdict": "SUPPORTED", "predictions": {}},
+                     {"id": "c", "verdict": "SUPPORTED", "predictions": {}, "spec": {"seeds": [0]}})
+    assert lin["changes"] is None and lin["movement"]["verdict"] == ["SUPPORTED", "SUPPORTED"]

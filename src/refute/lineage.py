@@ -126,7 +126,9 @@ def lineage_of(parent_record: dict | None, child_record: dict) -> dict | None:
         "parent": parent_record["id"],
         "parent_title": parent_record.get("title", ""),
         "grandparent": parent_record.get("refines"),
-        "changes": [c.to_dict() for c in spec_diff(parent_record.get("spec", {}), child_record.get("spec", {}))],
+        # None when a record predates specs in verdict.json: no diff rather than a wrong one.
+        "changes": ([c.to_dict() for c in spec_diff(parent_record["spec"], child_record["spec"])]
+                    if "spec" in parent_record and "spec" in child_record else None),
         "movement": verdict_movement(parent_record, child_record),
     }
 

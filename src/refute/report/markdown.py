@@ -91,7 +91,9 @@ def lineage_section(lin: dict | None) -> list[str]:
     for key, what in (("added", "New predictions"), ("dropped", "Predictions dropped")):
         if lin["movement"][key]:
             lines += [f"{what}: " + ", ".join(f"`{k}`" for k in lin["movement"][key]) + ".", ""]
-    if lin["changes"]:
+    if lin["changes"] is None:
+        lines.append("The parent's spec was not recorded with its verdict; rerun its statistics to see what changed.")
+    elif lin["changes"]:
         lines += ["What changed from the parent's spec:", "", "| field | parent | this |", "|---|---|---|"]
         lines += [f"| `{c['field']}` | {_cell(c['before'])} | {_cell(c['after'])} |" for c in lin["changes"]]
     else:
