@@ -1,4 +1,5 @@
-# refute: every hypotheses/*.yaml becomes train -> stats -> report, and all of them the agenda index.
+# refute: every hypotheses/*.yaml becomes train -> probes -> stats -> report, and all of them the
+# agenda index.
 # Run all:  snakemake -c all      One hypothesis:  snakemake -c all results/<id>/report.md
 # Snakemake's own report of a finished run:  snakemake --report report.html
 import sys
@@ -16,10 +17,12 @@ report: "rules/report.rst"
 
 wildcard_constraints:
     run="[0-9a-f]{16}",
+    probe="[0-9a-f]{16}",
     id="[a-z0-9][a-z0-9_-]*",
 
 
 include: "rules/train.smk"
+include: "rules/probes.smk"
 include: "rules/stats.smk"
 include: "rules/report.smk"
 

@@ -1,10 +1,12 @@
 rule report:
-    """Write the verdict report (markdown and self-contained HTML) and its learning-curve figures."""
+    """Write the verdict report (markdown and self-contained HTML), its learning-curve figures and its probe
+    tables and figures."""
     input:
         verdict=f"{RESULTS}/{{id}}/verdict.json",
         predictions=f"{RESULTS}/{{id}}/predictions.json",
         observations=f"{RESULTS}/{{id}}/observations.parquet",
         reduced=f"{RESULTS}/{{id}}/reduced.parquet",
+        probes=f"{RESULTS}/{{id}}/probes.parquet",
         # A refinement's report shows its parent's verdict and spec: it waits for the parent's statistics.
         parent=lambda wc: PLAN.parent_outputs(wc.id, "verdict.json"),
     output:

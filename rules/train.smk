@@ -8,6 +8,7 @@ rule train:
     output:
         metrics=f"{RESULTS}/runs/{{run}}/metrics.parquet",
         weights=f"{RESULTS}/runs/{{run}}/weights.pt",
+        snapshots=f"{RESULTS}/runs/{{run}}/snapshots.pt",
         meta=f"{RESULTS}/runs/{{run}}/run.json",
     log:
         f"{RESULTS}/logs/train/{{run}}.log",

@@ -13,6 +13,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("spec")
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)
+    pr = sub.add_parser("probe", help="run one probe on one run's weights")
+    pr.add_argument("spec")
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--results", default="results")
+    pr.add_argument("--threads", type=int, default=1)
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
     s.add_argument("hypothesis")
     s.add_argument("--results", default="results")
@@ -28,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         from refute.run_job import train_run
 
         train_run(a.spec, a.out, a.threads)
+    elif a.stage == "probe":
+        from refute.probe_job import probe_run
+
+        print(probe_run(a.spec, a.out, a.results, a.threads))
     elif a.stage == "stats":
         from refute.stats.analyse import analyse
 

@@ -6,12 +6,12 @@ import json
 import platform
 from pathlib import Path
 
-from refute import io
+from refute import io, snapshots
 from refute.spec.schema import run_spec_model
 
 
 def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1) -> dict:
-    """Write metrics.parquet (seed, step, metric, value), weights.pt and run.json into out_dir."""
+    """Write metrics.parquet (seed, step, metric, value), weights.pt, snapshots.pt and run.json into out_dir."""
     import torch
 
     from refute.train import fit
@@ -23,6 +23,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1) -> d
     io.write_parquet(out / "metrics.parquet", result.metrics)
     with io.atomic_path(out / "weights.pt") as tmp:
         torch.save({"seeds": result.seeds, "state": result.state}, tmp)
+    snapshots.save(out / snapshots.FILE, result.snapshots, result.seeds)
     record = {
         "seeds": result.seeds,
         "steps": run.train.steps,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from refute import io
+from refute.probes._plan import probe_jobs
 from refute.spec.errors import SpecError
 from refute.spec.loader import Hypothesis, load_all, run_hash
 
@@ -18,6 +19,8 @@ class Plan:
         self.results = Path(results)
         self.hypotheses = {h.id: h for h in hypotheses}
         self.runs = {run_hash(r): r for h in hypotheses for r in h.conditions.values()}
+        self.probe_jobs = {h.id: probe_jobs(h) for h in hypotheses}
+        self.probes = {j.hash: j for jobs in self.probe_jobs.values() for j in jobs}
 
     def run_dir(self, h: str) -> Path:
         return self.results / "runs" / h
@@ -30,6 +33,18 @@ class Plan:
         parent = self.hypotheses[hyp_id].spec.refines
         return [str(self.results / parent / name)] if parent else []
 
+    def probe_dir(self, h: str) -> Path:
+        return self.results / "probes" / h
+
+    def probe_outputs(self, hyp_id: str) -> list[str]:
+        return sorted({str(self.probe_dir(j.hash) / "values.parquet") for j in self.probe_jobs[hyp_id]})
+
+    def probe_inputs(self, h: str) -> list[str]:
+        """A probe job reads its run's weights (and a reference run's); run.json marks a run complete."""
+        job = self.probes[h]
+        runs = [job.run] + ([job.reference] if job.reference else [])
+        return [str(self.run_dir(r) / name) for r in runs for name in ("run.json", "weights.pt", "snapshots.pt")]
+
     def write_run_specs(self) -> None:
         """Each run's spec.json, the train job's input. Content-addressed: written once, never changed,
         so its timestamp does not trigger reruns."""
@@ -37,6 +52,10 @@ class Plan:
             path = self.run_dir(h) / "spec.json"
             if not path.exists():
                 io.write_text(path, json.dumps(run.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+        for h, job in self.probes.items():
+            path = self.probe_dir(h) / "spec.json"
+            if not path.exists():
+                io.write_text(path, json.dumps(job.record, indent=2, sort_keys=True) + "\n")
 
 
 def load_plan(hypotheses: str | Path = "hypotheses", results: str | Path = "results") -> Plan:

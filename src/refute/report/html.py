@@ -44,22 +44,50 @@ def condition_summary(reduced: pd.DataFrame, pred_id: str) -> list[dict]:
             for c, g in sub.groupby("condition", sort=False)]
 
 
+def probe_sections(verdict: dict, probes: pd.DataFrame | None, figures: Path) -> list[dict]:
+    """Per probe in the verdict: its parameters, its summary outputs at the last probed step (as report.md
+    shows them) and its figures (report.md's figures/probe-<id>-*.png)."""
+    from refute.probes._base import address
+    from refute.registry import PROBES
+
+    out = []
+    for spec in verdict.get("probes", []):
+        pid = spec["id"]
+        rows, steps = [], []
+        sub = probes[(probes.probe == pid) & (probes.unit == "")] if probes is not None else None
+        if sub is not None and len(sub):
+            steps = sorted(int(s) for s in sub.step.unique())
+            for (metric, site, cond), g in sub.groupby(["metric", "site", "condition"], sort=False):
+                v = g[g.step == g.step.max()].value
+                rows.append({"output": address(pid, metric, site), "condition": cond, "mean": v.mean(),
+                             "sd": v.std(), "min": v.min(), "max": v.max(), "seeds": len(v)})
+        out.append({"id": pid, "name": spec["name"], "help": PROBES.get(spec["name"]).help,
+                    "params": ", ".join(f"{k}={v}" for k, v in spec["params"].items() if v is not None),
+                    "steps": steps, "rows": rows,
+                    "figures": [{"name": f.stem, "src": data_uri(f)} for f in sorted(figures.glob(f"probe-{pid}-*.png"))]})
+    return out
+
+
 def render_report(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path],
-                  lineage: dict | None = None) -> str:
+                  lineage: dict | None = None, probes: list[dict] | None = None) -> str:
     preds = [{**p, "conditions": condition_summary(reduced, p["id"]),
               "reduce_params": ", ".join(f"{k}={v}" for k, v in p["spec"]["reduce"].items() if k != "name")}
              for p in predictions]
-    return render_page("report.html.j2", v=verdict, predictions=preds, lineage=lineage,
+    return render_page("report.html.j2", v=verdict, predictions=preds, lineage=lineage, probes=probes or [],
                        figures=[{"name": f.stem, "src": data_uri(f)} for f in figures])
 
 
 def write_html_report(hyp_id: str, results: str | Path = "results") -> Path:
-    """Write results/<id>/report.html from the statistics stage's outputs and the figures report.md uses."""
+    """Write results/<id>/report.html from the statistics stage's outputs and the figures report.md made."""
     out_dir = Path(results) / hyp_id
     verdict = json.loads((out_dir / "verdict.json").read_text())
     predictions = json.loads((out_dir / "predictions.json").read_text())
     reduced = pd.read_parquet(out_dir / "reduced.parquet")
-    figures = sorted((out_dir / "figures").glob("*.png"))
+    metrics = pd.read_parquet(out_dir / "observations.parquet", columns=["metric"]).metric.unique()
+    # Learning curves are figures/<metric>.png for the logged metrics (probe outputs have a '/').
+    figures = [f for m in sorted(metrics) if "/" not in m and (f := out_dir / "figures" / f"{m}.png").exists()]
+    probes = pd.read_parquet(out_dir / "probes.parquet") if (out_dir / "probes.parquet").exists() else None
     path = out_dir / "report.html"
-    io.write_text(path, render_report(verdict, predictions, reduced, figures, read_lineage(verdict, results)))
+    io.write_text(path, render_report(verdict, predictions, reduced, figures, read_lineage(verdict, results),
+                                      probe_sections(verdict, probes, out_dir / "figures")))
     return path

@@ -9,7 +9,7 @@ import pandas as pd
 
 from refute import io
 from refute.lineage import lineage_of
-from refute.report.figures import learning_curves
+from refute.report.figures import learning_curves, probe_figures
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE", "INVALID": "⚠️ INVALID"}
 
@@ -116,7 +116,37 @@ def alternatives_section(alternatives: list[dict]) -> list[str]:
     return lines
 
 
+def probe_section(verdict: dict, probes: pd.DataFrame, figures: dict[str, list[Path]]) -> list[str]:
+    """Per probe: its parameters, a table of its summary outputs at the last probed step, its figures."""
+    from refute.probes._base import address
+    from refute.registry import PROBES
+
+    lines = ["## Probes", ""]
+    for spec in verdict.get("probes", []):
+        pid = spec["id"]
+        params = ", ".join(f"{k}={v}" for k, v in spec["params"].items() if v is not None)
+        lines += [f"### `{pid}` — {spec['name']}", "", f"*{PROBES.get(spec['name']).help}* ({params})", ""]
+        sub = probes[(probes.probe == pid) & (probes.unit == "")]
+        if not len(sub):
+            lines += ["No values (every seed diverged, or the probe was not run).", ""]
+            continue
+        steps = sorted(sub.step.unique())
+        lines += [f"Probed at step{'s' if len(steps) > 1 else ''} {', '.join(str(int(s)) for s in steps)}; "
+                  "the table shows the last.", "",
+                  "| output (metric in predictions) | condition | mean | sd | min | max | seeds |",
+                  "|---|---|---|---|---|---|---|"]
+        for (metric, site, cond), g in sub.groupby(["metric", "site", "condition"], sort=False):
+            v = g[g.step == g.step.max()].value
+            lines.append(f"| `{address(pid, metric, site)}` | {cond} | {_num(v.mean())} | {_num(v.std())} | "
+                         f"{_num(v.min())} | {_num(v.max())} | {len(v)} |")
+        lines.append("")
+        lines += [f"![{f.stem}](figures/{f.name})" for f in figures.get(pid, [])]
+        lines.append("")
+    return lines
+
+
 def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path],
+           probes: pd.DataFrame | None = None, probe_figs: dict[str, list[Path]] | None = None,
            lineage: dict | None = None) -> str:
     prov = verdict["provenance"]
     lines = [
@@ -143,6 +173,8 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
         lines += ["## Learning curves", ""]
         lines += [f"![{f.stem}](figures/{f.name})" for f in figures]
         lines.append("")
+    if verdict.get("probes") and probes is not None:
+        lines += probe_section(verdict, probes, probe_figs or {})
     lines += ["## Runs", "", "| condition | run | seeds | steps | diverged | wall time (s) | device | threads |",
               "|---|---|---|---|---|---|---|---|"]
     for cond, r in verdict["runs"].items():
@@ -170,9 +202,13 @@ def write_report(hyp_id: str, results: str | Path = "results") -> Path:
     predictions = json.loads((out_dir / "predictions.json").read_text())
     reduced = pd.read_parquet(out_dir / "reduced.parquet")
     table = pd.read_parquet(out_dir / "observations.parquet")
-    figures = learning_curves(table, out_dir / "figures")
+    probes = pd.read_parquet(out_dir / "probes.parquet") if (out_dir / "probes.parquet").exists() else None
+    # Probe outputs sit in the observations too (for predictions); they get their own section.
+    figures = learning_curves(table[~table.metric.str.contains("/", regex=False)], out_dir / "figures")
+    probe_figs = probe_figures(probes, out_dir / "figures") if probes is not None and len(probes) else {}
     path = out_dir / "report.md"
-    io.write_text(path, render(verdict, predictions, reduced, figures, read_lineage(verdict, results)))
+    io.write_text(path, render(verdict, predictions, reduced, figures, probes, probe_figs,
+                               read_lineage(verdict, results)))
     return path
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from refute import io
+from refute.probes._base import address
+from refute.probes._plan import probe_jobs
 from refute.registry import PREDICTIONS
 from refute.spec.loader import Hypothesis, load_hypothesis
 from refute.stats import reductions
@@ -32,6 +34,30 @@ def read_runs(hyp: Hypothesis, results: Path) -> tuple[pd.DataFrame, dict[str, d
         frames.append(frame)
         meta[cond] = json.loads((run_dir / "run.json").read_text())
     return pd.concat(frames, ignore_index=True), meta
+
+
+PROBE_COLUMNS = ["condition", "seed", "step", "probe", "metric", "site", "unit", "value"]
+
+
+def read_probes(hyp: Hypothesis, results: Path) -> pd.DataFrame:
+    """Every probe table of the hypothesis: condition, seed, step, probe, metric, site, unit, value."""
+    frames = []
+    for job in probe_jobs(hyp):
+        frame = pd.read_parquet(results / "probes" / job.hash / "values.parquet")
+        frame.insert(0, "condition", job.condition)
+        frame.insert(3, "probe", job.probe)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=PROBE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[PROBE_COLUMNS]
+
+
+def probe_observations(probes: pd.DataFrame) -> pd.DataFrame:
+    """Probe summary rows (no unit) as observations, named <probe>/<metric>[@<site>] for predictions."""
+    summary = probes[probes.unit == ""]
+    names = [address(p, m, s) for p, m, s in zip(summary.probe, summary.metric, summary.site)]
+    return pd.DataFrame({"condition": summary.condition, "seed": summary.seed, "step": summary.step,
+                         "metric": names, "value": summary.value})
 
 
 def reduce_runs(pred, table: pd.DataFrame, meta: dict[str, dict]) -> pd.DataFrame:
@@ -56,11 +82,14 @@ def run_failures(meta: dict[str, dict]) -> list[str]:
 
 
 def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dict:
-    """Write results/<id>/{observations.parquet, reduced.parquet, predictions.json, verdict.json}."""
+    """Write results/<id>/{observations.parquet, probes.parquet, reduced.parquet, predictions.json, verdict.json}."""
     results = Path(results)
     hyp = load_hypothesis(hypothesis_path)
     out_dir = results / hyp.id
     table, meta = read_runs(hyp, results)
+    probes = read_probes(hyp, results)
+    if len(probes):
+        table = pd.concat([table, probe_observations(probes)], ignore_index=True)
     failures = run_failures(meta)
 
     reduced, predictions, outcomes = [], [], {}
@@ -96,9 +125,12 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
         "spec": hyp.spec.model_dump(mode="json"),
         "failures": failures,
         "runs": {c: {"hash": h, **_run_summary(meta[c])} for c, h in hyp.runs().items()},
+        "probes": [{"id": p.label, "name": p.name, "params": p.model_dump(mode="json", exclude={"id", "name"})}
+                   for p in hyp.spec.probes],
         "provenance": provenance(hyp, meta),
     }
     io.write_parquet(out_dir / "observations.parquet", table)
+    io.write_parquet(out_dir / "probes.parquet", probes)
     io.write_parquet(out_dir / "reduced.parquet", pd.concat(reduced, ignore_index=True))
     io.write_json(out_dir / "predictions.json", predictions)
     io.write_json(out_dir / "verdict.json", record)
