@@ -26,11 +26,14 @@ def records():
     pred = {"id": "p", "kind": "threshold",
             "spec": {"description": f"Desc {EVIL}", "metric": "train_acc", "reduce": {"name": "final"},
                      "direction": "greater", "alpha": 0.05, "min_effect": 0.0, "prior": 0.7},
-            "result": {"test": "one-sample t-test", "statistic": 3.0, "p": 0.01, "estimate": 0.4, "ci": [0.1, 0.7],
-                       "effect": "mean (a − 0.5)", "n": {"a": 2}, "extra": {}, "notes": []},
+            "result": {"test": "one-sample t-test", "statistic": 3.0, "p": 0.01, "p_adjusted": 0.02, "estimate": 0.4,
+                       "ci": [0.1, 0.7], "ci_level": 0.95, "correction": "holm", "effect": "mean (a − 0.5)",
+                       "n": {"a": 2}, "extra": {}, "notes": [],
+                       "counts": {"runs": 2, "used": 2, "failed": 0, "no_value": 0, "censored": 0}},
             "outcome": {"status": "holds", "reason": "p < α", "would_change": "p ≥ α"}}
-    reduced = pd.DataFrame({"prediction": ["p", "p"], "condition": ["a", "a"], "seed": [0, 1],
-                            "value": [0.9, 0.95], "censored": [False, False]})
+    reduced = pd.DataFrame({"prediction": ["p", "p"], "condition": ["a", "a"], "seed": [0, 1], "metric": "train_acc",
+                            "role": "y", "x": float("nan"), "value": [0.9, 0.95], "censored": False, "failed": False,
+                            "used": True})
     return verdict, [pred], reduced
 
 
@@ -44,3 +47,14 @@ def test_user_text_is_escaped_and_the_page_is_self_contained(tmp_path):
     assert re.search(r'<img alt="train_acc" title="train_acc" src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}">', html)
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from anywhere
     assert "prior stated in advance: 0.7" in html and "ruled out" in html
+    assert "p adjusted (holm)" in html and "Runs: 2 run values; 2 tested." in html
+
+
+def test_a_post_hoc_verdict_says_so_first(tmp_path):
+    verdict, preds, reduced = records()
+    verdict.update(post_hoc=True, preregistration={"registered_at": "2026-01-01", "sha256": "a" * 64,
+                                                   "current_sha256": "b" * 64, "changed": ["predictions.p: edited"]})
+    html = render_report(verdict, preds, reduced, [])
+    warning = html.split('id="post-hoc">')[1].split("</div>")[0]
+    assert "Post hoc." in warning and "predictions.p: edited" in warning
+    assert "SUPPORTED (post hoc)" in html

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from refute import io
-from refute.report.markdown import _num, _p, read_lineage
+from refute.report.markdown import (_claim, _counts, _metrics, _n, _num, _p, analysis_lines, power_statement,
+                                    preregistration_lines, read_lineage)
 
 
 @lru_cache(maxsize=None)
@@ -36,12 +37,50 @@ def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def condition_summary(reduced: pd.DataFrame, pred_id: str) -> list[dict]:
-    """Per condition: mean, sd, min, max, runs and censored runs of the values a prediction tested."""
+def plain(markdown: str | None) -> str:
+    """A sentence report.md writes in markdown, as plain text (Jinja escapes it)."""
+    return (markdown or "").replace("**", "").replace("`", "").lstrip("> ").strip()
+
+
+def condition_summary(reduced: pd.DataFrame, pred_id: str) -> tuple[list[str], list[dict]]:
+    """The values a prediction read, grouped as report.md groups them (condition, and role, metric, x where
+    they vary): mean, sd, min, max of the tested values; runs, tested, failed, censored counts."""
     sub = reduced[reduced.prediction == pred_id]
-    return [{"condition": c, "mean": g.value.mean(), "sd": g.value.std(), "min": g.value.min(),
-             "max": g.value.max(), "runs": len(g), "censored": int(g.censored.sum())}
-            for c, g in sub.groupby("condition", sort=False)]
+    if not len(sub):
+        return [], []
+    keys = [k for k in ("condition", "role", "metric", "x") if k in sub.columns and sub[k].notna().any()]
+    keys = [k for k in keys if k == "condition" or k == "x" or sub[k].nunique() > 1]
+    used = sub.used if "used" in sub.columns else pd.Series(True, index=sub.index)
+    failed = sub.failed if "failed" in sub.columns else pd.Series(False, index=sub.index)
+    rows = []
+    for key, g in sub.groupby(keys, sort=False, dropna=False):
+        v = g.value[used.loc[g.index]]
+        rows.append({"key": list(key if isinstance(key, tuple) else (key,)), "mean": v.mean(), "sd": v.std(),
+                     "min": v.min(), "max": v.max(), "runs": len(g), "tested": int(used.loc[g.index].sum()),
+                     "failed": int(failed.loc[g.index].sum()), "censored": int(g.censored.sum())})
+    return keys, rows
+
+
+def prediction_context(pred: dict, reduced: pd.DataFrame, failed_runs: str) -> dict:
+    """What report.md says about one prediction, as values for the template."""
+    spec, res, out = pred["spec"], pred["result"], pred["outcome"]
+    keys, rows = condition_summary(reduced, pred["id"])
+    judged = res.get("ci_judged")
+    show_judged = bool(judged) and res.get("ci_judged_level", 0.95) != res.get("ci_level", 0.95)
+    return {
+        **pred,
+        "metrics": plain(_metrics(spec)),
+        "claim": plain(_claim(spec)),
+        "reduce_params": ", ".join(f"{k}={v}" for k, v in spec["reduce"].items() if k != "name"),
+        "correction": res.get("correction", "none"),
+        "p_adjusted": res.get("p_adjusted", res["p"]),
+        "n": _n(res["n"]),
+        "judged": (f"Judged against the {100 * res['ci_judged_level']:.4g}% CI [{_num(judged[0])}, {_num(judged[1])}] "
+                   "(widened for the number of predictions).") if show_judged else "",
+        "keys": keys, "rows": rows,
+        "counts": plain(_counts(res.get("counts"), failed_runs)),
+        "power": plain(power_statement(res.get("power"))) if out["status"] == "inconclusive" else "",
+    }
 
 
 def probe_sections(verdict: dict, probes: pd.DataFrame | None, figures: Path) -> list[dict]:
@@ -70,10 +109,13 @@ def probe_sections(verdict: dict, probes: pd.DataFrame | None, figures: Path) ->
 
 def render_report(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path],
                   lineage: dict | None = None, probes: list[dict] | None = None) -> str:
-    preds = [{**p, "conditions": condition_summary(reduced, p["id"]),
-              "reduce_params": ", ".join(f"{k}={v}" for k, v in p["spec"]["reduce"].items() if k != "name")}
-             for p in predictions]
+    failed_runs = (verdict.get("analysis") or {}).get("failed_runs", "invalid")
+    preds = [prediction_context(p, reduced, failed_runs) for p in predictions]
+    # The pre-registration and analysis-plan sentences are report.md's, as plain text.
+    registration = [plain(line) for line in preregistration_lines(verdict) if plain(line)]
+    plan = [plain(line) for line in analysis_lines(verdict, len(predictions)) if plain(line)]
     return render_page("report.html.j2", v=verdict, predictions=preds, lineage=lineage, probes=probes or [],
+                       registration=registration, plan=plan,
                        figures=[{"name": f.stem, "src": data_uri(f)} for f in figures])
 
 

@@ -193,21 +193,39 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
 def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
     issues = []
     ids = set()
+    valid = {c: r for c, r in conditions.items() if r is not None}
     for i, pred in enumerate(spec.predictions):
         at = ["predictions", i]
         if pred.id in ids:
             issues.append(SpecIssue(file, lines.line([*at, "id"]), f"predictions.{i}.id", f"duplicate id {pred.id!r}"))
         ids.add(pred.id)
-        for c in pred.conditions_used():
-            if c not in conditions:
-                issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
-                                        f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
-            elif conditions[c] is not None:
-                known = metrics_of(conditions[c]) + probe_metrics(spec, c, conditions[c])
-                if pred.metric not in known:
-                    issues.append(SpecIssue(file, lines.line([*at, "metric"]), f"predictions.{i}.metric",
-                                            f"metric {pred.metric!r} is never logged or probed in condition {c!r}; "
-                                            f"available: {', '.join(known)}"))
+        used = pred.conditions_used(list(conditions))
+        unknown = [c for c in used if c not in conditions]
+        for c in unknown:
+            issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
+                                    f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
+        if unknown:
+            continue
+        problems = pred.check(valid)
+        for field, message in problems:
+            issues.append(SpecIssue(file, lines.line([*at, *field.split(".")]), f"predictions.{i}.{field}", message))
+        if problems:
+            continue
+        for unit in pred.units(valid):
+            run = valid[unit.condition]
+            logged = metrics_of(run) + probe_metrics(spec, unit.condition, run)
+            if unit.metric not in logged:
+                where = "x.metrics" if unit.metric not in (getattr(pred, "metric", None),) else "metric"
+                issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
+                                        f"metric {unit.metric!r} is never logged or probed in condition "
+                                        f"{unit.condition!r}; available: {', '.join(logged)}"))
+        if spec.analysis.failed_runs == "against":
+            if any(pred.least_favourable(u) is None for u in pred.units(valid)):
+                issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
+                                        f"prediction {pred.id!r} ({pred.kind}, test {getattr(pred, 'test', '?')}, "
+                                        f"direction {getattr(pred, 'direction', '-')}) cannot count a failed run "
+                                        "against itself: use a one-sided rank or count test (compare: mannwhitney "
+                                        "or wilcoxon; threshold: wilcoxon; proportion), or failed_runs: invalid"))
     return issues
 
 
@@ -226,7 +244,7 @@ def _check_alternatives(spec, conditions: dict[str, BaseModel], data: dict, line
             if pid not in preds:
                 issues.append(SpecIssue(file, lines.line([*at, "predictions", j]), f"alternatives.{i}.predictions",
                                         f"unknown prediction {pid!r}; defined: {', '.join(preds)}"))
-        tested = {c for pid in alt.predictions if pid in preds for c in preds[pid].conditions_used()}
+        tested = {c for pid in alt.predictions if pid in preds for c in preds[pid].conditions_used(list(conditions))}
         for j, c in enumerate(alt.conditions):
             if c not in conditions:
                 issues.append(SpecIssue(file, lines.line([*at, "conditions", j]), f"alternatives.{i}.conditions",

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model, field_validator, model_validator
 
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, PROBES, REDUCTIONS, TASKS, Registry
+from refute.stats.plan import AnalysisPlan
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_STEPS = 10_000_000
@@ -240,6 +241,11 @@ def hypothesis_model() -> type[BaseModel]:
             list[Alternative],
             Field(default_factory=list, description="rival explanations, each with the conditions and predictions "
                   "that would rule it out; the report says which were ruled out and which survive"),
+        ),
+        "analysis": (
+            AnalysisPlan,
+            Field(default_factory=AnalysisPlan, description="how the predictions are judged together: "
+                  "correction across predictions and the handling of failed runs"),
         ),
         "predictions": (
             list[prediction],  # type: ignore[valid-type]
