@@ -78,7 +78,7 @@ def test_supported_drafts_a_generalization_over_model_width(tmp_path, tiny):
                                                       "beats-control-width-64"]
     h = load_hypothesis(path)
     assert h.conditions["control_width=16"].model.params.init_scale == 0.5
-    assert "multiplicity" in text
+    assert "6 predictions now: p is corrected across them (holm" in text
 
 
 def test_a_generalization_of_a_sweep_widens_it_at_its_own_spacing(tmp_path, tiny):

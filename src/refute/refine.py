@@ -96,8 +96,11 @@ def draft(hyp: Hypothesis, verdict: dict, predictions: list[dict], taken: set[st
         resweep(data, hyp, axis, values)
         n = len(data["predictions"])
         if n > len(hyp.spec.predictions):
-            why.append(f"{n} predictions now, each tested at its own α with no correction for multiplicity; "
-                       "consider a stricter α.")
+            correction = getattr(getattr(hyp.spec, "analysis", None), "correction", "none")
+            why.append(f"{n} predictions now: " + (
+                "each is tested at its own α with no correction for multiplicity; consider analysis.correction."
+                if correction == "none" else
+                f"p is corrected across them ({correction}, analysis.correction), so each needs stronger evidence."))
         data["statement"] = (data["statement"].strip() + " " + (
             f"This should hold at every {axis} in {values}." if kind == GENERALIZATION else
             f"Probe: at which {axis} in {values} does the predicted effect hold, and where does it stop?"))
@@ -421,8 +424,9 @@ def _scalar(v: Any) -> bool:
 _Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(), flow_style=True))
 _Dumper.add_representer(list, lambda d, v: d.represent_sequence(
     "tag:yaml.org,2002:seq", v, flow_style=all(_scalar(x) for x in v)))
+# Long prose (statements, descriptions) is folded over lines; a title stays on one line.
 _Dumper.add_representer(str, lambda d, v: d.represent_scalar(
-    "tag:yaml.org,2002:str", v, style=">" if len(v) > 80 and "\n" not in v.strip() else None))
+    "tag:yaml.org,2002:str", v, style=">" if len(v) > 100 and "\n" not in v.strip() else None))
 
 
 def _flow_leaves(value: Any, depth: int = 0) -> Any:
