@@ -104,6 +104,8 @@ def test_run_refuses_unknown_hypotheses_and_dry_runs_with_the_profile(tmp_path, 
     assert f"--workflow-profile {ROOT / 'profiles' / 'default'}" in dry.stderr
     assert re.search(r"^train\s+1$", dry.stdout, re.M) and "index" not in dry.stdout  # only what tiny needs
     assert not (tmp_path / "results" / "tiny").exists()
+    code, _, err = refute("run", "--profile", "nowhere", "--snakefile", str(ROOT / "Snakefile"))
+    assert code == 1 and "no profile 'nowhere'" in err
 
 
 def test_run_without_a_snakefile_says_where_to_run(tmp_path, tiny, refute):

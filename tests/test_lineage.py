@@ -50,15 +50,17 @@ def test_the_bundled_chain_is_linked():
 
 def test_spec_diff_names_fields_and_keys_predictions_by_id():
     parent = {"seeds": [0, 1, 2], "train": {"lr": 0.01, "steps": 100}, "statement": "x  y\n",
-              "predictions": [{"id": "p", "alpha": 0.05}, {"id": "q", "alpha": 0.05}], "alternatives": []}
+              "predictions": [{"id": "p", "kind": "compare", "metric": "val_acc", "conditions": ["a", "b"]},
+                              {"id": "q", "alpha": 0.05}], "alternatives": []}
     child = {"seeds": [3, 4, 5, 6], "train": {"lr": 0.01, "steps": 200}, "statement": "x y",
-             "predictions": [{"id": "new", "alpha": 0.01}, {"id": "q", "alpha": 0.01}], "alternatives": []}
+             "predictions": [{"id": "new", "kind": "threshold", "metric": "train_acc", "condition": "a"},
+                             {"id": "q", "alpha": 0.01}], "alternatives": []}
     changes = {c.field: (c.to_dict()["before"], c.to_dict()["after"]) for c in spec_diff(parent, child)}
     assert changes == {
         "seeds": ("0–2 (3 seeds)", "3–6 (4 seeds)"),
         "train.steps": ("100", "200"),
-        "predictions[p]": ('{"alpha": 0.05}', "—"),
-        "predictions[new]": ("—", '{"alpha": 0.01}'),
+        "predictions[p]": ("compare val_acc on a, b", "—"),
+        "predictions[new]": ("—", "threshold train_acc on a"),
         "predictions[q].alpha": ("0.05", "0.01"),
     }  # whitespace in text and an empty list of alternatives are not changes; q is compared by id
 

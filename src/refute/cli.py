@@ -128,6 +128,8 @@ def check(a: argparse.Namespace) -> int:
          arg("ids", nargs="*", help="hypotheses to run (default: all, and the agenda index)"),
          arg("-c", "--cores", default="all", help="cores for Snakemake (default: all)"),
          arg("-n", "--dry-run", action="store_true", help="list the jobs, run nothing"),
+         arg("--profile", default="default",
+             help="a profile folder, or the name of one under the workflow's profiles/ (default: default)"),
          HYPOTHESES, RESULTS, SNAKEFILE)
 def run(a: argparse.Namespace) -> int:
     from refute.spec.loader import load_all
@@ -137,8 +139,11 @@ def run(a: argparse.Namespace) -> int:
     if unknown:
         raise CommandError(f"unknown hypothesis {', '.join(unknown)}; known: {', '.join(sorted(hyps)) or 'none'}")
     snakefile = _snakefile(a)
+    profile = Path(a.profile) if Path(a.profile).is_dir() else snakefile.parent / "profiles" / a.profile
+    if not profile.is_dir():
+        raise CommandError(f"no profile {a.profile!r}: neither a folder nor {profile}")
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--cores", str(a.cores),
-           "--workflow-profile", str(snakefile.parent / "profiles" / "default")]
+           "--workflow-profile", str(profile.resolve())]
     if _config(a):
         cmd += ["--config", *_config(a)]
     if a.dry_run:

@@ -93,8 +93,20 @@ def show(field: str, value: Any) -> str:
         return _seeds(value)
     if isinstance(value, str):
         return value.strip()
+    if isinstance(value, dict) and field.endswith("]"):  # a whole prediction or alternative, added or dropped
+        return _record(value)
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 240 else text[:239] + "…"
+
+
+def _record(rec: dict) -> str:
+    """A prediction or alternative in a few words: kind, metric, conditions (or the explanation)."""
+    if "explanation" in rec:
+        return " ".join(str(rec["explanation"]).split())
+    conds = rec.get("conditions") or ([rec["condition"]] if "condition" in rec else [])
+    parts = [str(rec.get("kind", "")), f"{rec['metric']}" if "metric" in rec else "",
+             f"on {', '.join(map(str, conds))}" if conds else ""]
+    return " ".join(p for p in parts if p) or json.dumps(rec, ensure_ascii=False)[:240]
 
 
 def _seeds(seeds: Any) -> str:
