@@ -7,7 +7,6 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from conftest import write_yaml
 from refute import io
@@ -45,30 +44,33 @@ def lr_sweep(tmp_path, tiny):
 
 
 def test_edge_of_stability_style_equivalence_and_trend(tmp_path, lr_sweep):
-    """Sharpness ≈ 2/lr in every condition (equivalence of the ratio), and sharpness falls with lr (trend)."""
+    """Sharpness ÷ (2/lr) ≈ 1 within ±15% in every condition (equivalence), and sharpness falls with lr
+    (trend). val_loss stands in for the logged sharpness."""
     lr_sweep["predictions"] = [
-        {"id": "ratio-near-one", "kind": "equivalence", "conditions": ["lr=0.01", "lr=0.02", "lr=0.04"],
-         "metric": "weight_norm", "reduce": "final", "value": 1.0, "margin": 0.15, "relative": True},
+        {"id": "at-the-edge", "kind": "equivalence", "conditions": ["lr=0.01", "lr=0.02", "lr=0.04"],
+         "metric": "val_loss", "reduce": "final", "divide_by": {"param": "train.lr", "power": -1, "times": 2},
+         "value": 1.0, "margin": 0.15, "relative": True},
         {"id": "falls-with-lr", "kind": "trend", "metric": "val_loss", "reduce": "final",
          "x": {"param": "train.lr"}, "log_x": True, "test": "mixed", "direction": "less"},
     ]
     path = write_yaml(tmp_path / "h.yaml", lr_sweep)
     lrs = {"lr=0.01": 0.01, "lr=0.02": 0.02, "lr=0.04": 0.04}
-
-    def value(cond, seed, metric, step):
-        if metric == "weight_norm":  # the ratio sharpness / (2 / lr): 1 ± 3%
-            return 1.0 + 0.03 * noise(cond, seed, metric)
-        return 2 / lrs[cond] + 5 * noise(cond, seed, metric) + seed  # sharpness, with a seed offset
-
-    fake_runs(tmp_path / "results", path, value)
+    # Sharpness 2/lr, within 3% per seed.
+    fake_runs(tmp_path / "results", path, lambda c, s, m, t: 2 / lrs[c] * (1 + 0.03 * noise(c, s, m)))
     verdict = analyse(path, tmp_path / "results")
     assert verdict["verdict"] == "SUPPORTED", verdict["reasons"]
     preds = {p["id"]: p for p in json.loads((tmp_path / "results/tiny/predictions.json").read_text())}
     tr = preds["falls-with-lr"]["result"]
     assert tr["n"] == {"points": 24, "seeds": 8, "levels": 3} and tr["estimate"] < 0
-    assert preds["ratio-near-one"]["result"]["n"] == {"lr=0.01": 8, "lr=0.02": 8, "lr=0.04": 8}
+    eq = preds["at-the-edge"]["result"]
+    assert eq["n"] == {"lr=0.01": 8, "lr=0.02": 8, "lr=0.04": 8} and abs(eq["estimate"]) < 0.05
     reduced = pd.read_parquet(tmp_path / "results/tiny/reduced.parquet")
+    ratios = reduced[reduced.prediction == "at-the-edge"].value
+    assert ratios.between(0.8, 1.2).all()  # divided by 2/lr
     assert set(reduced.x.dropna().round(3)) == {0.01, 0.02, 0.04}
+
+    from refute.report.markdown import write_report
+    assert "metric `val_loss` ÷ (2 × train.lr^-1)" in write_report("tiny", tmp_path / "results").read_text()
 
 
 def test_stagewise_style_trend_over_metrics_within_runs(tmp_path, tiny):

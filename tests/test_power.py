@@ -6,7 +6,7 @@ from scipy import stats
 
 from refute.stats import power
 from refute.stats.kinds._base import TestResult, frame
-from test_stats_kinds import pred, run
+from test_stats_kinds import pred
 
 
 def result(**extra):

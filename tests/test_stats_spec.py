@@ -67,3 +67,16 @@ def test_equivalence_names_unknown_conditions(tmp_path, tiny):
                             "metric": "val_acc", "reduce": "final", "margin": 0.1}]
     [err] = errors_of(write_yaml(tmp_path / "h.yaml", tiny))
     assert "unknown condition 'other'; defined: default" in err
+
+
+def test_divide_by_needs_a_numeric_field_in_every_condition(tmp_path, tiny):
+    tiny["predictions"][0]["divide_by"] = {"param": "train.optimizer.name"}
+    [err] = errors_of(write_yaml(tmp_path / "h.yaml", tiny))
+    assert "predictions.0.divide_by.param: train.optimizer.name is 'adamw' in condition 'default'" in err
+
+
+def test_correlation_names_its_other_metric_when_it_is_not_logged(tmp_path, tiny):
+    tiny["predictions"] = [{"id": "c", "kind": "correlation", "metric": "val_acc", "reduce": "final",
+                            "x": {"metric": "sharpness", "reduce": "final"}, "direction": "greater"}]
+    [err] = errors_of(write_yaml(tmp_path / "h.yaml", tiny))
+    assert "predictions.0.x.metric: metric 'sharpness' is never logged or probed in condition 'default'" in err

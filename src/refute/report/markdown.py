@@ -37,8 +37,15 @@ def _cell(text: str) -> str:
 def _metrics(spec: dict) -> str:
     x = spec.get("x") or {}
     if x.get("metrics"):
-        return "metrics " + ", ".join(f"`{m}` (x = {v:g})" for m, v in x["metrics"].items())
-    return f"metric `{spec['metric']}`"
+        what = "metrics " + ", ".join(f"`{m}` (x = {v:g})" for m, v in x["metrics"].items())
+    else:
+        what = f"metric `{spec['metric']}`"
+    d = spec.get("divide_by")
+    if d:
+        base = d["param"] if d["power"] == 1 else f"{d['param']}^{d['power']:g}"
+        scaled = base if d["times"] == 1 else f"{d['times']:g} × {base}"
+        what += f" ÷ ({scaled})"
+    return what
 
 
 def _claim(spec: dict) -> str:
@@ -187,35 +194,6 @@ def alternatives_section(alternatives: list[dict]) -> list[str]:
     return lines
 
 
-def probe_section(verdict: dict, probes: pd.DataFrame, figures: dict[str, list[Path]]) -> list[str]:
-    """Per probe: its parameters, a table of its summary outputs at the last probed step, its figures."""
-    from refute.probes._base import address
-    from refute.registry import PROBES
-
-    lines = ["## Probes", ""]
-    for spec in verdict.get("probes", []):
-        pid = spec["id"]
-        params = ", ".join(f"{k}={v}" for k, v in spec["params"].items() if v is not None)
-        lines += [f"### `{pid}` — {spec['name']}", "", f"*{PROBES.get(spec['name']).help}* ({params})", ""]
-        sub = probes[(probes.probe == pid) & (probes.unit == "")]
-        if not len(sub):
-            lines += ["No values (every seed diverged, or the probe was not run).", ""]
-            continue
-        steps = sorted(sub.step.unique())
-        lines += [f"Probed at step{'s' if len(steps) > 1 else ''} {', '.join(str(int(s)) for s in steps)}; "
-                  "the table shows the last.", "",
-                  "| output (metric in predictions) | condition | mean | sd | min | max | seeds |",
-                  "|---|---|---|---|---|---|---|"]
-        for (metric, site, cond), g in sub.groupby(["metric", "site", "condition"], sort=False):
-            v = g[g.step == g.step.max()].value
-            lines.append(f"| `{address(pid, metric, site)}` | {cond} | {_num(v.mean())} | {_num(v.std())} | "
-                         f"{_num(v.min())} | {_num(v.max())} | {len(v)} |")
-        lines.append("")
-        lines += [f"![{f.stem}](figures/{f.name})" for f in figures.get(pid, [])]
-        lines.append("")
-    return lines
-
-
 def analysis_lines(verdict: dict, k: int) -> list[str]:
     plan = verdict.get("analysis")
     if not plan:
@@ -246,6 +224,35 @@ def preregistration_lines(verdict: dict) -> list[str]:
         ]
     return [f"Pre-registered: the plan was recorded {reg['registered_at']} (sha256 `{reg['sha256'][:12]}`) "
             "and has not changed since.", ""]
+
+
+def probe_section(verdict: dict, probes: pd.DataFrame, figures: dict[str, list[Path]]) -> list[str]:
+    """Per probe: its parameters, a table of its summary outputs at the last probed step, its figures."""
+    from refute.probes._base import address
+    from refute.registry import PROBES
+
+    lines = ["## Probes", ""]
+    for spec in verdict.get("probes", []):
+        pid = spec["id"]
+        params = ", ".join(f"{k}={v}" for k, v in spec["params"].items() if v is not None)
+        lines += [f"### `{pid}` — {spec['name']}", "", f"*{PROBES.get(spec['name']).help}* ({params})", ""]
+        sub = probes[(probes.probe == pid) & (probes.unit == "")]
+        if not len(sub):
+            lines += ["No values (every seed diverged, or the probe was not run).", ""]
+            continue
+        steps = sorted(sub.step.unique())
+        lines += [f"Probed at step{'s' if len(steps) > 1 else ''} {', '.join(str(int(s)) for s in steps)}; "
+                  "the table shows the last.", "",
+                  "| output (metric in predictions) | condition | mean | sd | min | max | seeds |",
+                  "|---|---|---|---|---|---|---|"]
+        for (metric, site, cond), g in sub.groupby(["metric", "site", "condition"], sort=False):
+            v = g[g.step == g.step.max()].value
+            lines.append(f"| `{address(pid, metric, site)}` | {cond} | {_num(v.mean())} | {_num(v.std())} | "
+                         f"{_num(v.min())} | {_num(v.max())} | {len(v)} |")
+        lines.append("")
+        lines += [f"![{f.stem}](figures/{f.name})" for f in figures.get(pid, [])]
+        lines.append("")
+    return lines
 
 
 def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path],

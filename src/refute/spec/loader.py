@@ -207,15 +207,14 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
         if unknown:
             continue
         problems = pred.check(valid)
-        for field, message in problems:
-            issues.append(SpecIssue(file, lines.line([*at, *field.split(".")]), f"predictions.{i}.{field}", message))
+        for where, message in problems:
+            issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}", message))
         if problems:
             continue
         for unit in pred.units(valid):
-            run = valid[unit.condition]
-            logged = metrics_of(run) + probe_metrics(spec, unit.condition, run)
+            logged = metrics_of(valid[unit.condition]) + probe_metrics(spec, unit.condition, valid[unit.condition])
             if unit.metric not in logged:
-                where = "x.metrics" if unit.metric not in (getattr(pred, "metric", None),) else "metric"
+                where = "x.metric" if unit.role == "x" else "metric" if unit.metric == pred.metric else "x.metrics"
                 issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
                                         f"metric {unit.metric!r} is never logged or probed in condition "
                                         f"{unit.condition!r}; available: {', '.join(logged)}"))

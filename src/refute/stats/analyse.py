@@ -88,9 +88,12 @@ def reduce_runs(pred, hyp: Hypothesis, table: pd.DataFrame, meta: dict[str, dict
             g = groups.get(seed)
             value = (reductions.apply(unit.reduce, g.step.to_numpy(), g.value.to_numpy(), budget)
                      if g is not None and len(g) else float("nan"))
+            censored = reductions.is_censored(unit.reduce, value, budget)
+            if pred.divide_by is not None and unit.role == "y":
+                value = value / pred.divide_by.of(hyp.conditions[unit.condition])
             rows.append({"prediction": pred.id, "condition": unit.condition, "seed": int(seed), "metric": unit.metric,
                          "role": unit.role, "x": math.nan if unit.x is None else float(unit.x), "value": value,
-                         "censored": reductions.is_censored(unit.reduce, value, budget),
+                         "censored": censored,
                          "failed": int(seed) in diverged.get(unit.condition, {})})
     frame = pd.DataFrame(rows, columns=REDUCED_COLUMNS[:-1])
     frame["failed"] = frame.failed.astype(bool)

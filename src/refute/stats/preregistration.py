@@ -1,7 +1,7 @@
 """Pre-registration: the plan a verdict was promised on, recorded when a hypothesis is first analysed.
 
-The plan is the predictions (without their free-text descriptions), the analysis block, and the
-design: every condition's run spec, seeds included (adding seeds after seeing a result is
+The plan is the predictions (without their free-text descriptions), the analysis block, the probes
+the predictions may read, and the design: every condition's run spec, seeds included (adding seeds after seeing a result is
 optional stopping). The first analysis writes results/<id>/preregistration.json; it is never
 overwritten. A later analysis whose plan hashes differently is *post hoc*: the verdict says so,
 and the report names what changed.
@@ -29,11 +29,15 @@ def plan_of(hyp: Hypothesis) -> dict:
     spelling out a default is not an edit)."""
     preds = {p.id: p.model_dump(mode="json", exclude_defaults=True, exclude={"description"})
              for p in hyp.spec.predictions}
-    return {
+    plan = {
         "predictions": preds,
         "analysis": hyp.spec.analysis.model_dump(mode="json", exclude_defaults=True),
         "design": {c: r.model_dump(mode="json", exclude_defaults=True) for c, r in hyp.conditions.items()},
     }
+    probes = getattr(hyp.spec, "probes", None)
+    if probes:  # what the probes measure is part of what the predictions test
+        plan["probes"] = [p.model_dump(mode="json", exclude_defaults=True) for p in probes]
+    return plan
 
 
 def digest(obj) -> str:
@@ -75,6 +79,8 @@ def differences(old: dict, new: dict) -> list[str]:
             if k in b and a[k] != b[k]:
                 fields = sorted({f for f in set(a[k]) | set(b[k]) if a[k].get(f) != b[k].get(f)})
                 out.append(f"{what} {k!r} edited ({', '.join(fields)})")
+    if old.get("probes") != new.get("probes"):
+        out.append("probes edited")
     if old.get("analysis") != new.get("analysis"):
         out.append(f"analysis plan edited: {old.get('analysis')} → {new.get('analysis')}")
     return out

@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import Field
 
 from refute.spec.schema import Strict
-from refute.stats.kinds._base import Unit
+from refute.stats.kinds._base import Unit, param_value
 
 
 class FromParam(Strict):
@@ -28,19 +28,6 @@ class FromMetrics(Strict):
     metrics: dict[str, float] = Field(
         min_length=2, description="metric → its x value; every run gives one point per metric"
     )
-
-
-def param_value(run: Any, path: str) -> Any:
-    """The value at a dotted path of a validated run spec (KeyError when there is none)."""
-    node: Any = run.model_dump(mode="json")
-    for key in path.split("."):
-        if isinstance(node, list):
-            node = node[int(key)]
-        elif isinstance(node, dict):
-            node = node[key]
-        else:
-            raise KeyError(path)
-    return node
 
 
 def axis_units(x: FromParam | FromMetrics, metric: str | None, reduce: Any, conditions: list[str],

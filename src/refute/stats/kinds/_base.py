@@ -39,6 +39,15 @@ class Unit(NamedTuple):
     role: str = "y"
 
 
+class Divisor(Params):
+    param: str = Field(description="dotted field of the run spec, e.g. train.lr")
+    power: float = Field(1.0, description="the field's value is raised to this power")
+    times: float = Field(1.0, description="and multiplied by this factor")
+
+    def of(self, run: Any) -> float:
+        return self.times * float(param_value(run, self.param)) ** self.power
+
+
 class Prediction(Params):
     id: str = Field(pattern=SLUG, description="a short slug naming the prediction")
     kind: str = Field(description="the kind of claim, which fixes the test family")
@@ -52,6 +61,10 @@ class Prediction(Params):
         None, ge=0, le=1,
         description="the probability you give, before training, that this prediction holds; scored (Brier) on "
         "the agenda index once the prediction is decided",
+    )
+    divide_by: Divisor | None = Field(
+        None, description="divide each run's value by times × param^power of its condition, e.g. "
+        "{param: train.lr, power: -1, times: 2} tests sharpness ÷ (2/lr)",
     )
 
     @field_validator("reduce", mode="before")
@@ -68,7 +81,24 @@ class Prediction(Params):
         return [Unit(c, self.metric, self.reduce) for c in self.conditions_used(list(conditions))]
 
     def check(self, conditions: dict[str, Any]) -> list[tuple[str, str]]:
-        """Kind-specific problems with this prediction in its hypothesis, as (field, message)."""
+        """Problems with this prediction in its hypothesis, as (field, message)."""
+        issues = []
+        if self.divide_by is not None:
+            for c in self.conditions_used(list(conditions)):
+                if conditions.get(c) is None:
+                    continue
+                try:
+                    v = param_value(conditions[c], self.divide_by.param)
+                except (KeyError, ValueError, IndexError):
+                    issues.append(("divide_by.param", f"condition {c!r} has no field {self.divide_by.param!r}"))
+                    continue
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v == 0:
+                    issues.append(("divide_by.param", f"{self.divide_by.param} is {v!r} in condition {c!r}; "
+                                                      "a divisor must be a non-zero number"))
+        return issues + self.check_kind(conditions)
+
+    def check_kind(self, conditions: dict[str, Any]) -> list[tuple[str, str]]:
+        """Kind-specific problems, as (field, message)."""
         return []
 
     def outcome(self, result: "TestResult", p: float, ci: tuple[float, float], level: float = 0.95) -> Outcome:
@@ -148,6 +178,19 @@ class TestResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def param_value(run: Any, path: str) -> Any:
+    """The value at a dotted path of a validated run spec (KeyError when there is none)."""
+    node: Any = run.model_dump(mode="json")
+    for key in path.split("."):
+        if isinstance(node, list):
+            node = node[int(key)]
+        elif isinstance(node, dict):
+            node = node[key]
+        else:
+            raise KeyError(path)
+    return node
 
 
 def undefined(test: str, effect: str, n: dict[str, int], why: str) -> TestResult:

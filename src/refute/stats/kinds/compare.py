@@ -59,7 +59,7 @@ class Compare(Directional):
                           lambda k: power.t_power(effect, sd, k, alpha, self.direction, 1 if paired_test else 2, rank),
                           unit="seeds (pairs)" if paired_test else "seeds per condition")
 
-    def check(self, conditions) -> list[tuple[str, str]]:
+    def check_kind(self, conditions) -> list[tuple[str, str]]:
         a, b = (conditions.get(c) for c in self.conditions)
         if self.test in PAIRED and a is not None and b is not None and not set(a.seeds) & set(b.seeds):
             return [("test", f"{self.test} pairs runs by seed, but {self.conditions[0]} and {self.conditions[1]} "

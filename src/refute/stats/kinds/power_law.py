@@ -55,7 +55,7 @@ class PowerLaw(Interval):
     def units(self, conditions) -> list[Unit]:
         return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
 
-    def check(self, conditions) -> list[tuple[str, str]]:
+    def check_kind(self, conditions) -> list[tuple[str, str]]:
         return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=True)
 
     def bounds(self) -> tuple[float, float]:

@@ -46,7 +46,7 @@ class Trend(Directional):
     def units(self, conditions) -> list[Unit]:
         return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
 
-    def check(self, conditions) -> list[tuple[str, str]]:
+    def check_kind(self, conditions) -> list[tuple[str, str]]:
         return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=self.log_x)
 
     def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
