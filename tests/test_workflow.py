@@ -97,7 +97,7 @@ def test_probes_run_in_the_dag_feed_predictions_and_rerun_only_when_their_inputs
     tiny["predictions"].append({"id": "concentrated", "kind": "threshold", "condition": "default", "reduce": "final",
                                 "metric": "freq/top_k_fraction@embed", "threshold": 0.1, "direction": "greater"})
     path = write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
-    assert planned_jobs(tmp_path) == {"train": 1, "probe": 2, "stats": 1, "report": 1}
+    assert planned_jobs(tmp_path) == {"train": 1, "probe": 2, "stats": 1, "report": 1, "index": 1}
 
     out = snakemake(tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -118,8 +118,8 @@ def test_probes_run_in_the_dag_feed_predictions_and_rerun_only_when_their_inputs
     tiny["probes"][0]["id"] = "fourier"
     tiny["predictions"][-1]["metric"] = "fourier/top_k_fraction@embed"
     write_yaml(path, tiny)
-    assert planned_jobs(tmp_path) == {"stats": 1, "report": 1}
+    assert planned_jobs(tmp_path) == {"stats": 1, "report": 1, "index": 1}
     # Changing a probe's parameters reruns that probe only, not training.
     tiny["probes"][0]["top_k"] = 3
     write_yaml(path, tiny)
-    assert planned_jobs(tmp_path) == {"probe": 1, "stats": 1, "report": 1}
+    assert planned_jobs(tmp_path) == {"probe": 1, "stats": 1, "report": 1, "index": 1}
