@@ -58,3 +58,20 @@ def test_a_post_hoc_verdict_says_so_first(tmp_path):
     warning = html.split('id="post-hoc">')[1].split("</div>")[0]
     assert "Post hoc." in warning and "predictions.p: edited" in warning
     assert "SUPPORTED (post hoc)" in html
+
+
+def test_the_index_page_escapes_titles_and_lists_what_has_not_run():
+    from refute.report.index import render_html
+    from refute.scoreboard import score
+
+    entries = [
+        {"id": "a", "title": f"Done {EVIL}", "refines": None, "verdict": "SUPPORTED", "post_hoc": True,
+         "analysed_at": "2026-01-01T00:00:00+00:00", "stale": False, "held": 1,
+         "predictions": [{"id": "p", "status": "holds", "prior": 0.5}], "reports": {"html": "a/report.html"}},
+        {"id": "b", "title": "Next", "refines": "a", "verdict": None, "post_hoc": False, "analysed_at": None,
+         "stale": False, "held": 0, "predictions": [{"id": "q", "status": None, "prior": None}], "reports": {}},
+    ]
+    html = render_html(entries, score(entries), "2026-01-02T00:00")
+    assert "<script" not in html and "Done &lt;script&gt;" in html
+    assert '<span class="badge pending">not run</span>' in html and '<span class="badge post-hoc">post hoc</span>' in html
+    assert 'margin-left: 1.6rem">└ <b>b</b>' in html  # b sits under a, without a link: it has no report yet

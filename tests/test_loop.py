@@ -109,7 +109,7 @@ def test_the_index_shows_the_tree_and_keeps_score(chain):
         "  - [parent-more-seeds](parent-more-seeds/report.md)",
         "    - [parent-general](parent-general/report.md)"]
     assert "- held: **4** of 4 decided (hit rate 100%); contradicted: 0" in md
-    assert "- undecided: 1; pending (not run): 0; invalid runs: 0" in md
+    assert "- undecided: 1; pending (not run): 0; invalid runs: 0; post hoc (edited after results, not scored): 0" in md
     assert "- Brier score: **0.160** over 1 decided prediction(s) with a prior" in md  # (0.6 − 1)²
     html = (root / "results" / "index.html").read_text()
     assert html.count("margin-left: 3.2rem") == 1 and '<a href="parent-general/report.html">' in html

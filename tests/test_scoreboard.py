@@ -6,8 +6,9 @@ from conftest import write_yaml
 from refute.scoreboard import score
 
 
-def hyp(id, verdict, *preds):
-    return {"id": id, "verdict": verdict, "predictions": [{"id": p, "status": s, "prior": q} for p, s, q in preds]}
+def hyp(id, verdict, *preds, post_hoc=False):
+    return {"id": id, "verdict": verdict, "post_hoc": post_hoc,
+            "predictions": [{"id": p, "status": s, "prior": q} for p, s, q in preds]}
 
 
 def test_counts_and_brier_by_hand():
@@ -17,14 +18,15 @@ def test_counts_and_brier_by_hand():
         hyp("c", "INCONCLUSIVE", ("c1", "inconclusive", None)),
         hyp("d", "INVALID", ("d1", "holds", 0.7)),  # invalid runs are no evidence, even where a test "held"
         hyp("e", None, ("e1", None, 0.3)),  # not analysed yet
+        hyp("f", "SUPPORTED", ("f1", "holds", 0.2), post_hoc=True),  # edited after results: not pre-registered
     ])
-    assert (board.predictions, board.held, board.contradicted, board.undecided, board.invalid, board.pending) == \
-        (8, 3, 1, 2, 1, 1)
+    assert (board.predictions, board.held, board.contradicted, board.undecided, board.invalid, board.post_hoc,
+            board.pending) == (9, 3, 1, 2, 1, 1, 1)
     assert board.decided == 4 and board.hit_rate == pytest.approx(3 / 4)
     # Decided with a prior: a1 (0.9, held), b1 (0.8, contradicted), b2 (0.6, held).
     assert board.brier_n == 3
     assert board.brier == pytest.approx(((0.9 - 1) ** 2 + (0.8 - 0) ** 2 + (0.6 - 1) ** 2) / 3)
-    assert board.with_prior == 6
+    assert board.with_prior == 7
     assert [r.brier for r in board.rows if r.hypothesis == "d"] == [None]
 
 

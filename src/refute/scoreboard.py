@@ -4,6 +4,8 @@ Every pre-registered prediction of every hypothesis counts once. A prediction is
 
 - held / contradicted / undecided  by the outcome its test gave (see `stats.verdict`);
 - invalid   when its hypothesis is INVALID (a run failed or diverged): its outcome is not evidence;
+- post hoc  when its hypothesis's predictions or analysis were edited after results existed
+            (`post_hoc` in verdict.json): no longer a pre-registered prediction, so not scored;
 - pending   when its hypothesis has not been analysed yet.
 
 The hit rate is held / (held + contradicted). Where the author stated a `prior` (the probability, given
@@ -19,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from refute.stats.verdict import CONTRADICTED, HOLDS, INVALID, UNDECIDED
 
-HELD, PENDING, INVALIDATED = HOLDS, "pending", "invalid"
+HELD, PENDING, INVALIDATED, POST_HOC = HOLDS, "pending", "invalid", "post hoc"
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Scoreboard:
     contradicted: int = 0
     undecided: int = 0
     invalid: int = 0
+    post_hoc: int = 0
     pending: int = 0
     hit_rate: float | None = None
     brier: float | None = None
@@ -54,7 +57,7 @@ class Scoreboard:
 
 
 def score(hypotheses: list[dict]) -> Scoreboard:
-    """Score every prediction. Each item: {"id", "verdict" (None if not analysed), "predictions":
+    """Score every prediction. Each item: {"id", "verdict" (None if not analysed), "post_hoc", "predictions":
     [{"id", "status" (None if not analysed), "prior" (None if not stated)}]}."""
     board = Scoreboard()
     for h in hypotheses:
@@ -63,6 +66,8 @@ def score(hypotheses: list[dict]) -> Scoreboard:
                 status = PENDING
             elif h["verdict"] == INVALID:
                 status = INVALIDATED
+            elif h.get("post_hoc"):
+                status = POST_HOC
             else:
                 status = p["status"]
             prior = p.get("prior")
@@ -71,7 +76,7 @@ def score(hypotheses: list[dict]) -> Scoreboard:
                 term = (prior - (1.0 if status == HOLDS else 0.0)) ** 2
             board.rows.append(Row(h["id"], p["id"], status, prior, term))
     counts = {HOLDS: "held", CONTRADICTED: "contradicted", UNDECIDED: "undecided", INVALIDATED: "invalid",
-              PENDING: "pending"}
+              POST_HOC: "post_hoc", PENDING: "pending"}
     for r in board.rows:
         if r.status not in counts:
             raise ValueError(f"{r.hypothesis}/{r.prediction}: unknown outcome {r.status!r}")

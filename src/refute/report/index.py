@@ -43,6 +43,7 @@ def collect(hypotheses: str | Path = "hypotheses", results: str | Path = "result
             "file": str(h.path),
             "refines": h.spec.refines,
             "verdict": verdict["verdict"] if verdict else None,
+            "post_hoc": bool(verdict and verdict.get("post_hoc")),
             "analysed_at": verdict["provenance"]["analysed_at"] if verdict else None,
             "stale": bool(verdict) and verdict["provenance"].get("hypothesis_sha256") != h.file_sha256,
             "predictions": predictions,
@@ -70,7 +71,7 @@ def render_md(entries: list[dict], board: Scoreboard, generated: str) -> str:
              "| hypothesis | verdict | analysed | refines | predictions held | reports |", "|---|---|---|---|---|---|"]
     for e in entries:
         links = " · ".join(f"[{k}]({v})" for k, v in e["reports"].items()) or "—"
-        stale = " (file changed since)" if e["stale"] else ""
+        stale = (" (post hoc)" if e["post_hoc"] else "") + (" (file changed since)" if e["stale"] else "")
         lines.append(f"| **{e['id']}**: {_cell(e['title'])} | {BADGE[e['verdict']]}{stale} | {_date(e['analysed_at'])} "
                      f"| {e['refines'] or '—'} | {e['held']} of {len(e['predictions'])} | {links} |")
     lines += ["", "## Lineage", ""]
@@ -86,7 +87,8 @@ def scoreboard_md(board: Scoreboard) -> list[str]:
     lines = [f"- pre-registered predictions: {board.predictions}",
              f"- held: **{board.held}** of {board.decided} decided (hit rate {_pct(board.hit_rate)}); "
              f"contradicted: {board.contradicted}",
-             f"- undecided: {board.undecided}; pending (not run): {board.pending}; invalid runs: {board.invalid}"]
+             f"- undecided: {board.undecided}; pending (not run): {board.pending}; invalid runs: {board.invalid}; "
+             f"post hoc (edited after results, not scored): {board.post_hoc}"]
     if board.brier is not None:
         lines.append(f"- Brier score: **{board.brier:.3f}** over {board.brier_n} decided prediction(s) with a prior "
                      "(0 = perfect foresight; 0.25 = always saying 50%)")
