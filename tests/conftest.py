@@ -63,3 +63,13 @@ def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
         out[hyp.id] = analyse(hyp.path, results)
         write_report(hyp.id, results)
     return out
+
+
+def refute_cli(cwd: Path, *args: str, timeout: int = 600):
+    """Run the installed `refute` command in `cwd`, as a user would."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "refute"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "refute.cli"]
+    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)

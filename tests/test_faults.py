@@ -5,7 +5,6 @@ The stages are run the way the rules run them (run_job.train_run, analyse, write
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """Seed-batched training: a seed's numbers do not depend on its batch-mates, and runs are reproducible."""
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch

@@ -25,9 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
     s.add_argument("hypothesis")
     s.add_argument("--results", default="results")
-    r = sub.add_parser("report", help="write a hypothesis's report and figures")
+    r = sub.add_parser("report", help="write a hypothesis's report.md, report.html and figures")
     r.add_argument("id")
     r.add_argument("--results", default="results")
+    i = sub.add_parser("index", help="write the agenda index (index.md, index.html) with the prediction scoreboard")
+    i.add_argument("--hypotheses", default="hypotheses")
+    i.add_argument("--results", default="results")
     a = ap.parse_args(argv)
 
     if a.stage == "train":
@@ -45,10 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         from refute.stats.analyse import analyse
 
         print(analyse(a.hypothesis, a.results)["verdict"])
-    else:
+    elif a.stage == "report":
+        from refute.report.html import write_html_report
         from refute.report.markdown import write_report
 
         print(write_report(a.id, a.results))
+        print(write_html_report(a.id, a.results))
+    else:
+        from refute.report.index import write_index
+
+        for path in write_index(a.hypotheses, a.results):
+            print(path)
     return 0
 
 

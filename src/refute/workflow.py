@@ -28,6 +28,11 @@ class Plan:
     def run_outputs(self, hyp_id: str, name: str) -> list[str]:
         return [str(self.run_dir(h) / name) for h in self.hypotheses[hyp_id].runs().values()]
 
+    def parent_outputs(self, hyp_id: str, name: str) -> list[str]:
+        """The parent's output `name` for a refinement (its report shows the parent), else nothing."""
+        parent = self.hypotheses[hyp_id].spec.refines
+        return [str(self.results / parent / name)] if parent else []
+
     def probe_dir(self, h: str) -> Path:
         return self.results / "probes" / h
 

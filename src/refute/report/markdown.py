@@ -8,6 +8,7 @@ import pandas as pd
 
 from refute import io
 from refute.report import escape
+from refute.lineage import lineage_of
 from refute.report.figures import learning_curves, probe_figures
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE", "INVALID": "⚠️ INVALID"}
@@ -108,7 +109,8 @@ def prediction_section(pred: dict, reduced: pd.DataFrame, failed_runs: str = "in
         "",
         f"*{pred['kind']}*: {_metrics(spec)} reduced by `{reduce['name']}`"
         + (f" ({rparams})" if rparams else "")
-        + f"; {_claim(spec)}, α = {spec['alpha']:g}.",
+        + f"; {_claim(spec)}, α = {spec['alpha']:g}"
+        + (f"; prior stated in advance: {spec['prior']:g}." if spec.get("prior") is not None else "."),
         "",
         f"| test | statistic | p | p adjusted ({corr}) | effect | estimate | 95% CI | n |",
         "|---|---|---|---|---|---|---|---|",
@@ -151,6 +153,48 @@ def prediction_section(pred: dict, reduced: pd.DataFrame, failed_runs: str = "in
         lines.append(f"- note: {note}")
     if res.get("notes"):
         lines.append("")
+    return lines
+
+
+def lineage_section(lin: dict | None) -> list[str]:
+    """Where this hypothesis comes from: the parent, how the verdict moved, and what changed."""
+    if not lin:
+        return []
+    before, after = lin["movement"]["verdict"]
+    up = f" (which refines `{lin['grandparent']}`)" if lin.get("grandparent") else ""
+    lines = ["## Lineage", "",
+             f"Refines [`{lin['parent']}`](../{lin['parent']}/report.md){up}: {_cell(lin['parent_title'])}.", "",
+             f"Verdict moved: **{before} → {after}**.", ""]
+    moves = lin["movement"]["predictions"]
+    if moves:
+        lines += ["| prediction | parent | this |", "|---|---|---|"]
+        lines += [f"| `{m['id']}` | {m['before']} | {m['after']} |" for m in moves]
+        lines.append("")
+    for key, what in (("added", "New predictions"), ("dropped", "Predictions dropped")):
+        if lin["movement"][key]:
+            lines += [f"{what}: " + ", ".join(f"`{k}`" for k in lin["movement"][key]) + ".", ""]
+    if lin["changes"] is None:
+        lines.append("The parent's spec was not recorded with its verdict; rerun its statistics to see what changed.")
+    elif lin["changes"]:
+        lines += ["What changed from the parent's spec:", "", "| field | parent | this |", "|---|---|---|"]
+        lines += [f"| `{c['field']}` | {_cell(c['before'])} | {_cell(c['after'])} |" for c in lin["changes"]]
+    else:
+        lines.append("The spec is the same as the parent's.")
+    return [*lines, ""]
+
+
+def alternatives_section(alternatives: list[dict]) -> list[str]:
+    """Each rival explanation and whether the distinguishing predictions ruled it out."""
+    if not alternatives:
+        return []
+    lines = ["## Alternative explanations", "", "| alternative | status | distinguished by | why |", "|---|---|---|---|"]
+    for a in alternatives:
+        by = ", ".join(f"`{p}` ({s})" for p, s in a["predictions"].items())
+        conds = ", ".join(f"`{c}`" for c in a["conditions"])
+        lines.append(f"| **{a['id']}**: {_cell(a['explanation'])} | {a['status']} | {by} on {conds} | {_cell(a['why'])} |")
+    ruled = [a["id"] for a in alternatives if a["status"] == "ruled out"]
+    left = [a["id"] for a in alternatives if a["status"] != "ruled out"]
+    lines += ["", f"Ruled out: {', '.join(ruled) or 'none'}. Still standing: {', '.join(left) or 'none'}.", ""]
     return lines
 
 
@@ -216,7 +260,8 @@ def probe_section(verdict: dict, probes: pd.DataFrame, figures: dict[str, list[P
 
 
 def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path],
-           probes: pd.DataFrame | None = None, probe_figs: dict[str, list[Path]] | None = None) -> str:
+           probes: pd.DataFrame | None = None, probe_figs: dict[str, list[Path]] | None = None,
+           lineage: dict | None = None) -> str:
     prov = verdict["provenance"]
     lines = [
         f"# {escape.inline(verdict['title'])}",
@@ -234,6 +279,8 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
         "",
         *[f"- {r}" for r in verdict["reasons"]],
         "",
+        *lineage_section(lineage),
+        *alternatives_section(verdict.get("alternatives", [])),
         "## Predictions",
         "",
     ]
@@ -280,5 +327,14 @@ def write_report(hyp_id: str, results: str | Path = "results") -> Path:
     figures = learning_curves(table[~table.metric.str.contains("/", regex=False)], out_dir / "figures")
     probe_figs = probe_figures(probes, out_dir / "figures") if probes is not None and len(probes) else {}
     path = out_dir / "report.md"
-    io.write_text(path, render(verdict, predictions, reduced, figures, probes, probe_figs))
+    io.write_text(path, render(verdict, predictions, reduced, figures, probes, probe_figs,
+                               read_lineage(verdict, results)))
     return path
+
+
+def read_lineage(verdict: dict, results: str | Path) -> dict | None:
+    """The lineage of a hypothesis from its parent's verdict.json (the report job's input when it refines one)."""
+    parent = verdict.get("refines")
+    if not parent:
+        return None
+    return lineage_of(io.read_json(Path(results) / parent / "verdict.json"), verdict)

@@ -91,6 +91,7 @@ def load_hypothesis(path: str | Path) -> Hypothesis:
     conditions, issues = _expand_conditions(spec, data, lines, file)
     issues += probe_issues(spec, conditions, lines, file)
     issues += _check_predictions(spec, conditions, data, lines, file)
+    issues += _check_alternatives(spec, conditions, data, lines, file)
     if issues:
         raise SpecError(issues)
     return Hypothesis(path, spec, conditions, hashlib.sha256(text.encode()).hexdigest(), data)
@@ -118,25 +119,36 @@ def _sweep_label(path: str, value: Any, leaves: list[str]) -> str:
     return f"{name}={value}"
 
 
+def condition_grid(conditions: dict[str, dict], sweep: dict[str, list]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every concrete condition as (name, named condition or '', {sweep path: value}): the named
+    conditions crossed with the sweep grid, named like `wide_lr=0.01` (`default` when there is neither)."""
+    sweep_paths = list(sweep)
+    leaves = [p.rsplit(".", 1)[-1] for p in sweep_paths]
+    grid = list(itertools.product(*(sweep[p] for p in sweep_paths))) if sweep_paths else [()]
+    out = []
+    for cname, values in itertools.product(list(conditions) or [""], grid):
+        labels = [_sweep_label(p, v, leaves) for p, v in zip(sweep_paths, values)]
+        out.append(("_".join([cname] * bool(cname) + labels) or "default", cname, dict(zip(sweep_paths, values))))
+    return out
+
+
 def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dict[str, BaseModel], list[SpecIssue]]:
     """Apply each condition's overrides (crossed with the sweep grid) to the base run spec."""
     base = {k: data[k] for k in RUN_FIELDS if k in data}
-    named: dict[str, dict[str, Any]] = dict(spec.conditions) or {"": {}}
     issues: list[SpecIssue] = []
-    sweep_paths = []
-    for path in spec.sweep:
+    sweep: dict[str, list] = {}
+    for path, values in spec.sweep.items():
         if path.split(".", 1)[0] in RUN_FIELDS:
-            sweep_paths.append(path)
+            sweep[path] = values
         else:  # reported here, before its values are turned into condition names
             issues.append(SpecIssue(file, lines.line(["sweep", path]), f"sweep.{path}",
                                     f"can only sweep fields of {', '.join(RUN_FIELDS)} (dotted, e.g. train.lr)"))
-    leaves = [p.rsplit(".", 1)[-1] for p in sweep_paths]
-    grid = list(itertools.product(*(spec.sweep[p] for p in sweep_paths))) if sweep_paths else [()]
+    sweep_paths = list(sweep)
 
     conditions: dict[str, BaseModel] = {}
-    for (cname, overrides), values in itertools.product(named.items(), grid):
-        labels = [_sweep_label(p, v, leaves) for p, v in zip(sweep_paths, values)]
-        name = "_".join([cname] * bool(cname) + labels) or "default"
+    for name, cname, swept in condition_grid(spec.conditions, sweep):
+        overrides = spec.conditions.get(cname, {})
+        values = tuple(swept.values())
         if not CONDITION_NAME.match(name):
             issues.append(SpecIssue(file, lines.line(["conditions", cname] if cname else ["sweep"]), "conditions",
                                     f"condition name {name!r} is not a safe name"))
@@ -236,6 +248,59 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
     return issues
 
 
+def _check_alternatives(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
+    """Each alternative names existing conditions and predictions, and each condition it names is one its
+    predictions actually test (otherwise it distinguishes nothing)."""
+    issues = []
+    preds = {p.id: p for p in spec.predictions}
+    seen = set()
+    for i, alt in enumerate(spec.alternatives):
+        at = ["alternatives", i]
+        if alt.id in seen:
+            issues.append(SpecIssue(file, lines.line([*at, "id"]), f"alternatives.{i}.id", f"duplicate id {alt.id!r}"))
+        seen.add(alt.id)
+        for j, pid in enumerate(alt.predictions):
+            if pid not in preds:
+                issues.append(SpecIssue(file, lines.line([*at, "predictions", j]), f"alternatives.{i}.predictions",
+                                        f"unknown prediction {pid!r}; defined: {', '.join(preds)}"))
+        tested = {c for pid in alt.predictions if pid in preds for c in preds[pid].conditions_used(list(conditions))}
+        for j, c in enumerate(alt.conditions):
+            if c not in conditions:
+                issues.append(SpecIssue(file, lines.line([*at, "conditions", j]), f"alternatives.{i}.conditions",
+                                        f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
+            elif c not in tested:
+                issues.append(SpecIssue(file, lines.line([*at, "conditions", j]), f"alternatives.{i}.conditions",
+                                        f"condition {c!r} is not tested by any of the alternative's predictions "
+                                        f"({', '.join(alt.predictions)})"))
+    return issues
+
+
+def check_lineage(hyps: list[Hypothesis], complete: bool = True) -> list[SpecIssue]:
+    """`refines` names a loaded hypothesis, and following parents never comes back to where it started.
+    With `complete=False` (some files failed to load) a missing parent may be one of those, so only cycles
+    are reported."""
+    by_id = {h.id: h for h in hyps}
+    issues = []
+    for h in hyps:
+        parent = h.spec.refines
+        if parent is None:
+            continue
+        where = (str(h.path), LineMap(h.path.read_text()).line(["refines"]), "refines")
+        if parent not in by_id:
+            if not complete:
+                continue
+            known = ", ".join(sorted(by_id)) or "none"
+            issues.append(SpecIssue(*where, f"unknown parent hypothesis {parent!r}; loaded: {known}"))
+            continue
+        chain, node = [h.id], parent
+        while node is not None and node in by_id and node not in chain:
+            chain.append(node)
+            node = by_id[node].spec.refines
+        if node == h.id:
+            issues.append(SpecIssue(*where, "lineage cycle: " + " → ".join([*chain, h.id])))
+    return issues
+
+
 def load_all(directory: str | Path = "hypotheses") -> list[Hypothesis]:
     """Load and validate every `*.yaml` in `directory`; raise one SpecError listing all problems."""
     hyps, issues = [], []
@@ -250,6 +315,7 @@ def load_all(directory: str | Path = "hypotheses") -> list[Hypothesis]:
             issues.append(SpecIssue(str(h.path), LineMap(h.path.read_text()).line(["id"]), "id",
                                     f"id {h.id!r} is already used by {seen[h.id].path}"))
         seen.setdefault(h.id, h)
+    issues += check_lineage(hyps, complete=not issues)
     if issues:
         raise SpecError(issues)
     return hyps

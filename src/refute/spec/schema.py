@@ -187,6 +187,24 @@ def run_spec_model() -> type[BaseModel]:
     return RunSpec
 
 
+class Alternative(Strict):
+    """A rival explanation of the same observations, and the evidence that would tell it apart."""
+
+    id: str = Field(pattern=SLUG, description="a short slug naming the alternative explanation")
+    explanation: str = Field(min_length=1, description="the rival explanation, in words")
+    conditions: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="the condition(s) (adversarial controls) that distinguish it; each must be "
+        "used by one of its predictions"
+    )
+    predictions: list[Annotated[str, Field(pattern=SLUG)]] = Field(
+        min_length=1, description="the id(s) of the predictions that distinguish it"
+    )
+    ruled_out_if: Literal["holds", "contradicted"] = Field(
+        "holds", description="the alternative is ruled out when every one of its predictions has this outcome; "
+        "it survives when any has the other decided outcome, and stays open while any is undecided"
+    )
+
+
 @lru_cache(maxsize=None)
 def reduction_union() -> Any:
     return component_union(REDUCTIONS, flat=True)
@@ -228,6 +246,16 @@ def hypothesis_model() -> type[BaseModel]:
                 description="interpretability probes run on each condition's trained weights (final or "
                 "snapshots); their outputs are metrics predictions can test, named <id>/<metric>@<site>",
             ),
+        ),
+        "refines": (
+            str | None,
+            Field(None, pattern=SLUG, description="the id of the parent hypothesis this one refines (more seeds, "
+                  "a generalization, a boundary probe); the report shows what changed and how the verdict moved"),
+        ),
+        "alternatives": (
+            list[Alternative],
+            Field(default_factory=list, description="rival explanations, each with the conditions and predictions "
+                  "that would rule it out; the report says which were ruled out and which survive"),
         ),
         "analysis": (
             AnalysisPlan,

@@ -24,6 +24,7 @@ from refute.probes._plan import probe_jobs
 from refute.registry import PREDICTIONS
 from refute.spec.loader import Hypothesis, load_hypothesis
 from refute.stats import across_metrics, preregistration, reductions
+from refute.stats.alternatives import judge_alternatives
 from refute.stats.correction import adjust
 from refute.stats.kinds._base import DATA_COLUMNS
 from refute.stats.verdict import UNDECIDED, decide
@@ -193,6 +194,10 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
         "reasons": reasons,
         "predictions": {p["id"]: p["outcome"]["status"] for p in predictions},
         "analysis": plan.model_dump(mode="json"),
+        "alternatives": judge_alternatives(hyp.spec.alternatives, outcomes,
+                                           valid=not (failures and plan.failed_runs == "invalid")),
+        "refines": hyp.spec.refines,
+        "spec": hyp.spec.model_dump(mode="json"),
         "failures": failures,
         "preregistration": registration,
         "power": {p["id"]: p["result"]["power"] for p in undecided},

@@ -61,6 +61,11 @@ class Prediction(Params):
         description="how each run's time series becomes one number: a name or {name, ...params}"
     )
     alpha: float = Field(0.05, gt=0, lt=1, description="significance level (before correction across predictions)")
+    prior: float | None = Field(
+        None, ge=0, le=1,
+        description="the probability you give, before training, that this prediction holds; scored (Brier) on "
+        "the agenda index once the prediction is decided",
+    )
     divide_by: Divisor | None = Field(
         None, description="divide each run's value by times × param^power of its condition, e.g. "
         "{param: train.lr, power: -1, times: 2} tests sharpness ÷ (2/lr)",
