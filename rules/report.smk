@@ -10,7 +10,13 @@ rule report:
         figures=directory(f"{RESULTS}/{{id}}/figures"),
     log:
         f"{RESULTS}/logs/report/{{id}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    # Seconds of work each: grouped, so a cluster runs a hypothesis's merge, statistics and report as
+    # one job.
+    group: "analysis"
     conda:
-        "../envs/refute.yaml"
+        "../envs/report.yaml"
     shell:
         "'{PY}' -m refute.jobs report {wildcards.id} --results {RESULTS} > {log} 2>&1"

@@ -11,7 +11,13 @@ rule stats:
         reduced=f"{RESULTS}/{{id}}/reduced.parquet",
     log:
         f"{RESULTS}/logs/stats/{{id}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    # Seconds of work each: grouped, so a cluster runs a hypothesis's merge, statistics and report as
+    # one job.
+    group: "analysis"
     conda:
-        "../envs/refute.yaml"
+        "../envs/stats.yaml"
     shell:
         "'{PY}' -m refute.jobs stats {input.hypothesis} --results {RESULTS} > {log} 2>&1"

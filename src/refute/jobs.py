@@ -13,6 +13,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("spec")
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="the hypothesis's device request (does not change the run's numbers)")
+    t.add_argument("--seeds", metavar="LO:HI", help="train only positions LO..HI-1 of the run's seed list")
+    m = sub.add_parser("merge", help="merge a run's seed chunks into the run's outputs")
+    m.add_argument("chunks", nargs="+", help="chunk folders, in seed order")
+    m.add_argument("--out", required=True)
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
     s.add_argument("hypothesis")
     s.add_argument("--results", default="results")
@@ -24,7 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.stage == "train":
         from refute.run_job import train_run
 
-        train_run(a.spec, a.out, a.threads)
+        seeds = None
+        if a.seeds:
+            lo, hi = (int(v) for v in a.seeds.split(":"))
+            seeds = slice(lo, hi)
+        train_run(a.spec, a.out, a.threads, a.device, seeds)
+    elif a.stage == "merge":
+        from refute.chunks import merge
+
+        print(merge(a.chunks, a.out)["seeds"])
     elif a.stage == "stats":
         from refute.stats.analyse import analyse
 

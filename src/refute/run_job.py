@@ -10,16 +10,29 @@ from refute import io
 from refute.spec.schema import run_spec_model
 
 
-def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1) -> dict:
-    """Write metrics.parquet (seed, step, metric, value), weights.pt and run.json into out_dir."""
+def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, device: str = "auto",
+              seeds: slice | None = None) -> dict:
+    """Write metrics.parquet (seed, step, metric, value), weights.pt and run.json into out_dir.
+
+    `device` is the hypothesis's request (auto | cpu | cuda); `seeds` trains only that slice of the
+    run's seed list (one chunk of a run split across jobs).
+    """
     import torch
 
+    from refute import devices
     from refute.train import fit
 
     torch.set_num_threads(max(1, threads))
     out = Path(out_dir)
     run = run_spec_model().model_validate(json.loads(Path(spec_path).read_text()))
-    result = fit(run, log=lambda msg: print(msg, flush=True))
+    if seeds is not None:
+        chunk = list(run.seeds)[seeds]
+        if not chunk:
+            raise ValueError(f"seed slice {seeds.start}:{seeds.stop} of a run with {len(run.seeds)} seeds is empty")
+        run = run.model_copy(update={"seeds": chunk})
+    where = devices.resolve(device)
+    print(f"training {len(run.seeds)} seed(s) on {devices.describe(where)}", flush=True)
+    result = fit(run, log=lambda msg: print(msg, flush=True), device=where)
     io.write_parquet(out / "metrics.parquet", result.metrics)
     with io.atomic_path(out / "weights.pt") as tmp:
         torch.save({"seeds": result.seeds, "state": result.state}, tmp)
@@ -28,7 +41,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1) -> d
         "steps": run.train.steps,
         "diverged": {str(s): step for s, step in result.diverged.items()},
         "wall_seconds": round(result.wall_seconds, 3),
-        "device": "cpu",
+        "device": devices.describe(where),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "host": platform.node(),

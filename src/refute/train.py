@@ -7,6 +7,7 @@ gradient is its own), and the optimizers act elementwise.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class FitResult:
     seeds: list[int]
     diverged: dict[int, int] = field(default_factory=dict)  # seed -> first step with a non-finite loss
     wall_seconds: float = 0.0
+    device: str = "cpu"
 
 
 class Batches:
@@ -40,10 +42,11 @@ class Batches:
         # Offset from the init seed so data order and initialization are independent streams.
         self.gens = [torch.Generator().manual_seed(int(s) + 7919) for s in seeds]
 
-    def indices(self) -> torch.Tensor | None:
+    def indices(self, device: str = "cpu") -> torch.Tensor | None:
         if self.full:
             return None
-        return torch.stack([torch.randint(0, self.n, (self.size,), generator=g) for g in self.gens])
+        # Drawn on the CPU whatever the device, so every device sees the same minibatches.
+        return torch.stack([torch.randint(0, self.n, (self.size,), generator=g) for g in self.gens]).to(device)
 
 
 def _observe(run, model, data, step: int, final: bool) -> list[tuple[str, np.ndarray]]:
@@ -53,16 +56,27 @@ def _observe(run, model, data, step: int, final: bool) -> list[tuple[str, np.nda
         every = obs.every or run.train.eval_every
         if step % every == 0 or final:
             for metric, values in OBSERVABLES.get(obs.name).impl.compute(obs, ctx).items():
-                out.append((metric, values.detach().double().numpy()))
+                out.append((metric, values.detach().double().cpu().numpy()))
     return out
 
 
-def fit(run, log=print) -> FitResult:
-    """Train every seed of `run` (a validated run spec) and return its logged metrics and weights."""
+def _to(data, device: str):
+    if device == "cpu":
+        return data
+    moved = {f.name: getattr(data, f.name).to(device) for f in dataclasses.fields(data)
+             if isinstance(getattr(data, f.name), torch.Tensor)}
+    return dataclasses.replace(data, **moved)
+
+
+def fit(run, log=print, device: str = "cpu") -> FitResult:
+    """Train every seed of `run` (a validated run spec) on `device` ('cpu' or 'cuda') and return its
+    logged metrics and weights (on the CPU)."""
     t0 = time.perf_counter()
     seeds = list(run.seeds)
-    data = TASKS.get(run.task.name).impl(run.task.params)
-    model = MODELS.get(run.model.name).impl(run.model.params, data, seeds)
+    # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
+    # run starts from the same numbers on every device.
+    data = _to(TASKS.get(run.task.name).impl(run.task.params), device)
+    model = MODELS.get(run.model.name).impl(run.model.params, data, seeds).to(device)
     opt = OPTIMIZERS.get(run.train.optimizer.name).impl(run.train.optimizer.params, model.parameters(), run.train)
     batches = Batches(len(data.x_train), run.train.batch_size, seeds)
     y_full = objectives.shared(data.y_train, len(seeds))
@@ -78,13 +92,13 @@ def fit(run, log=print) -> FitResult:
             records.append((step, metric, values, alive.numpy().copy()))
         if final:
             break
-        idx = batches.indices()
+        idx = batches.indices(device)
         if idx is None:
             out, y = model(data.x_train), y_full
         else:
             out, y = model(data.x_train[idx], batched=True), data.y_train[idx]
         loss = objectives.loss(out, y, data.objective)
-        finite = torch.isfinite(loss.detach())
+        finite = torch.isfinite(loss.detach()).cpu()
         if not finite[alive].all():
             # A diverged seed stops being logged; its slice of the batch cannot affect the others.
             for i in torch.nonzero(alive & ~finite).flatten().tolist():
@@ -95,13 +109,13 @@ def fit(run, log=print) -> FitResult:
         loss.sum().backward()
         opt.step()
         if step % report_every == 0:
-            live = loss.detach()[alive]
+            live = loss.detach().cpu()[alive]
             mean = live.mean().item() if len(live) else math.nan
             log(f"step {step}/{steps}  mean train loss {mean:.4g}  ({time.perf_counter() - t0:.1f}s)")
 
     frame = _tidy(records, seeds)
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return FitResult(frame, state, seeds, diverged, time.perf_counter() - t0)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return FitResult(frame, state, seeds, diverged, time.perf_counter() - t0, device)
 
 
 def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:
