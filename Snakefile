@@ -1,7 +1,9 @@
 # refute: every hypotheses/*.yaml becomes train -> stats -> report.
 # Run all:  snakemake -c all      One hypothesis:  snakemake -c all results/<id>/report.md
 # Plan (jobs, models, FLOPs, wall time) without running:  snakemake -n
+import shlex
 import sys
+from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
@@ -9,12 +11,13 @@ from refute.workflow import TINY_JOB_S, load_plan
 
 HYPOTHESES = config.get("hypotheses", "hypotheses")
 RESULTS = config.get("results", "results")
-# The interpreter that runs Snakemake, so jobs see the same installed refute; under `--sdm conda`, the
-# rule's environment's own python.
+# How a rule starts python: the interpreter that runs Snakemake, so jobs see the same installed refute;
+# under `--sdm conda`, the rule's environment's python, with this workflow's src/ on the path (the envs
+# hold refute's dependencies, not refute).
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-    PY = "python"
+    PY = "env PYTHONPATH=" + shlex.quote(str(Path(workflow.basedir) / "src")) + " python"
 else:
-    PY = sys.executable
+    PY = shlex.quote(sys.executable)
 
 # Validation happens here, at parse time: a bad file stops the workflow before any job runs.
 # `seeds_per_job` caps the seeds trained per job (e.g. `--config seeds_per_job=8`, or in a profile).

@@ -19,4 +19,4 @@ rule report:
     conda:
         "../envs/report.yaml"
     shell:
-        "'{PY}' -m refute.jobs report {wildcards.id} --results {RESULTS} > {log} 2>&1"
+        "{PY} -m refute.jobs report {wildcards.id} --results {RESULTS} > {log} 2>&1"

@@ -20,4 +20,4 @@ rule stats:
     conda:
         "../envs/stats.yaml"
     shell:
-        "'{PY}' -m refute.jobs stats {input.hypothesis} --results {RESULTS} > {log} 2>&1"
+        "{PY} -m refute.jobs stats {input.hypothesis} --results {RESULTS} > {log} 2>&1"

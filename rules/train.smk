@@ -30,7 +30,7 @@ rule train:
     conda:
         "../envs/train.yaml"
     shell:
-        "'{PY}' -m refute.jobs train {input.spec} --out $(dirname {output.metrics}) --threads {threads}"
+        "{PY} -m refute.jobs train {input.spec} --out $(dirname {output.metrics}) --threads {threads}"
         " --device {resources.train_device} > {log} 2>&1"
 
 
@@ -59,7 +59,7 @@ rule train_chunk:
     conda:
         "../envs/train.yaml"
     shell:
-        "'{PY}' -m refute.jobs train {input.spec} --out $(dirname {output.metrics}) --threads {threads}"
+        "{PY} -m refute.jobs train {input.spec} --out $(dirname {output.metrics}) --threads {threads}"
         " --device {resources.train_device} --seeds {wildcards.lo}:{wildcards.hi} > {log} 2>&1"
 
 
@@ -87,4 +87,4 @@ rule merge_seeds:
     conda:
         "../envs/train.yaml"
     shell:
-        "'{PY}' -m refute.jobs merge {params.chunks} --out $(dirname {output.metrics}) > {log} 2>&1"
+        "{PY} -m refute.jobs merge {params.chunks} --out $(dirname {output.metrics}) > {log} 2>&1"
