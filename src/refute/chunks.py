@@ -79,7 +79,9 @@ def merge(chunk_dirs: list[str | Path], out_dir: str | Path) -> dict:
         "threads": max(r.get("threads", 1) for r in records),
         "torch": records[0].get("torch"),
         "host": ", ".join(sorted({r.get("host", "?") for r in records})),
-        "chunks": [{"slice": list(parse_chunk_name(d.name)), **{k: r.get(k) for k in ("seeds", "wall_seconds", "device", "host")}}
+        "slurm_job_id": ", ".join(sorted({r["slurm_job_id"] for r in records if r.get("slurm_job_id")})) or None,
+        "chunks": [{"slice": list(parse_chunk_name(d.name)),
+                    **{k: r.get(k) for k in ("seeds", "wall_seconds", "device", "host", "slurm_job_id")}}
                    for d, r in zip(chunk_dirs, records)],
     }
     io.write_json(out / "run.json", record)  # last: its presence marks a complete run

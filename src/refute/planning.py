@@ -206,7 +206,9 @@ def plan_text(plan: Plan, ids: list[str] | None = None, cores: int | None = None
     for i in ids:
         hyp = plan.hypotheses[i]
         lines.append(f"Plan for {i} ({hyp.path}): {hyp.spec.title}")
-        per_job = sorted({plan.compute[h].seeds_per_job or 0 for h in hyp.runs().values()})
+        # As split (a finished run keeps the split it was trained with).
+        per_job = sorted({max(hi - lo for lo, hi in plan.chunks[h]) if plan.is_chunked(h) else 0
+                          for h in hyp.runs().values()})
         per_job_text = ", ".join(str(n) if n else "all" for n in per_job)
         lines.append(f"  device: {hyp.spec.compute.device}   seeds per job: {per_job_text}")
         header = ("condition", "run", "seeds", "jobs", "params/seed", "FLOPs", "memory", "limit", "est. time", "status")

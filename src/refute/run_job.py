@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, devi
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "host": platform.node(),
+        # Which scheduler job trained it, if any: provenance, and proof a cluster run went through SLURM.
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
     }
     # run.json last: its presence marks a complete run.
     io.write_json(out / "run.json", record)
