@@ -16,7 +16,7 @@ FAKE = planning.Calibration(flops_per_s=1e10, step_overhead_s=1e-3, startup_s=2.
 @pytest.fixture
 def calibrated(monkeypatch):
     """A fixed calibration, so the numbers below are exact and no test pays for measuring."""
-    monkeypatch.setattr(planning, "calibration", lambda results, threads=1: (FAKE, "cached.json"))
+    monkeypatch.setattr(planning, "calibration", lambda directory=None, threads=1: (FAKE, "cached.json"))
 
 
 @pytest.fixture

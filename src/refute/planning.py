@@ -2,7 +2,7 @@
 
 FLOPs come from refute.costs (counted from the run specs). Time on this machine comes from a short
 calibration — a few real training steps of a tiny and of a medium model, and one job's interpreter
-start-up — cached per host under the results folder, so only the first plan pays for it.
+start-up — cached per host in ~/.cache/refute/, so only the first plan on a machine pays for it.
 """
 
 from __future__ import annotations
@@ -92,9 +92,13 @@ def calibrate(threads: int = 1) -> Calibration:
                        time.strftime("%Y-%m-%d %H:%M:%S"))
 
 
-def calibration(results: str | Path, threads: int = 1) -> tuple[Calibration, Path]:
-    """This host's calibration, measured once and cached in results/.refute/ (delete the file to redo)."""
-    path = Path(results) / ".refute" / f"calibration-{platform.node()}-t{threads}.json"
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "refute"
+
+
+def calibration(directory: str | Path | None = None, threads: int = 1) -> tuple[Calibration, Path]:
+    """This host's calibration, measured once and cached (default ~/.cache/refute/; delete the file to redo)."""
+    path = Path(directory or cache_dir()) / f"calibration-{platform.node()}-t{threads}.json"
     if path.exists():
         data = json.loads(path.read_text())
         # Compared by package metadata: a cached plan does not pay for importing torch.
@@ -198,7 +202,7 @@ def plan_text(plan: Plan, ids: list[str] | None = None, cores: int | None = None
         raise KeyError(f"no hypothesis with id {', '.join(map(repr, unknown))}; known: {', '.join(sorted(plan.hypotheses))}")
     threads = max([threads_for(plan.runs[h]) for i in ids for h in plan.hypotheses[i].runs().values()] or [1])
     cores = cores or os.cpu_count() or 1
-    cal, cal_path = calibration(plan.results, threads)
+    cal, cal_path = calibration(threads=threads)
     jobs = pending_jobs(plan, ids, cal)
     pending = {j.target.split("/")[0] for j in jobs if j.kind in ("train", "train_chunk")}
 
