@@ -78,6 +78,9 @@ EOF
 }
 
 start() {
+    if [ -f "$ROOT/run/slurmctld.pid" ] && kill -0 "$(cat "$ROOT/run/slurmctld.pid")" 2>/dev/null; then
+        log "a cluster is already running from $ROOT; stop it first (.ci/slurm.sh stop)"; exit 1
+    fi
     install
     write_conf
     # munged runs as the munge user and keeps its socket and pid file in /run/munge.

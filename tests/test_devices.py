@@ -97,3 +97,14 @@ def test_training_on_the_gpu_matches_the_cpu(batch_size):
     for k, v in cpu.state.items():
         assert gpu.state[k].device.type == "cpu"
         torch.testing.assert_close(gpu.state[k], v, rtol=1e-4, atol=1e-5)
+
+
+def test_the_readme_compute_block_is_valid(tmp_path, tiny):
+    import yaml
+
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("**GPU.**")[1].split("```yaml\n")[1].split("```")[0]
+    h = load_hypothesis(write_yaml(tmp_path / "h.yaml", {**tiny, **yaml.safe_load(block)}))
+    assert h.spec.compute.device == "auto" and h.spec.compute.seeds_per_job == "all"
