@@ -1,4 +1,4 @@
-# refute: every hypotheses/*.yaml becomes train -> stats -> report.
+# refute: every hypotheses/*.yaml becomes train -> probes -> stats -> report.
 # Run all:  snakemake -c all      One hypothesis:  snakemake -c all results/<id>/report.md
 # Plan (jobs, models, FLOPs, wall time) without running:  snakemake -n
 import shlex
@@ -31,10 +31,12 @@ if workflow.output_settings.dryrun:
 
 wildcard_constraints:
     run="[0-9a-f]{16}",
+    probe="[0-9a-f]{16}",
     id="[a-z0-9][a-z0-9_-]*",
 
 
 include: "rules/train.smk"
+include: "rules/probes.smk"
 include: "rules/stats.smk"
 include: "rules/report.smk"
 

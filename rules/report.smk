@@ -1,10 +1,11 @@
 rule report:
-    """Write the verdict report and its learning-curve figures."""
+    """Write the verdict report, its learning-curve figures and its probe tables and figures."""
     input:
         verdict=f"{RESULTS}/{{id}}/verdict.json",
         predictions=f"{RESULTS}/{{id}}/predictions.json",
         observations=f"{RESULTS}/{{id}}/observations.parquet",
         reduced=f"{RESULTS}/{{id}}/reduced.parquet",
+        probes=f"{RESULTS}/{{id}}/probes.parquet",
     output:
         report=f"{RESULTS}/{{id}}/report.md",
         figures=directory(f"{RESULTS}/{{id}}/figures"),
@@ -13,8 +14,8 @@ rule report:
     resources:
         mem_mb=1000,
         runtime=10,
-    # Seconds of work each: grouped, so a cluster runs a hypothesis's merge, statistics and report as
-    # one job.
+    # Seconds of work each: grouped, so a cluster runs a hypothesis's merges, probes, statistics and
+    # report as one job.
     group: "analysis"
     conda:
         "../envs/report.yaml"

@@ -16,6 +16,7 @@ rule train:
     output:
         metrics=f"{RESULTS}/runs/{{run}}/metrics.parquet",
         weights=f"{RESULTS}/runs/{{run}}/weights.pt",
+        snapshots=f"{RESULTS}/runs/{{run}}/snapshots.pt",
         meta=f"{RESULTS}/runs/{{run}}/run.json",
     log:
         f"{RESULTS}/logs/train/{{run}}.log",
@@ -45,6 +46,7 @@ rule train_chunk:
     output:
         metrics=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/metrics.parquet",
         weights=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/weights.pt",
+        snapshots=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/snapshots.pt",
         meta=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/run.json",
     log:
         f"{RESULTS}/logs/train/{{run}}-seeds-{{lo}}-{{hi}}.log",
@@ -70,10 +72,12 @@ rule merge_seeds:
     input:
         metrics=lambda wc: PLAN.chunk_outputs(wc.run, "metrics.parquet"),
         weights=lambda wc: PLAN.chunk_outputs(wc.run, "weights.pt"),
+        snapshots=lambda wc: PLAN.chunk_outputs(wc.run, "snapshots.pt"),
         meta=lambda wc: PLAN.chunk_outputs(wc.run, "run.json"),
     output:
         metrics=f"{RESULTS}/runs/{{run}}/metrics.parquet",
         weights=f"{RESULTS}/runs/{{run}}/weights.pt",
+        snapshots=f"{RESULTS}/runs/{{run}}/snapshots.pt",
         meta=f"{RESULTS}/runs/{{run}}/run.json",
     log:
         f"{RESULTS}/logs/merge/{{run}}.log",
@@ -82,7 +86,7 @@ rule merge_seeds:
     resources:
         mem_mb=2000,
         runtime=10,
-    # With the statistics and the report: one cluster job per hypothesis after training.
+    # With the probes, statistics and report: one cluster job per hypothesis after training.
     group: "analysis"
     conda:
         "../envs/train.yaml"

@@ -151,15 +151,18 @@ def test_partition_and_account_live_in_profiles_never_in_rules():
 
 
 # Third-party imports of each rule family's job, by top-level module -> the conda package providing it.
-CONDA_NAMES = {"torch": {"pytorch", "pytorch-cpu"}, "yaml": {"pyyaml"}, "matplotlib": {"matplotlib-base", "matplotlib"}}
+CONDA_NAMES = {"torch": {"pytorch", "pytorch-cpu"}, "yaml": {"pyyaml"}, "matplotlib": {"matplotlib-base", "matplotlib"},
+               "sklearn": {"scikit-learn"}}
 FAMILIES = {
     "train": "import refute.run_job, refute.train, refute.chunks; from refute.registry import TASKS, MODELS, "
              "OPTIMIZERS, OBSERVABLES; [r.names() for r in (TASKS, MODELS, OPTIMIZERS, OBSERVABLES)]",
     "stats": "import refute.stats.analyse; from refute.spec.schema import hypothesis_model; hypothesis_model()",
     "report": "import refute.report.markdown, refute.report.figures, refute.stats.analyse; "
               "from refute.spec.schema import hypothesis_model; hypothesis_model()",
+    "probes": "import refute.probe_job; from refute.registry import PROBES, MODELS, TASKS; "
+              "[r.names() for r in (PROBES, MODELS, TASKS)]",
 }
-DECLARED = ["torch", "numpy", "scipy", "statsmodels", "pandas", "pyarrow", "pydantic", "yaml", "matplotlib"]
+DECLARED = ["torch", "numpy", "scipy", "statsmodels", "pandas", "pyarrow", "pydantic", "yaml", "matplotlib", "sklearn"]
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -3,7 +3,7 @@
 import pytest
 
 from refute.stats.verdict import (CONTRADICTED, HOLDS, INCONCLUSIVE, INVALID, REFUTED, SUPPORTED, UNDECIDED,
-                                  Outcome, decide, judge)
+                                  Outcome, decide, judge, judge_interval)
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,28 @@ def test_decide():
     assert decide({"a": o(UNDECIDED), "b": o(CONTRADICTED)}, [])[0] == REFUTED
     verdict, reasons = decide({"a": o(HOLDS)}, ["seed 3 diverged"])
     assert verdict == INVALID and "seed 3 diverged" in reasons[0]
+
+
+@pytest.mark.parametrize(
+    "low, high, p, est, ci, expected",
+    [
+        (-0.15, 0.15, 0.001, 0.02, (-0.05, 0.09), HOLDS),  # both one-sided tests reject
+        (-0.15, 0.15, 0.30, 0.05, (-0.2, 0.3), UNDECIDED),  # CI straddles the margin
+        (-0.15, 0.15, 0.99, 0.5, (0.3, 0.7), CONTRADICTED),  # credibly above the margin
+        (-0.15, 0.15, 0.99, -0.5, (-0.7, -0.3), CONTRADICTED),  # credibly below it
+        (float("-inf"), 0.0, 0.01, -0.4, (-0.6, -0.2), HOLDS),  # an open end: one one-sided test
+        (float("-inf"), 0.0, 0.9, 0.4, (0.1, 0.7), CONTRADICTED),
+    ],
+)
+def test_judge_interval(low, high, p, est, ci, expected):
+    assert judge_interval(low, high, 0.05, p, est, ci, n_min=5).status == expected
+
+
+def test_contradiction_reasons_name_the_ci_level_used():
+    o = judge("greater", 0.05, 0.0, 0.99, -1.0, (-1.5, -0.5), n_min=5, level=1 - 0.05 / 3)
+    assert o.status == CONTRADICTED and "98.33% CI" in o.reason
+
+
+def test_failed_runs_counted_against_do_not_invalidate():
+    # analyse passes no failures to decide() when failed runs count against the predictions.
+    assert decide({"a": o(HOLDS)}, [])[0] == SUPPORTED

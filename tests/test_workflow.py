@@ -86,3 +86,40 @@ def test_an_invalid_file_stops_the_dag_before_any_job(tmp_path, tiny):
     assert out.returncode != 0
     assert re.search(r"hypotheses/tiny.yaml:\d+: train.lr: must be > 0", out.stderr + out.stdout)
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_probes_run_in_the_dag_feed_predictions_and_rerun_only_when_their_inputs_change(tmp_path, tiny):
+    tiny["train"].update(snapshots={"every": 75}, weight_decay=1.0)
+    tiny["seeds"] = 2
+    tiny["probes"] = [{"name": "fourier", "id": "freq", "steps": "snapshots", "top_k": 2},
+                      {"name": "ablation", "site": "hidden.0", "behaviour": "loss"}]
+    tiny["predictions"].append({"id": "concentrated", "kind": "threshold", "condition": "default", "reduce": "final",
+                                "metric": "freq/top_k_fraction@embed", "threshold": 0.1, "direction": "greater"})
+    path = write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
+    assert planned_jobs(tmp_path) == {"train": 1, "probe": 2, "stats": 1, "report": 1}
+
+    out = snakemake(tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = tmp_path / "results"
+    probes = __import__("pandas").read_parquet(results / "tiny/probes.parquet")
+    assert list(probes.columns) == ["condition", "seed", "step", "probe", "metric", "site", "unit", "value"]
+    assert sorted(probes[probes.probe == "freq"].step.unique()) == [0, 75, 150]
+    assert set(probes.seed) == {0, 1}
+    verdict = json.loads((results / "tiny/verdict.json").read_text())
+    assert verdict["predictions"]["concentrated"] == "holds", verdict["reasons"]
+    report = (results / "tiny/report.md").read_text()
+    assert "## Probes" in report and "`freq/top_k_fraction@embed`" in report
+    assert (results / "tiny/figures/probe-freq-top_k_fraction-embed.png").stat().st_size > 1000
+    assert (results / "tiny/figures/probe-ablation-damage-hidden.0-units.png").stat().st_size > 1000
+    assert planned_jobs(tmp_path) == {}
+
+    # Renaming a probe only relabels it: statistics and report, no probe job.
+    tiny["probes"][0]["id"] = "fourier"
+    tiny["predictions"][-1]["metric"] = "fourier/top_k_fraction@embed"
+    write_yaml(path, tiny)
+    assert planned_jobs(tmp_path) == {"stats": 1, "report": 1}
+    # Changing a probe's parameters reruns that probe only, not training.
+    tiny["probes"][0]["top_k"] = 3
+    write_yaml(path, tiny)
+    assert planned_jobs(tmp_path) == {"probe": 1, "stats": 1, "report": 1}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from refute import io
+from refute import io, snapshots
 
-OUTPUTS = ("metrics.parquet", "weights.pt", "run.json")
+OUTPUTS = ("metrics.parquet", "weights.pt", "snapshots.pt", "run.json")
 
 
 def split(n_seeds: int, per_job: int | None) -> list[tuple[int, int]]:
@@ -48,7 +48,7 @@ def parse_chunk_name(name: str) -> tuple[int, int]:
 
 
 def merge(chunk_dirs: list[str | Path], out_dir: str | Path) -> dict:
-    """Write out_dir/{metrics.parquet, weights.pt, run.json} from chunk folders given in seed order."""
+    """Write out_dir/{metrics.parquet, weights.pt, snapshots.pt, run.json} from chunk folders given in seed order."""
     import torch
 
     out = Path(out_dir)
@@ -66,10 +66,14 @@ def merge(chunk_dirs: list[str | Path], out_dir: str | Path) -> dict:
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"a seed appears in more than one chunk: {seeds}")
     state = {k: torch.cat([w["state"][k] for w in weights]) for k in weights[0]["state"]}
+    # Every chunk took its snapshots at the same steps (one run spec): stack each step's seeds likewise.
+    snaps = [snapshots.load(d) for d in chunk_dirs]
+    merged_snaps = {step: {k: torch.cat([s[step][k] for s in snaps]) for k in snaps[0][step]} for step in snaps[0]}
 
     io.write_parquet(out / "metrics.parquet", metrics)
     with io.atomic_path(out / "weights.pt") as tmp:
         torch.save({"seeds": seeds, "state": state}, tmp)
+    snapshots.save(out / snapshots.FILE, merged_snaps, seeds)
     record = {
         "seeds": seeds,
         "steps": steps.pop(),

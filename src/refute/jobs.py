@@ -19,6 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("merge", help="merge a run's seed chunks into the run's outputs")
     m.add_argument("chunks", nargs="+", help="chunk folders, in seed order")
     m.add_argument("--out", required=True)
+    pr = sub.add_parser("probe", help="run one probe on one run's weights")
+    pr.add_argument("spec")
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--results", default="results")
+    pr.add_argument("--threads", type=int, default=1)
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
     s.add_argument("hypothesis")
     s.add_argument("--results", default="results")
@@ -39,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from refute.chunks import merge
 
         print(merge(a.chunks, a.out)["seeds"])
+    elif a.stage == "probe":
+        from refute.probe_job import probe_run
+
+        print(probe_run(a.spec, a.out, a.results, a.threads))
     elif a.stage == "stats":
         from refute.stats.analyse import analyse
 

@@ -143,8 +143,19 @@ def pending_jobs(plan: Plan, ids: list[str], cal: Calibration) -> list[Job]:
         else:
             c = plan.job_cost(h)
             jobs.append(Job("train", h, cal.job_seconds(c), c))
+    pending_probes = set()
     for i in ids:
-        stale = any(h in pending_runs for h in plan.hypotheses[i].runs().values())
+        for job in plan.probe_jobs[i]:
+            if job.hash in pending_probes:
+                continue
+            needs = [job.run] + ([job.reference] if job.reference else [])
+            if any(r in pending_runs for r in needs) or not _done(plan.probe_dir(job.hash) / "probe.json"):
+                pending_probes.add(job.hash)
+                # Timed as start-up only: what a probe costs depends on the probe (not estimated).
+                jobs.append(Job("probe", job.hash, cal.startup_s))
+    for i in ids:
+        stale = any(h in pending_runs for h in plan.hypotheses[i].runs().values()) or \
+            any(j.hash in pending_probes for j in plan.probe_jobs[i])
         if stale or not _done(plan.results / i / "verdict.json"):
             jobs.append(Job("stats", i, cal.startup_s + 2.0))
         if stale or not _done(plan.results / i / "report.md"):
@@ -161,8 +172,8 @@ def makespan(seconds: list[float], slots: int) -> float:
 
 
 def wall_seconds(jobs: list[Job], slots: int) -> float:
-    """Training and merging in parallel, then each hypothesis's statistics and report (in parallel)."""
-    first = [j.seconds for j in jobs if j.kind in ("train", "train_chunk", "merge_seeds")]
+    """Training, merging and probes in parallel, then each hypothesis's statistics and report (in parallel)."""
+    first = [j.seconds for j in jobs if j.kind in ("train", "train_chunk", "merge_seeds", "probe")]
     per_hyp: dict[str, float] = {}
     for j in jobs:
         if j.kind in ("stats", "report"):
@@ -245,8 +256,9 @@ def plan_text(plan: Plan, ids: list[str] | None = None, cores: int | None = None
     lines.append(f"Jobs to run: {len(jobs)} ({job_list})")
     lines.append(f"Models to train: {n_models} ({n_runs} run(s); each seed of a condition is one model)")
     lines.append(f"Compute: {flops:.2e} FLOPs")
+    untimed = " (probe jobs counted at start-up only)" if kinds.get("probe") else ""
     lines.append(f"Wall time on this machine ({cal.host}, {cores} core(s), {threads} thread(s) per job): "
-                 f"≈ {duration(wall_seconds(jobs, slots)) if jobs else '0s'}")
+                 f"≈ {duration(wall_seconds(jobs, slots)) if jobs else '0s'}{untimed}")
     lines.append(f"  calibrated {cal.measured_at}: {cal.flops_per_s / 1e9:.0f} GFLOP/s per job, "
                  f"{cal.step_overhead_s * 1e3:.2f} ms per step, {cal.startup_s:.1f} s job start-up "
                  f"(delete {cal_path} to measure again)")

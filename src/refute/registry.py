@@ -1,4 +1,4 @@
-"""Named, pluggable components: tasks, models, optimizers, observables, reductions, prediction kinds.
+"""Named, pluggable components: tasks, models, optimizers, observables, probes, reductions, prediction kinds.
 
 A component is one module that registers itself under a name with a pydantic class for its
 parameters. Hypothesis files select components by name; the spec validates their parameters with
@@ -84,3 +84,4 @@ OPTIMIZERS = Registry("optimizer", "refute.optimizers")
 OBSERVABLES = Registry("observable", "refute.observables")
 REDUCTIONS = Registry("reduction", "refute.stats.reductions")
 PREDICTIONS = Registry("prediction kind", "refute.stats.kinds")
+PROBES = Registry("probe", "refute.probes")

@@ -7,13 +7,13 @@ import os
 import platform
 from pathlib import Path
 
-from refute import io
+from refute import io, snapshots
 from refute.spec.schema import run_spec_model
 
 
 def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, device: str = "auto",
               seeds: slice | None = None) -> dict:
-    """Write metrics.parquet (seed, step, metric, value), weights.pt and run.json into out_dir.
+    """Write metrics.parquet (seed, step, metric, value), weights.pt, snapshots.pt and run.json into out_dir.
 
     `device` is the hypothesis's request (auto | cpu | cuda); `seeds` trains only that slice of the
     run's seed list (one chunk of a run split across jobs).
@@ -37,6 +37,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, devi
     io.write_parquet(out / "metrics.parquet", result.metrics)
     with io.atomic_path(out / "weights.pt") as tmp:
         torch.save({"seeds": result.seeds, "state": result.state}, tmp)
+    snapshots.save(out / snapshots.FILE, result.snapshots, result.seeds)
     record = {
         "seeds": result.seeds,
         "steps": run.train.steps,

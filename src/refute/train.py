@@ -19,6 +19,7 @@ import torch
 from refute import objectives
 from refute.observables._base import EvalContext
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, TASKS
+from refute.snapshots import Snapshots
 
 METRIC_COLUMNS = ["seed", "step", "metric", "value"]
 
@@ -30,6 +31,7 @@ class FitResult:
     seeds: list[int]
     diverged: dict[int, int] = field(default_factory=dict)  # seed -> first step with a non-finite loss
     wall_seconds: float = 0.0
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # step -> state (train.snapshots)
     device: str = "cpu"
 
 
@@ -86,8 +88,10 @@ def fit(run, log=print, device: str = "cpu") -> FitResult:
     diverged: dict[int, int] = {}
     records: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # step, metric, values, alive
     report_every = max(1, steps // 10)
+    snapshots = Snapshots(run.train.snapshots)
     for step in range(steps + 1):
         final = step == steps
+        snapshots.take(step, model)
         for metric, values in _observe(run, model, data, step, final):
             records.append((step, metric, values, alive.numpy().copy()))
         if final:
@@ -115,7 +119,7 @@ def fit(run, log=print, device: str = "cpu") -> FitResult:
 
     frame = _tidy(records, seeds)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return FitResult(frame, state, seeds, diverged, time.perf_counter() - t0, device)
+    return FitResult(frame, state, seeds, diverged, time.perf_counter() - t0, snapshots.states, device)
 
 
 def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from refute import chunks, costs, io
+from refute.probes._plan import probe_jobs
 from refute.spec.errors import SpecError
 from refute.spec.loader import Hypothesis, load_all, run_hash
 
@@ -51,6 +52,8 @@ class Plan:
                        for k, run in self.runs.items()}
         self.tiny_job_s = tiny_job_s
         self._costs: dict[tuple[str, int], costs.JobCost] = {}
+        self.probe_jobs = {h.id: probe_jobs(h) for h in hypotheses}
+        self.probes = {j.hash: j for jobs in self.probe_jobs.values() for j in jobs}
 
     def _recorded_split(self, h: str) -> list[tuple[int, int]] | None:
         """A finished run keeps the split it was trained with, so changing seeds_per_job (say, moving
@@ -83,6 +86,18 @@ class Plan:
         hashes = sorted(h for h in self.runs if self.is_chunked(h) == chunked)
         return "|".join(hashes) if hashes else NEVER
 
+    def probe_dir(self, h: str) -> Path:
+        return self.results / "probes" / h
+
+    def probe_outputs(self, hyp_id: str) -> list[str]:
+        return sorted({str(self.probe_dir(j.hash) / "values.parquet") for j in self.probe_jobs[hyp_id]})
+
+    def probe_inputs(self, h: str) -> list[str]:
+        """A probe job reads its run's weights (and a reference run's); run.json marks a run complete."""
+        job = self.probes[h]
+        runs = [job.run] + ([job.reference] if job.reference else [])
+        return [str(self.run_dir(r) / name) for r in runs for name in ("run.json", "weights.pt", "snapshots.pt")]
+
     def write_run_specs(self) -> None:
         """Each run's spec.json, the train job's input. Content-addressed: written once, never changed,
         so its timestamp does not trigger reruns."""
@@ -90,6 +105,10 @@ class Plan:
             path = self.run_dir(h) / "spec.json"
             if not path.exists():
                 io.write_text(path, json.dumps(run.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+        for h, job in self.probes.items():
+            path = self.probe_dir(h) / "spec.json"
+            if not path.exists():
+                io.write_text(path, json.dumps(job.record, indent=2, sort_keys=True) + "\n")
 
     # --- job sizes ---------------------------------------------------------------------------------------
     def seed_range(self, h: str, lo=None, hi=None) -> tuple[int, int]:

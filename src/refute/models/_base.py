@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -32,3 +33,51 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
     "linear": lambda h: h,
 }
+
+
+# --- Named sites, for probes -------------------------------------------------------------------
+# A model marks each place a probe may read or change with `self.site(name, tensor)` in its forward
+# pass, and declares those names (without building anything) in a classmethod `anatomy(p, data)`.
+# Site tensors are seed-batched, [S, B, ..., units]; the last dimension indexes the site's units.
+# A builder registered in MODELS states its model's sites with `@declares_sites(ModelClass)`.
+# Conventions, so that probes mean the same thing on every model:
+#   input            dense inputs as the model reads them          embed   token embeddings, concatenated
+#   pre.<i>          hidden layer i before its nonlinearity        hidden.<i>  hidden layer i after it
+#   resid.<i>        residual stream after block i                 attn.<i>.pattern  attention weights
+#   logits           the output
+# Probes attach functions to sites only through `refute.probes.hooks`, whose context managers
+# remove them on exit.
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """What a model offers to probes, known from its parameters alone."""
+
+    sites: dict[str, int]  # site name -> number of units (size of the last dimension)
+    matrices: dict[str, str] = field(default_factory=dict)  # token-indexed weight -> what it is
+
+
+class Sited:
+    """Mixin for models with named sites: `site` is the identity unless a probe has hooked the name."""
+
+    def site(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        hooks = self.__dict__.get("_site_hooks")
+        if hooks:
+            for fn in hooks.get(name, ()):
+                out = fn(x)
+                x = x if out is None else out
+        return x
+
+    def site_hooks(self) -> dict[str, list]:
+        """The live hooks by site (created on first use; probes add and remove entries)."""
+        return self.__dict__.setdefault("_site_hooks", {})
+
+
+def declares_sites(model_cls):
+    """Decorator for a model builder: probes find the model's `anatomy` on the builder, without building it."""
+
+    def deco(build):
+        build.anatomy = model_cls.anatomy
+        return build
+
+    return deco

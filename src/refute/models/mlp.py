@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from refute.models._base import ACTIVATIONS, per_seed, per_seed_inputs, uniform
+from refute.models._base import ACTIVATIONS, Anatomy, Sited, declares_sites, per_seed, per_seed_inputs, uniform
 from refute.registry import MODELS, Params
 from refute.tasks._base import TaskData
 
@@ -22,7 +22,7 @@ class MLPParams(Params):
     init_scale: float = Field(1.0, gt=0, le=100, description="multiplies every initial weight")
 
 
-class MLP(nn.Module):
+class MLP(Sited, nn.Module):
     def __init__(self, p: MLPParams, data: TaskData, seeds: list[int]):
         super().__init__()
         self.n_seeds, self.act = len(seeds), ACTIVATIONS[p.activation]
@@ -52,17 +52,35 @@ class MLP(nn.Module):
         if self.vocab:
             # One gather on a flattened table: far cheaper backward than indexing embed[:, x].
             flat = self.embed.reshape(-1, self.embed.shape[-1])
-            h = F.embedding(x + self.offsets, flat).flatten(2)
+            h = self.site("embed", F.embedding(x + self.offsets, flat).flatten(2))
         else:
-            h = x
+            h = self.site("input", x)
         for i in range(self.n_layers):
             h = torch.baddbmm(getattr(self, f"b{i}"), h, getattr(self, f"w{i}"))
             if i < self.n_layers - 1:
-                h = self.act(h)
-        return h
+                h = self.site(f"hidden.{i}", self.act(self.site(f"pre.{i}", h)))
+        return self.site("logits", h)
+
+    @classmethod
+    def anatomy(cls, p: MLPParams, data: TaskData) -> Anatomy:
+        first = {"embed": data.in_dim * p.d_embed} if data.inputs == "tokens" else {"input": data.in_dim}
+        hidden = {f"{kind}.{i}": p.width for i in range(p.depth) for kind in ("pre", "hidden")}
+        matrices = {"unembed": "output layer weights, one row per output class"}
+        if data.inputs == "tokens":
+            matrices = {"embed": "token embedding table, one row per token", **matrices}
+        return Anatomy({**first, **hidden, "logits": data.out_dim}, matrices)
+
+    def token_matrix(self, name: str) -> torch.Tensor:
+        """[S, tokens or classes, features]: the embedding table, or the output layer per class."""
+        if name == "embed":
+            return self.embed
+        if name == "unembed":
+            return getattr(self, f"w{self.n_layers - 1}").transpose(1, 2)
+        raise KeyError(f"mlp has no token matrix {name!r}")
 
 
 @MODELS.register("mlp", MLPParams)
+@declares_sites(MLP)
 def build(p: MLPParams, data: TaskData, seeds: list[int]) -> MLP:
     """multilayer perceptron over token embeddings or dense inputs"""
     return MLP(p, data, seeds)

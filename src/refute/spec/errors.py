@@ -83,6 +83,19 @@ def data_path(data: Any, loc: tuple) -> list:
     return path
 
 
+def error_path(data: Any, err: dict) -> list:
+    """Where in the user's data a pydantic error points; an unknown component name points at its `name`."""
+    path = data_path(data, err["loc"])
+    if err["type"] == "union_tag_invalid":
+        node = data
+        for key in path:
+            node = node[key]
+        for tag in ("name", "kind"):
+            if isinstance(node, dict) and tag in node:
+                return [*path, tag]
+    return path
+
+
 def _looks_like_tag(key: str, node: dict) -> bool:
     # A union tag is the value of the node's own `name`/`kind`, or a pydantic internal label.
     return key in (node.get("name"), node.get("kind")) or "[" in key or key in ("function-after", "function-before")
@@ -95,13 +108,19 @@ def allowed_fields(model: Any, loc: tuple) -> list[str]:
         t = _unwrap(t, key)
         if isinstance(t, type) and issubclass(t, BaseModel):
             info = t.model_fields.get(key) if isinstance(key, str) else None
-            t = info.annotation if info else None
+            if info or not _tagged(t, key):  # a union member's tag in the location is not a field
+                t = info.annotation if info else None
         elif get_origin(t) in (list, tuple) and isinstance(key, int):
             t = get_args(t)[0]
         elif get_origin(t) is dict:
             t = get_args(t)[1]
     t = _unwrap(t, None)
     return list(t.model_fields) if isinstance(t, type) and issubclass(t, BaseModel) else []
+
+
+def _tagged(model: type[BaseModel], key: Any) -> bool:
+    fields = model.model_fields
+    return any(key in get_args(fields[f].annotation) for f in ("name", "kind") if f in fields)
 
 
 def _unwrap(t: Any, tag: Any) -> Any:

@@ -18,7 +18,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from refute.registry import OBSERVABLES
-from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, data_path, dotted, humanize
+from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
+from refute.spec.probes import probe_issues, probe_metrics
 from refute.spec.schema import hypothesis_model, run_spec_model
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
@@ -52,7 +53,11 @@ class Hypothesis:
 def run_hash(run: BaseModel) -> str:
     """Runs are stored under a hash of everything that determines their numbers, so identical
     training requested by several conditions or hypotheses is done once."""
-    blob = json.dumps({"trainer": TRAINER_VERSION, "run": run.model_dump(mode="json")}, sort_keys=True)
+    dump = run.model_dump(mode="json")
+    if not dump["train"].get("snapshots"):
+        # No snapshots is the default; leaving it out keeps the hashes of runs that never asked for them.
+        dump["train"].pop("snapshots", None)
+    blob = json.dumps({"trainer": TRAINER_VERSION, "run": dump}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -66,7 +71,7 @@ def metrics_of(run: BaseModel) -> list[str]:
 def _issues(err: ValidationError, data: Any, lines: LineMap, file: str, model: type[BaseModel]) -> list[SpecIssue]:
     out = []
     for e in err.errors():
-        path = data_path(data, e["loc"])
+        path = error_path(data, e)
         allowed = allowed_fields(model, e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
         out.append(SpecIssue(file, lines.line(path), dotted(path), humanize(e, allowed)))
     return out
@@ -99,6 +104,7 @@ def load_hypothesis(path: str | Path) -> Hypothesis:
         raise SpecError(_issues(err, data, lines, file, hypothesis_model())) from None
 
     conditions, issues = _expand_conditions(spec, data, lines, file)
+    issues += probe_issues(spec, conditions, lines, file)
     issues += _check_predictions(spec, conditions, data, lines, file)
     if issues:
         raise SpecError(issues)
@@ -164,9 +170,9 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
         except ValidationError as err:
             conditions[name] = None  # known but invalid: predictions naming it are not blamed too
             for e in err.errors():
-                path = dotted(data_path(run, e["loc"]))
+                path = dotted(error_path(run, e))
                 where = next((w for p, w in sources.items() if path == p or path.startswith(p + ".")), None)
-                line = lines.line(where) if where else lines.line(data_path(run, e["loc"]))
+                line = lines.line(where) if where else lines.line(error_path(run, e))
                 field = f"{dotted(where[:2])}: {path}" if where else path
                 allowed = allowed_fields(run_spec_model(), e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
                 issues.append(SpecIssue(file, line, field, humanize(e, allowed)))
@@ -176,19 +182,38 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
 def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
     issues = []
     ids = set()
+    valid = {c: r for c, r in conditions.items() if r is not None}
     for i, pred in enumerate(spec.predictions):
         at = ["predictions", i]
         if pred.id in ids:
             issues.append(SpecIssue(file, lines.line([*at, "id"]), f"predictions.{i}.id", f"duplicate id {pred.id!r}"))
         ids.add(pred.id)
-        for c in pred.conditions_used():
-            if c not in conditions:
-                issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
-                                        f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
-            elif conditions[c] is not None and pred.metric not in metrics_of(conditions[c]):
-                issues.append(SpecIssue(file, lines.line([*at, "metric"]), f"predictions.{i}.metric",
-                                        f"metric {pred.metric!r} is never logged in condition {c!r}; "
-                                        f"logged: {', '.join(metrics_of(conditions[c]))}"))
+        used = pred.conditions_used(list(conditions))
+        unknown = [c for c in used if c not in conditions]
+        for c in unknown:
+            issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
+                                    f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
+        if unknown:
+            continue
+        problems = pred.check(valid)
+        for where, message in problems:
+            issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}", message))
+        if problems:
+            continue
+        for unit in pred.units(valid):
+            logged = metrics_of(valid[unit.condition]) + probe_metrics(spec, unit.condition, valid[unit.condition])
+            if unit.metric not in logged:
+                where = "x.metric" if unit.role == "x" else "metric" if unit.metric == pred.metric else "x.metrics"
+                issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
+                                        f"metric {unit.metric!r} is never logged or probed in condition "
+                                        f"{unit.condition!r}; available: {', '.join(logged)}"))
+        if spec.analysis.failed_runs == "against":
+            if any(pred.least_favourable(u) is None for u in pred.units(valid)):
+                issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
+                                        f"prediction {pred.id!r} ({pred.kind}, test {getattr(pred, 'test', '?')}, "
+                                        f"direction {getattr(pred, 'direction', '-')}) cannot count a failed run "
+                                        "against itself: use a one-sided rank or count test (compare: mannwhitney "
+                                        "or wilcoxon; threshold: wilcoxon; proportion), or failed_runs: invalid"))
     return issues
 
 

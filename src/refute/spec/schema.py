@@ -10,9 +10,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model, field_validator, model_validator
 
-from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, REDUCTIONS, TASKS, Registry
+from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, PROBES, REDUCTIONS, TASKS, Registry
+from refute.stats.plan import AnalysisPlan
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_STEPS = 10_000_000
@@ -72,6 +73,11 @@ class Train(Strict):
         "full", description="examples per step for each seed, or 'full' for full-batch training"
     )
     eval_every: int = Field(gt=0, le=MAX_STEPS, description="log observables every this many steps (and at the end)")
+    snapshots: list[Annotated[int, Field(ge=0, le=MAX_STEPS)]] = Field(
+        default_factory=list,
+        description="steps at which to keep the weights, for probes over training: a list of steps, or "
+        "{every: n} for 0, n, 2n, ... up to the last step (the final weights are always kept)",
+    )
 
     @field_validator("batch_size")
     @classmethod
@@ -79,6 +85,32 @@ class Train(Strict):
         if isinstance(v, int) and v <= 0:
             raise ValueError("must be > 0 or 'full'")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_every(cls, data):
+        # `snapshots: {every: n}` becomes the explicit list, so both spellings hash the same.
+        snaps = data.get("snapshots") if isinstance(data, dict) else None
+        if isinstance(snaps, dict):
+            every, steps = snaps.get("every"), data.get("steps")
+            if set(snaps) != {"every"} or not isinstance(every, int) or isinstance(every, bool) or every < 1:
+                raise ValueError("snapshots: write a list of steps, or {every: n} with a whole number n >= 1")
+            if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+                raise ValueError("snapshots: {every: n} needs a valid train.steps")
+            data = {**data, "snapshots": list(range(0, steps + 1, every))}
+        return data
+
+    @field_validator("snapshots")
+    @classmethod
+    def _sorted(cls, v):
+        return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _snapshots_within_budget(self):
+        late = [s for s in self.snapshots if s > self.steps]
+        if late:
+            raise ValueError(f"snapshots {late} are after the last step ({self.steps})")
+        return self
 
 
 def _seeds(v: Any) -> Any:
@@ -169,6 +201,12 @@ def reduction_union() -> Any:
 
 
 @lru_cache(maxsize=None)
+def probe_union() -> Any:
+    """One probe: `{name: <probe>, ...params}` (or just the name)."""
+    return Annotated[component_union(PROBES, flat=True), BeforeValidator(_expand_shorthand)]
+
+
+@lru_cache(maxsize=None)
 def hypothesis_model() -> type[BaseModel]:
     run_spec = run_spec_model()
     prediction = component_union_by_kind()
@@ -194,6 +232,19 @@ def hypothesis_model() -> type[BaseModel]:
         "compute": (
             Compute,
             Field(default_factory=Compute, description="device and seeds per job; does not change results"),
+        ),
+        "probes": (
+            list[probe_union()],  # type: ignore[valid-type]
+            Field(
+                default_factory=list,
+                description="interpretability probes run on each condition's trained weights (final or "
+                "snapshots); their outputs are metrics predictions can test, named <id>/<metric>@<site>",
+            ),
+        ),
+        "analysis": (
+            AnalysisPlan,
+            Field(default_factory=AnalysisPlan, description="how the predictions are judged together: "
+                  "correction across predictions and the handling of failed runs"),
         ),
         "predictions": (
             list[prediction],  # type: ignore[valid-type]

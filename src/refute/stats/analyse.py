@@ -1,4 +1,11 @@
-"""The statistics stage: gather a hypothesis's runs, reduce them, test each prediction, decide."""
+"""The statistics stage: gather a hypothesis's runs, reduce them, test each prediction, decide.
+
+Per prediction: reduce every (condition, seed, metric) the prediction names to one number; set
+failed (diverged) runs aside or, with `analysis.failed_runs: against`, give them the prediction's
+least favourable value; run the kind's test. Across predictions: correct the p-values (Holm by
+default), judge each prediction on its corrected p and on a CI widened to match (Bonferroni,
+level 1 − α/k), plan the seeds an undecided prediction would need, and decide the verdict.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +20,17 @@ import numpy as np
 import pandas as pd
 
 from refute import io
+from refute.probes._base import address
+from refute.probes._plan import probe_jobs
 from refute.registry import PREDICTIONS
 from refute.spec.loader import Hypothesis, load_hypothesis
-from refute.stats import reductions
-from refute.stats.verdict import decide, judge
+from refute.stats import preregistration, reductions
+from refute.stats.correction import adjust
+from refute.stats.kinds._base import DATA_COLUMNS
+from refute.stats.verdict import UNDECIDED, decide
 
 PACKAGES = ["refute", "torch", "numpy", "scipy", "statsmodels", "pandas", "pydantic", "snakemake"]
+REDUCED_COLUMNS = ["prediction", "condition", "seed", "metric", "role", "x", "value", "censored", "failed", "used"]
 
 
 def read_runs(hyp: Hypothesis, results: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
@@ -33,72 +45,173 @@ def read_runs(hyp: Hypothesis, results: Path) -> tuple[pd.DataFrame, dict[str, d
     return pd.concat(frames, ignore_index=True), meta
 
 
-def reduce_runs(pred, table: pd.DataFrame, meta: dict[str, dict]) -> pd.DataFrame:
-    """One row per (condition, seed): the prediction's reduced value of its metric."""
+PROBE_COLUMNS = ["condition", "seed", "step", "probe", "metric", "site", "unit", "value"]
+
+
+def read_probes(hyp: Hypothesis, results: Path) -> pd.DataFrame:
+    """Every probe table of the hypothesis: condition, seed, step, probe, metric, site, unit, value."""
+    frames = []
+    for job in probe_jobs(hyp):
+        frame = pd.read_parquet(results / "probes" / job.hash / "values.parquet")
+        frame.insert(0, "condition", job.condition)
+        frame.insert(3, "probe", job.probe)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=PROBE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[PROBE_COLUMNS]
+
+
+def probe_observations(probes: pd.DataFrame) -> pd.DataFrame:
+    """Probe summary rows (no unit) as observations, named <probe>/<metric>[@<site>] for predictions."""
+    summary = probes[probes.unit == ""]
+    names = [address(p, m, s) for p, m, s in zip(summary.probe, summary.metric, summary.site)]
+    return pd.DataFrame({"condition": summary.condition, "seed": summary.seed, "step": summary.step,
+                         "metric": names, "value": summary.value})
+
+
+def diverged_seeds(meta: dict[str, dict]) -> dict[str, dict[int, int]]:
+    """condition → {seed: step at which its loss became non-finite}"""
+    return {c: {int(s): int(step) for s, step in m.get("diverged", {}).items()} for c, m in meta.items()}
+
+
+def reduce_runs(pred, hyp: Hypothesis, table: pd.DataFrame, meta: dict[str, dict]) -> pd.DataFrame:
+    """One row per (unit, seed): the reduced value, whether it is censored, whether the run failed."""
+    diverged = diverged_seeds(meta)
     rows = []
-    for cond in pred.conditions_used():
-        budget = meta[cond]["steps"]
-        sub = table[(table.condition == cond) & (table.metric == pred.metric)]
-        for seed, g in sub.groupby("seed", sort=True):
-            value = reductions.apply(pred.reduce, g.step.to_numpy(), g.value.to_numpy(), budget)
-            rows.append({"prediction": pred.id, "condition": cond, "seed": int(seed), "value": value,
-                         "censored": reductions.is_censored(pred.reduce, value, budget)})
-    return pd.DataFrame(rows, columns=["prediction", "condition", "seed", "value", "censored"])
+    for unit in pred.units(hyp.conditions):
+        budget = meta[unit.condition]["steps"]
+        sub = table[(table.condition == unit.condition) & (table.metric == unit.metric)]
+        seeds = sorted(set(meta[unit.condition].get("seeds", [])) | set(sub.seed.unique()))
+        groups = dict(tuple(sub.groupby("seed", sort=True)))
+        for seed in seeds:
+            g = groups.get(seed)
+            value = (reductions.apply(unit.reduce, g.step.to_numpy(), g.value.to_numpy(), budget)
+                     if g is not None and len(g) else float("nan"))
+            censored = reductions.is_censored(unit.reduce, value, budget)
+            if pred.divide_by is not None and unit.role == "y":
+                value = value / pred.divide_by.of(hyp.conditions[unit.condition])
+            rows.append({"prediction": pred.id, "condition": unit.condition, "seed": int(seed), "metric": unit.metric,
+                         "role": unit.role, "x": math.nan if unit.x is None else float(unit.x), "value": value,
+                         "censored": censored,
+                         "failed": int(seed) in diverged.get(unit.condition, {})})
+    frame = pd.DataFrame(rows, columns=REDUCED_COLUMNS[:-1])
+    frame["failed"] = frame.failed.astype(bool)
+    frame["censored"] = frame.censored.astype(bool)
+    return frame
 
 
-def run_failures(meta: dict[str, dict]) -> list[str]:
-    out = []
-    for cond, m in meta.items():
-        for seed, step in sorted(m.get("diverged", {}).items(), key=lambda kv: int(kv[0])):
-            out.append(f"condition {cond}, seed {seed} diverged (non-finite loss) at step {step}")
-    return out
+def tested_rows(pred, hyp: Hypothesis, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
+    """The rows the test sees, the counts of rows it does not, and notes saying why."""
+    reduced = reduced.copy()
+    units = {(u.condition, u.metric, u.role): u for u in pred.units(hyp.conditions)}
+    if failed_runs == "against":
+        for i in reduced.index[reduced.failed]:
+            r = reduced.loc[i]
+            reduced.loc[i, "value"] = pred.least_favourable(units[(r.condition, r.metric, r.role)])
+        usable = ~reduced.value.isna()
+    else:
+        usable = ~reduced.failed & np.isfinite(reduced.value)
+    reduced["used"] = usable
+    counts = {
+        "runs": int(len(reduced)),
+        "used": int(usable.sum()),
+        "failed": int(reduced.failed.sum()),
+        "no_value": int((~reduced.failed & ~np.isfinite(reduced.value)).sum()),
+        "censored": int((reduced.censored & usable).sum()),
+    }
+    notes = []
+    if counts["failed"]:
+        if failed_runs == "against":
+            notes.append(f"{counts['failed']} failed (diverged) run(s) counted against the prediction as its least "
+                         "favourable outcome")
+        else:
+            notes.append(f"{counts['failed']} failed (diverged) run(s) set aside; they make the verdict INVALID "
+                         "(analysis.failed_runs: invalid)")
+    if counts["no_value"]:
+        notes.append(f"{counts['no_value']} run(s) had no value (never crossed, or non-finite) and were left out")
+    if counts["censored"]:
+        notes.append(f"{counts['censored']} run(s) never crossed within the step budget; their value is the budget, "
+                     "a lower bound on the true step")
+    return reduced, counts, notes
 
 
 def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dict:
-    """Write results/<id>/{observations.parquet, reduced.parquet, predictions.json, verdict.json}."""
+    """Write results/<id>/{observations.parquet, probes.parquet, reduced.parquet, predictions.json, verdict.json}
+    (and preregistration.json on the first analysis, never after)."""
     results = Path(results)
     hyp = load_hypothesis(hypothesis_path)
     out_dir = results / hyp.id
+    registration = preregistration.check(hyp, out_dir)
+    plan = hyp.spec.analysis
     table, meta = read_runs(hyp, results)
+    probes = read_probes(hyp, results)
+    if len(probes):
+        table = pd.concat([table, probe_observations(probes)], ignore_index=True)
     failures = run_failures(meta)
 
-    reduced, predictions, outcomes = [], [], {}
-    for pred in hyp.spec.predictions:
-        values = reduce_runs(pred, table, meta)
-        reduced.append(values)
-        finite = values[np.isfinite(values.value)]
-        samples = {c: finite[finite.condition == c].value.to_numpy() for c in pred.conditions_used()}
-        result = PREDICTIONS.get(pred.kind).impl(pred, samples)
-        dropped = len(values) - len(finite)
-        if dropped:
-            result.notes.append(f"{dropped} run(s) had no value (never crossed, or non-finite) and were left out")
-        censored = int(values.censored.sum())
-        if censored:
-            result.notes.append(f"{censored} run(s) never crossed within the step budget; their value is the budget, "
-                                "a lower bound on the true step")
-        n_min = min(result.n.values()) if result.n else 0
-        outcome = judge(pred.direction, pred.alpha, pred.min_effect, result.p, result.estimate, result.ci, n_min)
-        outcomes[pred.id] = outcome
-        predictions.append({"id": pred.id, "kind": pred.kind, "spec": pred.model_dump(mode="json"),
-                            "result": _clean(result.to_dict()), "outcome": outcome.to_dict()})
+    preds = list(hyp.spec.predictions)
+    reduced, tests, data, counts = [], {}, {}, {}
+    for pred in preds:
+        rows, counts[pred.id], notes = tested_rows(pred, hyp, reduce_runs(pred, hyp, table, meta), plan.failed_runs)
+        reduced.append(rows)
+        data[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
+        tests[pred.id] = PREDICTIONS.get(pred.kind).impl(pred, data[pred.id])
+        tests[pred.id].notes.extend(notes)
 
-    verdict, reasons = decide(outcomes, failures)
+    k = len(preds)
+    p_adj = adjust([tests[p.id].p for p in preds], plan.correction)
+    predictions, outcomes = [], {}
+    for pred, p_corr in zip(preds, p_adj):
+        res = tests[pred.id]
+        # Contradicting a prediction is judged on a CI widened for k predictions (Bonferroni), so a
+        # hypothesis is falsely refuted with probability at most α, like it is falsely supported;
+        # seeds are planned at the same α/k (the strictest step of Holm).
+        alpha_k = pred.alpha / k if plan.correction != "none" else pred.alpha
+        level = 1 - alpha_k
+        judged_ci = res.ci if math.isclose(level, res.ci_level) else \
+            PREDICTIONS.get(pred.kind).impl(pred, data[pred.id], level).ci
+        outcome = pred.outcome(res, p_corr, judged_ci, level)
+        outcomes[pred.id] = outcome
+        record = _clean(res.to_dict())
+        record.update(p_adjusted=_clean(p_corr), correction=plan.correction if k > 1 else "none",
+                      ci_judged=_clean(list(judged_ci)), ci_judged_level=level, counts=counts[pred.id],
+                      power=_clean(pred.power(res, data[pred.id], alpha_k)))
+        predictions.append({"id": pred.id, "kind": pred.kind, "spec": pred.model_dump(mode="json"),
+                            "result": record, "outcome": outcome.to_dict()})
+
+    verdict, reasons = decide(outcomes, failures if plan.failed_runs == "invalid" else [])
+    undecided = [p for p in predictions if p["outcome"]["status"] == UNDECIDED and p["result"].get("power")]
     record = {
         "id": hyp.id,
         "title": hyp.spec.title,
         "statement": hyp.spec.statement,
         "verdict": verdict,
+        "post_hoc": registration["status"] == preregistration.POST_HOC,
         "reasons": reasons,
         "predictions": {p["id"]: p["outcome"]["status"] for p in predictions},
+        "analysis": plan.model_dump(mode="json"),
         "failures": failures,
+        "preregistration": registration,
+        "power": {p["id"]: p["result"]["power"] for p in undecided},
         "runs": {c: {"hash": h, **_run_summary(meta[c])} for c, h in hyp.runs().items()},
+        "probes": [{"id": p.label, "name": p.name, "params": p.model_dump(mode="json", exclude={"id", "name"})}
+                   for p in hyp.spec.probes],
         "provenance": provenance(hyp, meta),
     }
     io.write_parquet(out_dir / "observations.parquet", table)
-    io.write_parquet(out_dir / "reduced.parquet", pd.concat(reduced, ignore_index=True))
+    io.write_parquet(out_dir / "probes.parquet", probes)
+    io.write_parquet(out_dir / "reduced.parquet", pd.concat(reduced, ignore_index=True)[REDUCED_COLUMNS])
     io.write_json(out_dir / "predictions.json", predictions)
     io.write_json(out_dir / "verdict.json", record)
     return record
+
+
+def run_failures(meta: dict[str, dict]) -> list[str]:
+    out = []
+    for cond, seeds in diverged_seeds(meta).items():
+        for seed, step in sorted(seeds.items()):
+            out.append(f"condition {cond}, seed {seed} diverged (non-finite loss) at step {step}")
+    return out
 
 
 def _run_summary(m: dict) -> dict:
@@ -107,8 +220,10 @@ def _run_summary(m: dict) -> dict:
 
 def _clean(obj):
     # JSON has no inf/nan: write them as strings a reader recognises.
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else str(float(obj))
+    if isinstance(obj, np.integer):
+        return int(obj)
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -37,6 +37,12 @@ def minimum(p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> 
     return float(np.min(values))
 
 
+@REDUCTIONS.register("change", NoParams)
+def change(p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+    """the last value minus the first: how far training moved the metric"""
+    return float(values[-1] - values[0])
+
+
 class MeanLast(Params):
     k: int = Field(5, gt=0, description="number of final evaluations to average")
 

@@ -1,6 +1,7 @@
 """threshold: one condition's reduced value against a fixed number (one-sample t or Wilcoxon).
 
-The effect is value minus threshold: the mean (t-test) or the median (Wilcoxon signed-rank).
+The effect is value minus threshold: the mean (t-test) or the Hodges–Lehmann pseudo-median
+(Wilcoxon signed-rank).
 """
 
 from __future__ import annotations
@@ -8,47 +9,58 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
 from scipy import stats
 
 from refute.registry import PREDICTIONS
-from refute.stats.kinds._base import Prediction, TestResult
-from refute.stats.kinds.compare import _degenerate_p
-from refute.stats.resampling import bootstrap_ci
+from refute.stats import power
+from refute.stats.kinds._base import Directional, TestResult, Unit, undefined, values
+from refute.stats.kinds.compare import _degenerate_p, signed_rank
 
 
-class Threshold(Prediction):
+class Threshold(Directional):
     kind: Literal["threshold"] = Field(description="test one condition's value against a threshold")
     condition: str = Field(description="the condition whose runs are tested")
     threshold: float = Field(description="the effect is value − threshold")
     test: Literal["t", "wilcoxon"] = Field("t", description="one-sample t-test or Wilcoxon signed-rank test")
 
-    def conditions_used(self) -> list[str]:
+    def conditions_used(self, available=None) -> list[str]:
         return [self.condition]
+
+    def least_favourable(self, unit: Unit) -> float | None:
+        if self.test != "wilcoxon" or self.direction == "two-sided":
+            return None
+        return -np.inf if self.direction == "greater" else np.inf
+
+
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        effect, basis = self.planned_effect(result)
+        sd = result.extra.get("sd", result.extra.get("sd_diff", float("nan")))
+        rank = self.test == "wilcoxon"
+        return power.plan(effect, basis, result.n_min(), alpha,
+                          f"TTestPower{' ÷ ARE 3/π' if rank else ''}, sd {sd:.4g} from the runs",
+                          lambda k: power.t_power(effect, sd, k, alpha, self.direction, 1, rank))
 
 
 @PREDICTIONS.register("threshold", Threshold)
-def evaluate(pred: Threshold, samples: dict[str, np.ndarray]) -> TestResult:
+def evaluate(pred: Threshold, data: pd.DataFrame, level: float = 0.95) -> TestResult:
     """test one condition against a threshold"""
-    x = samples[pred.condition] - pred.threshold
+    x = values(data, pred.condition) - pred.threshold
     n = {pred.condition: len(x)}
     label = f"{pred.condition} − {pred.threshold:g}"
-    if pred.test == "t":
-        est = float(np.mean(x))
-        if np.var(x) == 0:
-            p = _degenerate_p(est, pred.direction)
-            return TestResult("one-sample t-test", float(np.sign(est) * np.inf) if est else 0.0, p, est, (est, est),
-                              f"mean ({label})", n, notes=["no variance across seeds"])
-        res = stats.ttest_1samp(x, 0.0, alternative=pred.direction)
-        ci = stats.ttest_1samp(x, 0.0).confidence_interval(0.95)
-        d = est / np.std(x, ddof=1)
-        return TestResult("one-sample t-test", float(res.statistic), float(res.pvalue), est,
-                          (float(ci.low), float(ci.high)), f"mean ({label})", n, {"cohens_d": float(d)})
-    est = float(np.median(x))
-    if np.all(x == 0):
-        return TestResult("Wilcoxon signed-rank", 0.0, 1.0, 0.0, (0.0, 0.0), f"median ({label})", n,
-                          notes=["every value equals the threshold"])
-    res = stats.wilcoxon(x, alternative=pred.direction)
-    ci = bootstrap_ci((x,), lambda v, axis=-1: np.median(v, axis=axis))
-    return TestResult("Wilcoxon signed-rank", float(res.statistic), float(res.pvalue), est, ci,
-                      f"median ({label})", n)
+    if len(x) < 2:
+        return undefined(pred.test, label, n, "fewer than 2 runs")
+    if pred.test == "wilcoxon":
+        return signed_rank(x, pred.direction, f"pseudo-median ({label})", n, level)
+    est = float(np.mean(x))
+    if np.var(x) == 0:
+        p = _degenerate_p(est, pred.direction)
+        return TestResult("one-sample t-test", float(np.sign(est) * np.inf) if est else 0.0, p, est, (est, est),
+                          f"mean ({label})", n, notes=["no variance across seeds"], ci_level=level)
+    res = stats.ttest_1samp(x, 0.0, alternative=pred.direction)
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
+    sd = float(np.std(x, ddof=1))
+    return TestResult("one-sample t-test", float(res.statistic), float(res.pvalue), est,
+                      (float(ci.low), float(ci.high)), f"mean ({label})", n, {"cohens_d": est / sd, "sd": sd},
+                      ci_level=level)
