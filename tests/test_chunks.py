@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refute import chunks
+from refute import chunks, snapshots
 from refute.run_job import train_run
 from test_train import run_spec
 
@@ -38,7 +38,7 @@ def test_a_chunk_folder_name_round_trips():
 def spec(tmp_path):
     # Seeds out of numeric order, to check the merge keeps the run's own order.
     path = tmp_path / "spec.json"
-    path.write_text(json.dumps(run_spec([7, 2, 5, 11], batch_size=8).model_dump(mode="json")))
+    path.write_text(json.dumps(run_spec([7, 2, 5, 11], batch_size=8, snapshots=[0, 20]).model_dump(mode="json")))
     return path
 
 
@@ -59,6 +59,11 @@ def test_chunked_training_merged_equals_one_job(tmp_path, spec):
     assert wa["seeds"] == wb["seeds"] == [7, 2, 5, 11]
     for k, v in wa["state"].items():
         torch.testing.assert_close(wb["state"][k], v, rtol=1e-5, atol=1e-6)
+    sa, sb = snapshots.load(whole), snapshots.load(tmp_path / "run")
+    assert sorted(sa) == sorted(sb) == [0, 20]
+    for step in sa:
+        for k, v in sa[step].items():
+            torch.testing.assert_close(sb[step][k], v, rtol=1e-5, atol=1e-6)
     assert merged["seeds"] == [7, 2, 5, 11]
     assert [c["slice"] for c in merged["chunks"]] == [[0, 2], [2, 4]]
     assert json.loads((tmp_path / "run" / "run.json").read_text())["steps"] == 40
