@@ -61,3 +61,10 @@ def test_resources_grow_with_the_work_and_have_floors():
     assert costs.runtime_min(big, "cpu") > costs.runtime_min(big, "cuda") > costs.MIN_RUNTIME_MIN
     # The time limit is generous: at least twice the pessimistic compute estimate.
     assert costs.runtime_min(big, "cpu") * 60 >= 2 * costs.estimated_seconds(big, "cpu")
+
+
+def test_weight_snapshots_are_counted_in_memory():
+    plain = costs.job_cost(run_spec([0, 1], steps=40))
+    kept = costs.job_cost(run_spec([0, 1], steps=40, snapshots=[0, 10, 20, 30]))
+    assert kept.memory_bytes - plain.memory_bytes == 4 * 4 * plain.params_per_seed * 2
+    assert kept.flops == plain.flops

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from refute.registry import MODELS, TASKS
 
-# A training job's resident memory before any tensor: python, torch, pandas, pyarrow (measured: ~300 MB).
-BASE_MB = 400
+# A training job's resident memory besides the counted tensors: python, torch, pandas, pyarrow (~300 MB
+# measured after imports) plus the allocator's temporaries (a grokking-sized job, 5 seeds, peaked at 570 MB
+# with 88 MB of counted tensors; 50 seeds at 1.2 GB with 880 MB).
+BASE_MB = 600
 # A CUDA context adds host memory of its own (driver, kernels): ~1-2 GB in practice.
 CUDA_BASE_MB = 2000
 # Conservative rates for the time limit asked of a scheduler, well under what was measured here
@@ -130,12 +132,14 @@ def job_cost(run, seeds: int | None = None) -> JobCost:
     # Forward + backward ≈ 3 forward passes; an evaluation is one forward pass over train and validation.
     train = 3.0 * m.flops_per_example * batch * S * run.train.steps
     evaluate = m.flops_per_example * n_eval * S * evals
-    # fp32: weights, gradients and two optimizer moments; activations and their gradients for the
-    # batch; at evaluation, the cached train and validation outputs plus one hidden layer in flight.
+    # fp32: weights, gradients and two optimizer moments, and the weight snapshots; activations and
+    # their gradients for the batch; at evaluation, the cached train and validation outputs plus one
+    # hidden layer in flight.
     state = 4 * 4 * m.params * S
+    snapshots = 4 * m.params * S * len(getattr(run.train, "snapshots", ()) or ())  # kept on the CPU until saved
     step = 4 * 2 * m.activations_per_example * batch * S
     evaluation = 4 * (shape.out_dim + m.activations_per_example / 2) * n_eval * S
-    return JobCost(S, run.train.steps, evals, m.params, train, evaluate, state + max(step, evaluation))
+    return JobCost(S, run.train.steps, evals, m.params, train, evaluate, state + snapshots + max(step, evaluation))
 
 
 def mem_mb(cost: JobCost, device: str) -> int:
