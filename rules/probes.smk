@@ -9,7 +9,9 @@ rule probe:
     log:
         f"{RESULTS}/logs/probe/{{probe}}.log",
     threads: 1
+    # With the statistics and the report: one cluster job per hypothesis after training.
+    group: "analysis"
     conda:
-        "../envs/refute.yaml"
+        "../envs/probes.yaml"
     shell:
-        "'{PY}' -m refute.jobs probe {input.spec} --out $(dirname {output.values}) --results {RESULTS} --threads {threads} > {log} 2>&1"
+        "{PY} -m refute.jobs probe {input.spec} --out $(dirname {output.values}) --results {RESULTS} --threads {threads} > {log} 2>&1"

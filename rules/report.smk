@@ -17,10 +17,21 @@ rule report:
                        subcategory="{id}", labels={"hypothesis": "{id}", "file": "{metric}.png"}),
     log:
         f"{RESULTS}/logs/report/{{id}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    # Seconds of work each: grouped, so a cluster runs a hypothesis's merges, probes, statistics and
+    # report as one job.
+    group: "analysis"
     conda:
-        "../envs/refute.yaml"
+        "../envs/report.yaml"
     shell:
-        "'{PY}' -m refute.jobs report {wildcards.id} --results {RESULTS} > {log} 2>&1"
+        "{PY} -m refute.jobs report {wildcards.id} --results {RESULTS} > {log} 2>&1"
+
+
+# The index only reads small JSON files: run it where Snakemake runs, not as a cluster job.
+localrules:
+    index,
 
 
 rule index:
@@ -35,6 +46,6 @@ rule index:
     log:
         f"{RESULTS}/logs/index.log",
     conda:
-        "../envs/refute.yaml"
+        "../envs/report.yaml"
     shell:
-        "'{PY}' -m refute.jobs index --hypotheses {HYPOTHESES} --results {RESULTS} > {log} 2>&1"
+        "{PY} -m refute.jobs index --hypotheses {HYPOTHESES} --results {RESULTS} > {log} 2>&1"

@@ -13,7 +13,13 @@ rule stats:
         probes=f"{RESULTS}/{{id}}/probes.parquet",
     log:
         f"{RESULTS}/logs/stats/{{id}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    # Seconds of work each: grouped, so a cluster runs a hypothesis's merges, probes, statistics and
+    # report as one job.
+    group: "analysis"
     conda:
-        "../envs/refute.yaml"
+        "../envs/stats.yaml"
     shell:
-        "'{PY}' -m refute.jobs stats {input.hypothesis} --results {RESULTS} > {log} 2>&1"
+        "{PY} -m refute.jobs stats {input.hypothesis} --results {RESULTS} > {log} 2>&1"

@@ -17,6 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
                    default=float(os.environ.get("REFUTE_CHECKPOINT_EVERY", 300)),
                    help="save a resumable checkpoint this often (default: $REFUTE_CHECKPOINT_EVERY or 300)")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="the hypothesis's device request (does not change the run's numbers)")
+    t.add_argument("--seeds", metavar="LO:HI", help="train only positions LO..HI-1 of the run's seed list")
+    m = sub.add_parser("merge", help="merge a run's seed chunks into the run's outputs")
+    m.add_argument("chunks", nargs="+", help="chunk folders, in seed order")
+    m.add_argument("--out", required=True)
     pr = sub.add_parser("probe", help="run one probe on one run's weights")
     pr.add_argument("spec")
     pr.add_argument("--out", required=True)
@@ -39,7 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         tuning.configure_allocator()  # before torch allocates anything
         from refute.run_job import train_run
 
-        train_run(a.spec, a.out, a.threads, a.checkpoint_every)
+        seeds = None
+        if a.seeds:
+            lo, hi = (int(v) for v in a.seeds.split(":"))
+            seeds = slice(lo, hi)
+        train_run(a.spec, a.out, a.threads, a.checkpoint_every, a.device, seeds)
+    elif a.stage == "merge":
+        from refute.chunks import merge
+
+        print(merge(a.chunks, a.out)["seeds"])
     elif a.stage == "probe":
         from refute.probe_job import probe_run
 

@@ -24,7 +24,8 @@ class Snapshots:
 
     def take(self, step: int, model: torch.nn.Module) -> None:
         if step in self.steps:
-            self.states[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            # Kept on the CPU: snapshots of a GPU run must not hold GPU memory, and are saved from there.
+            self.states[step] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
     # What a checkpoint keeps of it, so a resumed run still has the snapshots taken before the kill.
     def state_dict(self) -> dict:

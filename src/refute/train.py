@@ -7,6 +7,7 @@ gradient is its own), the optimizers act elementwise and gradients are clipped p
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class FitResult:
     diverged: dict[int, int] = field(default_factory=dict)  # seed -> first step with a non-finite loss
     wall_seconds: float = 0.0
     snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # step -> state (train.snapshots)
+    device: str = "cpu"
 
 
 # Random draws are made for many steps at once, about this many bytes of examples (or indices) per
@@ -51,6 +53,7 @@ class Batches:
 
     def __init__(self, data: TaskData, batch_size, seeds: list[int]):
         self.data, n = data, len(data.x_train)
+        self.device = data.x_train.device
         self.size = n if batch_size == "full" else int(batch_size)
         self.full = not data.online and self.size >= n
         self.y_full = objectives.shared(data.y_train, len(seeds))
@@ -64,14 +67,15 @@ class Batches:
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """(x, y, batched): x shared by all seeds ([B, ...], batched False) or per seed ([S, B, ...])."""
         d = self.data
-        if self.full:
+        if self.full:  # (the training set already lives on the device)
             return d.x_train, self.y_full, False
         if self._drawn is None or self._used == self.block:
             self._draw()
         k, self._used = self._used, self._used + 1
+        # Draws are made on the CPU from the seeds' generators, so every device sees the same batches.
         if d.online:
-            return self._drawn[0][k], self._drawn[1][k], True
-        idx = self._drawn[k]
+            return self._drawn[0][k].to(self.device), self._drawn[1][k].to(self.device), True
+        idx = self._drawn[k].to(self.device)
         return d.x_train[idx], d.y_train[idx], True
 
     def _draw(self) -> None:
@@ -110,24 +114,35 @@ def _observe(run, model, data, seeds: list[int], step: int, final: bool, lr: flo
         every = obs.every or run.train.eval_every
         if step % every == 0 or final:
             for metric, values in OBSERVABLES.get(obs.name).impl.compute(obs, ctx).items():
-                out.append((metric, values.detach().double().numpy()))
+                out.append((metric, values.detach().double().cpu().numpy()))
     return out
 
 
-def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
-    """Train every seed of `run` (a validated run spec) and return its logged metrics and weights.
+def _to(data: TaskData, device: str) -> TaskData:
+    """The data set with its train/validation tensors on `device`; a task's own generators and
+    sampling tensors stay on the CPU, where online examples are drawn."""
+    if device == "cpu":
+        return data
+    return dataclasses.replace(data, **{k: getattr(data, k).to(device) for k in ("x_train", "y_train", "x_val", "y_val")})
+
+
+def fit(run, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu") -> FitResult:
+    """Train every seed of `run` (a validated run spec) on `device` ('cpu' or 'cuda') and return its
+    logged metrics and weights (on the CPU).
 
     Seeds are trained as one batched model, or in chunks when one step of all of them would be big
     (see refute.tuning; the chunks follow from the spec alone). With a `checkpoint`, resume from
     it if it holds a state of this run, and save one when it is due.
     """
     seeds = list(run.seeds)
-    data = TASKS.get(run.task.name).impl(run.task.params)
+    # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
+    # run starts from the same numbers on every device.
+    data = _to(TASKS.get(run.task.name).impl(run.task.params), device)
     _, size = tuning.plan(run, data)
     chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
     if len(chunks) > 1:
         log(f"training {len(seeds)} seeds in {len(chunks)} chunks of up to {size}")
-    parts = [_fit_seeds(run, data, chunk, log, checkpoint and checkpoint.part(i, len(chunks)))
+    parts = [_fit_seeds(run, data, chunk, log, checkpoint and checkpoint.part(i, len(chunks)), device)
              for i, chunk in enumerate(chunks)]
     if len(parts) == 1:
         return parts[0]
@@ -138,14 +153,15 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None) -> FitResult:
     return FitResult(metrics.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True),
                      cat([p.state for p in parts]), seeds, {s: step for p in parts for s, step in p.diverged.items()},
                      sum(p.wall_seconds for p in parts),
-                     {step: cat([p.snapshots[step] for p in parts]) for step in parts[0].snapshots})
+                     {step: cat([p.snapshots[step] for p in parts]) for step in parts[0].snapshots}, device)
 
 
-def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None) -> FitResult:
+def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None,
+               device: str = "cpu") -> FitResult:
     """Train `seeds` of `run` as one seed-batched model."""
     t0 = time.perf_counter()
     train, steps = run.train, run.train.steps
-    model = MODELS.get(run.model.name).impl(run.model.params, data, seeds)
+    model = MODELS.get(run.model.name).impl(run.model.params, data, seeds).to(device)
     opt = optimizers.build(train, model)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: optimizers.lr_factor(train.schedule, t, steps))
     batches = Batches(data, train.batch_size, seeds)
@@ -172,7 +188,7 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
             break
         x, y, batched = batches.next()
         loss = objectives.loss(model(x, batched=batched), y, data.objective)
-        finite = torch.isfinite(loss.detach())
+        finite = torch.isfinite(loss.detach()).cpu()
         if not finite[alive].all():
             # A diverged seed stops being logged; its slice of the batch cannot affect the others.
             for i in torch.nonzero(alive & ~finite).flatten().tolist():
@@ -186,7 +202,7 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
         opt.step()
         schedule.step()
         if step % report_every == 0:
-            live = loss.detach()[alive]
+            live = loss.detach().cpu()[alive]
             mean = live.mean().item() if len(live) else math.nan
             log(f"step {step}/{steps}  mean train loss {mean:.4g}  ({time.perf_counter() - t0:.1f}s)")
 
@@ -194,8 +210,8 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
         # One chunk of several: keep it, so a kill during a later chunk does not lose this one.
         checkpoint.save(capture(steps + 1, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
     frame = _tidy(records, seeds)
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0, snapshots.states)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0, snapshots.states, device)
 
 
 def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:

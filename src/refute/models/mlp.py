@@ -114,3 +114,17 @@ class MLP(Sited, nn.Module):
 def build(p: MLPParams, data: TaskData, seeds: list[int]) -> MLP:
     """multilayer perceptron over token embeddings, dense inputs or flattened sequences"""
     return MLP(p, data, seeds)
+
+
+def cost(p: MLPParams, shape):
+    """Parameters, forward FLOPs and activations per example, without building the model."""
+    from refute.costs import ModelCost
+
+    d_in = shape.in_dim * p.d_embed if shape.vocab_size else shape.in_dim
+    dims = [d_in] + [p.width] * p.depth + [shape.out_dim]
+    layers = list(zip(dims[:-1], dims[1:]))
+    params = (shape.vocab_size * p.d_embed if shape.vocab_size else 0) + sum(a * b + b for a, b in layers)
+    flops = sum(2 * a * b + b for a, b in layers)
+    # The input, each hidden layer before and after its activation, and the logits.
+    activations = d_in + 2 * p.width * p.depth + shape.out_dim
+    return ModelCost(params, flops, activations)

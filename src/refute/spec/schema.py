@@ -204,6 +204,28 @@ class Alternative(Strict):
         "it survives when any has the other decided outcome, and stays open while any is undecided"
     )
 
+class Compute(Strict):
+    """Where and how a hypothesis's training jobs run. Not part of any run hash: a run's numbers
+    are the same (to floating-point tolerance) on any device and under any seed split."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="auto: a GPU when the job has one, else the CPU; cuda: request a GPU from the "
+        "scheduler and fail without one; cpu: never use a GPU",
+    )
+    seeds_per_job: int | Literal["all"] = Field(
+        "all",
+        description="train at most this many seeds of a condition per job (merged afterwards), "
+        "for seed batches that do not fit one device; 'all': one job per condition",
+    )
+
+    @field_validator("seeds_per_job")
+    @classmethod
+    def _positive_chunk(cls, v):
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("must be > 0 or 'all'")
+        return v
+
 
 @lru_cache(maxsize=None)
 def reduction_union() -> Any:
@@ -238,6 +260,10 @@ def hypothesis_model() -> type[BaseModel]:
                 default_factory=dict,
                 description="a grid: dotted field -> list of values; crossed with the conditions",
             ),
+        ),
+        "compute": (
+            Compute,
+            Field(default_factory=Compute, description="device and seeds per job; does not change results"),
         ),
         "probes": (
             list[probe_union()],  # type: ignore[valid-type]

@@ -60,3 +60,12 @@ def build(params: ModularArithmetic) -> TaskData:
     tr, va = order[:n_train], order[n_train:]
     return TaskData(x[tr], y[tr], x[va], y[va], inputs="tokens", in_dim=2, out_dim=p,
                     objective="classification", vocab_size=p)
+
+
+def shape(params: ModularArithmetic):
+    """Sizes without building the data (for job sizing at plan time)."""
+    from refute.costs import TaskShape
+
+    n = params.p * (params.p - 1) if params.op == "/" else params.p**2
+    n_train = max(1, round(params.train_fraction * n))
+    return TaskShape(n_train, n - n_train, in_dim=2, out_dim=params.p, vocab_size=params.p)

@@ -1,0 +1,70 @@
+"""Job sizes from the run spec: counts that match what torch builds, and resources that grow with the work."""
+
+import pytest
+
+from refute import costs
+from refute.models import mlp
+from refute.registry import MODELS
+from refute.tasks.modular_arithmetic import ModularArithmetic, build
+from refute.train import fit
+from test_train import run_spec
+
+
+@pytest.mark.parametrize("op,p,fraction", [("+", 11, 0.5), ("-", 13, 0.3), ("*", 7, 0.9), ("/", 11, 0.5)])
+def test_task_shape_matches_the_built_split(op, p, fraction):
+    params = ModularArithmetic(p=p, op=op, train_fraction=fraction)
+    data, shape = build(params), costs._task_shape(run_spec([0]).task.model_copy(update={"params": params}))
+    assert (shape.n_train, shape.n_val) == (len(data.x_train), len(data.x_val))
+    assert (shape.in_dim, shape.out_dim, shape.vocab_size) == (data.in_dim, data.out_dim, data.vocab_size)
+
+
+@pytest.mark.parametrize("params", [{"width": 32, "d_embed": 8}, {"width": 5, "depth": 3, "d_embed": 2},
+                                    {"width": 16, "depth": 0, "d_embed": 4}])
+def test_mlp_cost_counts_the_parameters_torch_builds(params):
+    run = run_spec([0]).model_copy(update={"model": run_spec([0]).model.model_copy(
+        update={"params": mlp.MLPParams(**params)})})
+    data = build(run.task.params)
+    built = MODELS.get("mlp").impl(run.model.params, data, [0])
+    assert costs._model_cost(run.model, run.task).params == sum(p.numel() for p in built.parameters())
+
+
+def test_a_model_without_a_cost_hook_is_measured_by_building_it(monkeypatch):
+    run = run_spec([0])
+    hooked = costs._model_cost(run.model, run.task)
+    monkeypatch.delattr(mlp, "cost")
+    built = costs._model_cost(run.model, run.task)
+    assert built.params == hooked.params
+    assert built.flops_per_example == pytest.approx(hooked.flops_per_example, rel=0.2)
+
+
+def test_evaluation_points_are_the_ones_the_training_loop_logs():
+    run = run_spec([0], steps=45, eval_every=10)
+    run = run.model_copy(update={"observables": [*run.observables[:2],
+                                                 run.observables[2].model_copy(update={"every": 4})]})
+    logged = fit(run, log=lambda m: None).metrics.step.nunique()
+    assert costs.eval_steps(run) == logged
+
+
+def test_flops_grow_linearly_with_seeds_and_steps():
+    one = costs.job_cost(run_spec([0], steps=100))
+    assert costs.job_cost(run_spec([0, 1, 2], steps=100)).flops == pytest.approx(3 * one.flops)
+    assert costs.job_cost(run_spec([0], steps=200)).train_flops == pytest.approx(2 * one.train_flops)
+    assert costs.job_cost(run_spec([0, 1, 2]), seeds=1).flops == pytest.approx(costs.job_cost(run_spec([0])).flops)
+
+
+def test_resources_grow_with_the_work_and_have_floors():
+    small = costs.job_cost(run_spec([0], steps=10))
+    big = costs.job_cost(run_spec(list(range(2000)), steps=1_000_000))
+    assert costs.mem_mb(small, "cpu") >= costs.BASE_MB and costs.mem_mb(small, "cpu") % 100 == 0
+    assert costs.mem_mb(big, "cpu") > costs.mem_mb(small, "cpu")
+    assert costs.runtime_min(small, "cpu") == costs.MIN_RUNTIME_MIN
+    assert costs.runtime_min(big, "cpu") > costs.runtime_min(big, "cuda") > costs.MIN_RUNTIME_MIN
+    # The time limit is generous: at least twice the pessimistic compute estimate.
+    assert costs.runtime_min(big, "cpu") * 60 >= 2 * costs.estimated_seconds(big, "cpu")
+
+
+def test_weight_snapshots_are_counted_in_memory():
+    plain = costs.job_cost(run_spec([0, 1], steps=40))
+    kept = costs.job_cost(run_spec([0, 1], steps=40, snapshots=[0, 10, 20, 30]))
+    assert kept.memory_bytes - plain.memory_bytes == 4 * 4 * plain.params_per_seed * 2
+    assert kept.flops == plain.flops
