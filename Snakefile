@@ -1,5 +1,7 @@
-# refute: every hypotheses/*.yaml becomes train -> probes -> stats -> report.
+# refute: every hypotheses/*.yaml becomes train -> probes -> stats -> report, and all of them the
+# agenda index.
 # Run all:  snakemake -c all      One hypothesis:  snakemake -c all results/<id>/report.md
+# Snakemake's own report of a finished run:  snakemake --report report.html
 # Plan (jobs, models, FLOPs, wall time) without running:  snakemake -n
 import shlex
 import sys
@@ -29,6 +31,8 @@ if workflow.output_settings.dryrun:
 
     print(plan_text(PLAN, cores=workflow.resource_settings.cores), flush=True)
 
+report: "rules/report.rst"
+
 wildcard_constraints:
     run="[0-9a-f]{16}",
     probe="[0-9a-f]{16}",
@@ -44,4 +48,5 @@ include: "rules/report.smk"
 rule all:
     input:
         expand(f"{RESULTS}/{{id}}/report.md", id=sorted(PLAN.hypotheses)),
+        f"{RESULTS}/index.md",
     default_target: True

@@ -44,3 +44,32 @@ def write_yaml(path: Path, data) -> Path:
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
+
+
+def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
+    """What the DAG does, stage by stage, without Snakemake: train each run, then stats and report."""
+    from refute.report.markdown import write_report
+    from refute.run_job import train_run
+    from refute.stats.analyse import analyse
+    from refute.workflow import Plan, load_all
+
+    plan = Plan(load_all(hypotheses), results)
+    plan.write_run_specs()
+    for h in plan.runs:
+        if not (plan.run_dir(h) / "run.json").exists():
+            train_run(plan.run_dir(h) / "spec.json", plan.run_dir(h))
+    out = {}
+    for hyp in plan.hypotheses.values():
+        out[hyp.id] = analyse(hyp.path, results)
+        write_report(hyp.id, results)
+    return out
+
+
+def refute_cli(cwd: Path, *args: str, timeout: int = 600):
+    """Run the installed `refute` command in `cwd`, as a user would."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "refute"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "refute.cli"]
+    return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)

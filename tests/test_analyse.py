@@ -283,3 +283,14 @@ def test_report_states_the_seeds_an_undecided_prediction_needs(tmp_path, tiny):
     text = write_report("tiny", tmp_path / "results").read_text()
     plan = preds(tmp_path / "results/tiny")["p"]["result"]["power"]
     assert f"80% power needs **{plan['seeds_for_80']}** seeds per condition" in text
+
+
+def test_keeping_more_snapshots_is_not_an_edit_without_probes(tmp_path, tiny):
+    spec = two_conditions(tiny, [{"id": "p", **CMP}])
+    path = write_yaml(tmp_path / "h.yaml", spec)
+    fake_runs(tmp_path / "results", path, shifted(0.3))
+    analyse(path, tmp_path / "results")
+    spec["train"]["snapshots"] = {"every": 50}  # e.g. to share runs with a probing hypothesis
+    write_yaml(path, spec)
+    fake_runs(tmp_path / "results", path, shifted(0.3))
+    assert analyse(path, tmp_path / "results")["post_hoc"] is False

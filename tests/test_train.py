@@ -1,6 +1,5 @@
 """Seed-batched training: a seed's numbers do not depend on its batch-mates, and runs are reproducible."""
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -74,3 +73,47 @@ def test_split_is_fixed_by_the_split_seed():
     a, b = build(ModularArithmetic(p=11)), build(ModularArithmetic(p=11))
     c = build(ModularArithmetic(p=11, split_seed=1))
     assert torch.equal(a.x_train, b.x_train) and not torch.equal(a.x_train, c.x_train)
+
+
+MODEL_RUNS = {  # every model, with the task it reads, the optimizer features around it, and online data
+    "deep_linear": ({"name": "deep_linear_teacher", "params": {"n_train": 32}}, {"name": "deep_linear"},
+                    {"optimizer": {"name": "sgd", "params": {"momentum": 0.9}}, "lr": 0.005}),
+    "transformer": ({"name": "modular_arithmetic", "params": {"p": 7}},
+                    {"name": "transformer", "params": {"d_model": 16, "n_heads": 2, "d_mlp": 16}},
+                    {"lr": 0.01, "schedule": {"name": "cosine", "warmup_steps": 5}, "grad_clip": 0.5}),
+    "cnn": ({"name": "digits", "params": {"n_train": 64, "n_val": 32}}, {"name": "cnn", "params": {"channels": [4]}},
+            {"optimizer": "adam", "lr": 0.01}),
+    "mlp-mup-online": ({"name": "sparse_parity", "params": {"n_bits": 8, "k": 2, "online": True, "n_train": 32}},
+                       {"name": "mlp", "params": {"width": 16, "parameterization": "mup", "base_width": 8}},
+                       {"lr": 0.01}),
+}
+
+
+@pytest.mark.parametrize("name", list(MODEL_RUNS))
+def test_every_model_trains_a_seed_in_the_batch_as_if_alone(name):
+    task, model, train = MODEL_RUNS[name]
+
+    def spec(seeds):
+        return run_spec_model().model_validate({
+            "task": task, "model": model, "seeds": seeds, "observables": ["loss", "weight_norm"],
+            "train": {"steps": 20, "eval_every": 10, "batch_size": 16, **train}})
+
+    together = fit(spec([4, 7]), log=lambda m: None)
+    alone = fit(spec([7]), log=lambda m: None)
+    mine = together.metrics[together.metrics.seed == 7].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, alone.metrics, check_exact=False, rtol=1e-4, atol=1e-6)
+    for k, v in alone.state.items():
+        torch.testing.assert_close(together.state[k][1], v[0], rtol=1e-4, atol=1e-6)
+    loss = together.metrics[together.metrics.metric == "train_loss"].groupby("step").value.mean()
+    assert loss[20] < loss[0], "training should reduce the loss"
+
+
+def test_online_data_draws_a_fresh_batch_every_step():
+    from refute.registry import TASKS
+    from refute.train import Batches
+
+    data = TASKS.get("sparse_parity").impl(TASKS.get("sparse_parity").params(n_bits=8, k=2, online=True))
+    batches = Batches(data, 16, [0, 1])
+    (x1, _, batched), (x2, _, _) = batches.next(), batches.next()
+    assert batched and x1.shape == (2, 16, 8) and not torch.equal(x1, x2) and not torch.equal(x1[0], x1[1])
+    assert Batches(data, "full", [0]).next()[0].shape == (1, len(data.x_train), 8)  # full = n_train fresh examples

@@ -1,34 +1,282 @@
-"""The `refute` command. (This branch carries only `refute plan`; the full CLI lives on branch `loop`.)"""
+"""The `refute` command: the form → test → refine loop from a terminal.
+
+    refute new <id>        scaffold hypotheses/<id>.yaml from a commented template
+    refute check           validate every hypothesis file (file:line: field: message; exit 1 on errors)
+    refute run [ids]       run the DAG (all, or these hypotheses) with Snakemake and the project profile;
+                           arguments after `--` go to snakemake
+    refute status          not run / stale / running / done, with verdicts, as a lineage tree
+    refute plan [ids]      the jobs, models, FLOPs and estimated wall time here, before anything runs
+    refute refine <id>     draft the next experiment into hypotheses/ (runs nothing)
+    refute report [id]     print (or --open) a hypothesis's report.html, or the agenda index
+
+Each subcommand is one small function registered with `@command(name, help, *arguments)`; adding a
+subcommand is adding one such function. Plain `snakemake` keeps working without any of this.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import string
+import subprocess
 import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from refute.spec.errors import SpecError
+
+
+@dataclass
+class Command:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: list[tuple[tuple, dict]] = field(default_factory=list)
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def arg(*flags: str, **kwargs) -> tuple[tuple, dict]:
+    """One argparse argument, as `parser.add_argument(*flags, **kwargs)` would take it."""
+    return flags, kwargs
+
+
+def command(name: str, help: str, *arguments: tuple[tuple, dict]):
+    """Register `func(args) -> exit code` as `refute <name>`."""
+
+    def deco(func: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = Command(name, help, func, list(arguments))
+        return func
+
+    return deco
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 1."""
+
+
+# Folders every command agrees on; the same defaults as the Snakefile's config.
+HYPOTHESES = arg("--hypotheses", default="hypotheses", help="folder of hypothesis files (default: hypotheses)")
+RESULTS = arg("--results", default="results", help="results folder (default: results)")
+SNAKEFILE = arg("--snakefile", default="Snakefile", help="the workflow (default: ./Snakefile)")
+
+
+def _config(a: argparse.Namespace) -> list[str]:
+    """Snakemake --config entries for folders that differ from the Snakefile's defaults."""
+    out = []
+    if a.hypotheses != "hypotheses":
+        out.append(f"hypotheses={a.hypotheses}")
+    if a.results != "results":
+        out.append(f"results={a.results}")
+    return out
+
+
+def _snakefile(a: argparse.Namespace) -> Path:
+    path = Path(a.snakefile)
+    if not path.is_file():
+        raise CommandError(f"no Snakefile at {path}: run refute from the project root or pass --snakefile")
+    return path.resolve()
+
+
+# ---------------------------------------------------------------------------------------------- new
+
+@command("new", "scaffold a hypothesis file from a commented template",
+         arg("id", help="slug naming the hypothesis (lower-case letters, digits, '-' and '_')"),
+         arg("--title", default=None, help="one line naming the hypothesis"),
+         HYPOTHESES)
+def new(a: argparse.Namespace) -> int:
+    import re
+
+    from refute.spec.loader import load_hypothesis
+    from refute.spec.schema import SLUG
+
+    if not re.match(SLUG, a.id):
+        raise CommandError(f"id {a.id!r} must be a slug matching {SLUG}")
+    folder = Path(a.hypotheses)
+    path = folder / f"{a.id}.yaml"
+    template = resources.files("refute").joinpath("templates/hypothesis.yaml").read_text(encoding="utf-8")
+    text = string.Template(template).substitute(id=a.id, title=json.dumps(a.title or f"TODO: name {a.id}"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x", encoding="utf-8") as f:  # never replaces a file
+            f.write(text)
+    except FileExistsError:
+        raise CommandError(f"{path} already exists") from None
+    load_hypothesis(path)  # the template must always be valid
+    print(path)
+    print(f"Edit the claim, the training and the predictions, then: refute check && refute run {a.id}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- check
+
+@command("check", "validate every hypothesis file; exit 1 listing file:line: field: message", HYPOTHESES)
+def check(a: argparse.Namespace) -> int:
+    from refute.spec.loader import load_all
+
+    hyps = load_all(a.hypotheses)  # a SpecError is printed by main
+    runs = {r for h in hyps for r in h.runs().values()}
+    print(f"{len(hyps)} hypotheses valid; {len(runs)} distinct training runs.")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+@command("run", "run hypotheses through the DAG with Snakemake (all of them, and the index, by default)",
+         arg("ids", nargs="*", help="hypotheses to run (default: all, and the agenda index)"),
+         arg("-c", "--cores", default="all", help="cores for Snakemake (default: all)"),
+         arg("-n", "--dry-run", action="store_true", help="list the jobs, run nothing"),
+         arg("--profile", default="default",
+             help="a profile folder, or the name of one under the workflow's profiles/ (default: default)"),
+         HYPOTHESES, RESULTS, SNAKEFILE)
+def run(a: argparse.Namespace) -> int:
+    from refute.spec.loader import load_all
+
+    hyps = {h.id for h in load_all(a.hypotheses)}  # bad files: the same errors as `check`, before any job
+    unknown = [i for i in a.ids if i not in hyps]
+    if unknown:
+        raise CommandError(f"unknown hypothesis {', '.join(unknown)}; known: {', '.join(sorted(hyps)) or 'none'}")
+    snakefile = _snakefile(a)
+    profile = Path(a.profile) if Path(a.profile).is_dir() else snakefile.parent / "profiles" / a.profile
+    if not profile.is_dir():
+        raise CommandError(f"no profile {a.profile!r}: neither a folder nor {profile}")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--cores", str(a.cores),
+           "--workflow-profile", str(profile.resolve())]
+    if _config(a):
+        cmd += ["--config", *_config(a)]
+    if a.dry_run:
+        cmd.append("--dry-run")
+    cmd += [*a.passthrough, *(f"{a.results}/{i}/report.md" for i in a.ids)]
+    print("refute: " + " ".join(cmd[2:]), file=sys.stderr, flush=True)
+    # Snakemake's own log is the progress: jobs as they start and "N of M steps (x%) done".
+    return subprocess.call(cmd)
+
+
+# ------------------------------------------------------------------------------------------- status
+
+@command("status", "which hypotheses are not run, stale, running or done, and their verdicts",
+         HYPOTHESES, RESULTS, SNAKEFILE)
+def status(a: argparse.Namespace) -> int:
+    from refute.status import format_rows
+    from refute.status import status as compute
+
+    try:
+        rows = compute(a.hypotheses, a.results, _snakefile(a), ".", _config(a))
+    except RuntimeError as err:
+        raise CommandError(str(err)) from None
+    print(format_rows(rows))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- plan
+
+@command("plan", "the jobs, models, FLOPs and estimated wall time on this machine, before anything runs",
+         arg("ids", nargs="*", metavar="id", help="hypothesis ids (default: every hypothesis)"),
+         HYPOTHESES, RESULTS,
+         arg("--cores", type=int, default=None, help="cores to plan for (default: this machine's)"),
+         arg("--seeds-per-job", type=int, default=None,
+             help="cap on seeds per training job, as `snakemake --config seeds_per_job=N` would set it"))
+def plan(a: argparse.Namespace) -> int:
+    from refute.planning import plan_text
+    from refute.workflow import load_plan
+
+    workflow_plan = load_plan(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
+    try:
+        print(plan_text(workflow_plan, a.ids or None, cores=a.cores))
+    except KeyError as err:
+        raise CommandError(err.args[0]) from None
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- refine
+
+def _values(text: str) -> list:
+    import yaml
+
+    values = yaml.safe_load(f"[{text}]")
+    return [float(v) if isinstance(v, str) and _is_number(v) else v for v in values]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@command("refine", "draft the next experiment after a verdict into hypotheses/ (runs nothing)",
+         arg("id", help="the hypothesis to refine (it must have a verdict)"),
+         arg("--axis", default=None, help="the dotted field to sweep (default: chosen, see refute.refine)"),
+         arg("--values", type=_values, default=None, help="comma-separated values for the sweep, e.g. 16,32,64"),
+         HYPOTHESES, RESULTS)
+def refine(a: argparse.Namespace) -> int:
+    from refute.refine import RefineError, write_draft
+
+    try:
+        path, d = write_draft(a.id, a.hypotheses, a.results, a.axis, a.values)
+    except RefineError as err:
+        raise CommandError(str(err)) from None
+    print(path)
+    print(f"Next experiment: {d.kind}.")
+    for line in d.why:
+        print(f"  {line}")
+    print(f"Nothing has run. Edit it, state your priors, then: refute check && refute run {d.id}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- report
+
+@command("report", "print the path of a hypothesis's report (or the agenda index), or open it",
+         arg("id", nargs="?", help="the hypothesis (default: the agenda index)"),
+         arg("--md", action="store_true", help="the markdown report instead of the HTML one"),
+         arg("--open", action="store_true", help="open it in the default browser"),
+         RESULTS)
+def report(a: argparse.Namespace) -> int:
+    suffix = "md" if a.md else "html"
+    path = Path(a.results) / (f"{a.id}/report.{suffix}" if a.id else f"index.{suffix}")
+    if not path.exists():
+        what = f"refute run {a.id}" if a.id else "refute run"
+        raise CommandError(f"{path} does not exist yet: {what} makes it")
+    print(path)
+    if a.open:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- main
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="refute", description="Hypothesis-testing workflows for the science of "
+                                 "deep learning: form → test → refine.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="command")
+    for c in COMMANDS.values():
+        p = sub.add_parser(c.name, help=c.help, description=c.help)
+        for flags, kwargs in c.arguments:
+            p.add_argument(*flags, **kwargs)
+        p.set_defaults(func=c.run)
+    return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="refute", description="hypothesis-testing workflows for deep learning")
-    sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plan", help="show the jobs, models, FLOPs and estimated wall time before running")
-    p.add_argument("ids", nargs="*", metavar="id", help="hypothesis ids (default: every hypothesis)")
-    p.add_argument("--hypotheses", default="hypotheses", help="folder of hypothesis files")
-    p.add_argument("--results", default="results", help="results folder (finished runs are not counted)")
-    p.add_argument("--cores", type=int, default=None, help="cores to plan for (default: this machine's)")
-    p.add_argument("--seeds-per-job", type=int, default=None,
-                   help="cap on seeds per training job, as `--config seeds_per_job=N` would give Snakemake")
-    a = ap.parse_args(argv)
-
-    if a.command == "plan":
-        from refute.planning import plan_text
-        from refute.workflow import load_plan
-
-        plan = load_plan(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
-        try:
-            print(plan_text(plan, a.ids or None, cores=a.cores))
-        except KeyError as err:
-            print(f"refute plan: {err.args[0]}", file=sys.stderr)
-            return 2
-    return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` goes to the tool underneath as it is (`refute run -- --forceall`).
+    cut = argv.index("--") if "--" in argv else len(argv)
+    a = parser().parse_args(argv[:cut])
+    a.passthrough = argv[cut + 1:]
+    try:
+        return a.func(a)
+    except SpecError as err:
+        print(f"refute: invalid hypothesis files:\n{err}", file=sys.stderr)
+        return 1
+    except CommandError as err:
+        print(f"refute: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -13,6 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("spec")
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
+                   default=float(os.environ.get("REFUTE_CHECKPOINT_EVERY", 300)),
+                   help="save a resumable checkpoint this often (default: $REFUTE_CHECKPOINT_EVERY or 300)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="the hypothesis's device request (does not change the run's numbers)")
     t.add_argument("--seeds", metavar="LO:HI", help="train only positions LO..HI-1 of the run's seed list")
@@ -27,19 +31,25 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
     s.add_argument("hypothesis")
     s.add_argument("--results", default="results")
-    r = sub.add_parser("report", help="write a hypothesis's report and figures")
+    r = sub.add_parser("report", help="write a hypothesis's report.md, report.html and figures")
     r.add_argument("id")
     r.add_argument("--results", default="results")
+    i = sub.add_parser("index", help="write the agenda index (index.md, index.html) with the prediction scoreboard")
+    i.add_argument("--hypotheses", default="hypotheses")
+    i.add_argument("--results", default="results")
     a = ap.parse_args(argv)
 
     if a.stage == "train":
+        from refute import tuning
+
+        tuning.configure_allocator()  # before torch allocates anything
         from refute.run_job import train_run
 
         seeds = None
         if a.seeds:
             lo, hi = (int(v) for v in a.seeds.split(":"))
             seeds = slice(lo, hi)
-        train_run(a.spec, a.out, a.threads, a.device, seeds)
+        train_run(a.spec, a.out, a.threads, a.checkpoint_every, device=a.device, seeds=seeds)
     elif a.stage == "merge":
         from refute.chunks import merge
 
@@ -52,10 +62,17 @@ def main(argv: list[str] | None = None) -> int:
         from refute.stats.analyse import analyse
 
         print(analyse(a.hypothesis, a.results)["verdict"])
-    else:
+    elif a.stage == "report":
+        from refute.report.html import write_html_report
         from refute.report.markdown import write_report
 
         print(write_report(a.id, a.results))
+        print(write_html_report(a.id, a.results))
+    else:
+        from refute.report.index import write_index
+
+        for path in write_index(a.hypotheses, a.results):
+            print(path)
     return 0
 
 

@@ -20,8 +20,10 @@ def load_run(results: Path, run_hash: str):
 
     run_dir = results / "runs" / run_hash
     run = run_spec_model().model_validate(json.loads((run_dir / "spec.json").read_text()))
-    meta = json.loads((run_dir / "run.json").read_text())
-    final = torch.load(run_dir / "weights.pt", weights_only=True)
+    record = run_dir / "run.json"
+    meta = io.read_json(record)
+    final = torch.load(io.verify(run_dir / "weights.pt", meta, record), weights_only=True)
+    io.verify(run_dir / snapshots.FILE, meta, record)
     states = {**snapshots.load(run_dir), run.train.steps: final["state"]}
     return run, run_dir, final["seeds"], meta, states
 
@@ -67,6 +69,7 @@ def probe_run(spec_path: str | Path, out_dir: str | Path, results: str | Path = 
         table = table[table.step < first_bad]
     io.write_parquet(out / "values.parquet", table.reset_index(drop=True))
     record = {"probe": probe.name, "run": job["run"], "reference": job.get("reference"),
-              "steps": steps_of(probe, run), "rows": len(table), "wall_seconds": round(time.perf_counter() - t0, 3)}
-    io.write_json(out / "probe.json", record)
+              "steps": steps_of(probe, run), "rows": len(table), "wall_seconds": round(time.perf_counter() - t0, 3),
+              "sha256": io.checksums(out, ["values.parquet"])}
+    io.write_json(out / "probe.json", record)  # last: marks the probe job complete; its checksum guards the table
     return record

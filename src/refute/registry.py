@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 class Params(BaseModel):
     """Base for component parameters: unknown keys are errors, never silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,16 @@ class Snapshots:
             # Kept on the CPU: snapshots of a GPU run must not hold GPU memory, and are saved from there.
             self.states[step] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
+    # What a checkpoint keeps of it, so a resumed run still has the snapshots taken before the kill.
+    def state_dict(self) -> dict:
+        return {"states": self.states}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.states = dict(state["states"])
+
 
 def save(path: str | Path, states: dict[int, dict[str, torch.Tensor]], seeds: list[int]) -> None:
-    with io.atomic_path(path) as tmp:
-        torch.save({"seeds": list(seeds), "states": states}, tmp)
+    io.write_torch(path, {"seeds": list(seeds), "states": states})
 
 
 def load(run_dir: str | Path) -> dict[int, dict[str, torch.Tensor]]:

@@ -59,9 +59,10 @@ class Plan:
         """A finished run keeps the split it was trained with, so changing seeds_per_job (say, moving
         from a workstation to a cluster) never retrains it."""
         path = self.run_dir(h) / "run.json"
-        if not path.exists():
+        try:
+            recorded = json.loads(path.read_text()).get("chunks")
+        except (OSError, ValueError, AttributeError):  # absent, or damaged (the jobs report that): plan afresh
             return None
-        recorded = json.loads(path.read_text()).get("chunks")
         return [tuple(c["slice"]) for c in recorded] if recorded else [(0, len(self.runs[h].seeds))]
 
     # --- paths -------------------------------------------------------------------------------------------
@@ -85,6 +86,11 @@ class Plan:
         `train` and `train_chunk` + `merge_seeds` never both claim a run's outputs."""
         hashes = sorted(h for h in self.runs if self.is_chunked(h) == chunked)
         return "|".join(hashes) if hashes else NEVER
+
+    def parent_outputs(self, hyp_id: str, name: str) -> list[str]:
+        """The parent's output `name` for a refinement (its report shows the parent), else nothing."""
+        parent = self.hypotheses[hyp_id].spec.refines
+        return [str(self.results / parent / name)] if parent else []
 
     def probe_dir(self, h: str) -> Path:
         return self.results / "probes" / h
@@ -167,6 +173,14 @@ def load_plan(hypotheses: str | Path = "hypotheses", results: str | Path = "resu
 
 
 def threads_for(run) -> int:
-    # One thread per job: measured here, torch's tiny ops gain nothing from a second thread and two
-    # jobs side by side (one per core) beat one job with two threads.
-    return 1
+    """Threads for a run's training job, from the size of its steps (refute.tuning): one for small
+    models, whose ops are too small to split; every core for big matrix products."""
+    key = json.dumps(run.model_dump(mode="json"), sort_keys=True)
+    if key not in _THREADS:
+        from refute import tuning
+
+        _THREADS[key] = tuning.plan(run)[0]
+    return _THREADS[key]
+
+
+_THREADS: dict[str, int] = {}

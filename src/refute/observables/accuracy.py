@@ -10,7 +10,7 @@ class Accuracy:
     """train_acc and val_acc"""
 
     @staticmethod
-    def metric_names(p: ObservableParams) -> list[str]:
+    def metric_names(p: ObservableParams, run=None) -> list[str]:
         return ["train_acc", "val_acc"]
 
     @staticmethod

@@ -10,7 +10,7 @@ class Loss:
     """train_loss and val_loss"""
 
     @staticmethod
-    def metric_names(p: ObservableParams) -> list[str]:
+    def metric_names(p: ObservableParams, run=None) -> list[str]:
         return ["train_loss", "val_loss"]
 
     @staticmethod

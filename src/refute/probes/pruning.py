@@ -15,9 +15,9 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from refute import objectives
+from refute import objectives, optimizers
 from refute.probes._base import ProbeContext, ProbeParams, Table
-from refute.registry import MODELS, OPTIMIZERS, PROBES
+from refute.registry import MODELS, PROBES
 from refute.train import Batches
 
 FRESH_SEED_OFFSET = 1_000_003  # fresh initializations come from seeds no run uses
@@ -70,21 +70,20 @@ def apply_masks(model, masks: dict[str, torch.Tensor]) -> None:
 
 def retrain(run, data, model, masks: dict[str, torch.Tensor], steps: int) -> None:
     """The run's training loop on a sparse model: the mask is reapplied after every update."""
-    seeds = list(run.seeds)
-    opt = OPTIMIZERS.get(run.train.optimizer.name).impl(run.train.optimizer.params, model.parameters(), run.train)
-    batches = Batches(len(data.x_train), run.train.batch_size, seeds)
-    y_full = objectives.shared(data.y_train, len(seeds))
+    train = run.train
+    opt = optimizers.build(train, model)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: optimizers.lr_factor(train.schedule, t, steps))
+    batches = Batches(data, train.batch_size, list(run.seeds))
     apply_masks(model, masks)
     for _ in range(steps):
-        idx = batches.indices()
-        if idx is None:
-            out, y = model(data.x_train), y_full
-        else:
-            out, y = model(data.x_train[idx], batched=True), data.y_train[idx]
-        loss = objectives.loss(out, y, data.objective)
+        x, y, batched = batches.next()
+        loss = objectives.loss(model(x, batched=batched), y, data.objective)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
+        if train.grad_clip is not None:
+            optimizers.clip_per_seed(model.parameters(), train.grad_clip)
         opt.step()
+        schedule.step()
         apply_masks(model, masks)
 
 

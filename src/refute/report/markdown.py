@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from refute import io
+from refute.report import escape
+from refute.lineage import lineage_of
 from refute.report.figures import learning_curves, probe_figures
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE", "INVALID": "⚠️ INVALID"}
@@ -30,11 +31,15 @@ def _p(x) -> str:
 
 
 def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return escape.inline(text)
 
 
 def _metrics(spec: dict) -> str:
     x = spec.get("x") or {}
+    if isinstance(spec.get("metric"), dict):
+        m = spec["metric"]
+        points = ", ".join(f"`{k}` (x = {v:g})" for k, v in m["across"].items())
+        return f"per run, the {m['statistic']} of y on x across metrics {points}, each"
     if x.get("metrics"):
         what = "metrics " + ", ".join(f"`{m}` (x = {v:g})" for m, v in x["metrics"].items())
     else:
@@ -100,11 +105,12 @@ def prediction_section(pred: dict, reduced: pd.DataFrame, failed_runs: str = "in
     lines = [
         f"### `{pred['id']}` — {out['status']}",
         "",
-        f"{spec.get('description') or ''}".strip(),
+        escape.block(spec.get("description") or ""),
         "",
         f"*{pred['kind']}*: {_metrics(spec)} reduced by `{reduce['name']}`"
         + (f" ({rparams})" if rparams else "")
-        + f"; {_claim(spec)}, α = {spec['alpha']:g}.",
+        + f"; {_claim(spec)}, α = {spec['alpha']:g}"
+        + (f"; prior stated in advance: {spec['prior']:g}." if spec.get("prior") is not None else "."),
         "",
         f"| test | statistic | p | p adjusted ({corr}) | effect | estimate | 95% CI | n |",
         "|---|---|---|---|---|---|---|---|",
@@ -133,7 +139,7 @@ def prediction_section(pred: dict, reduced: pd.DataFrame, failed_runs: str = "in
         for key, g in sub.groupby(keys, sort=False, dropna=False):
             key = key if isinstance(key, tuple) else (key,)
             v = g.value[used.loc[g.index]]
-            lines.append("| " + " | ".join(_num(k) for k in key) + f" | {_num(v.mean())} | {_num(v.std())} | "
+            lines.append("| " + " | ".join(_cell(_num(k)) for k in key) + f" | {_num(v.mean())} | {_num(v.std())} | "
                          f"{_num(v.min())} | {_num(v.max())} | {len(g)} | {int(used.loc[g.index].sum())} | "
                          f"{int(failed.loc[g.index].sum())} | {int(g.censored.sum())} |")
         lines.append("")
@@ -147,6 +153,48 @@ def prediction_section(pred: dict, reduced: pd.DataFrame, failed_runs: str = "in
         lines.append(f"- note: {note}")
     if res.get("notes"):
         lines.append("")
+    return lines
+
+
+def lineage_section(lin: dict | None) -> list[str]:
+    """Where this hypothesis comes from: the parent, how the verdict moved, and what changed."""
+    if not lin:
+        return []
+    before, after = lin["movement"]["verdict"]
+    up = f" (which refines `{lin['grandparent']}`)" if lin.get("grandparent") else ""
+    lines = ["## Lineage", "",
+             f"Refines [`{lin['parent']}`](../{lin['parent']}/report.md){up}: {_cell(lin['parent_title'])}.", "",
+             f"Verdict moved: **{before} → {after}**.", ""]
+    moves = lin["movement"]["predictions"]
+    if moves:
+        lines += ["| prediction | parent | this |", "|---|---|---|"]
+        lines += [f"| `{m['id']}` | {m['before']} | {m['after']} |" for m in moves]
+        lines.append("")
+    for key, what in (("added", "New predictions"), ("dropped", "Predictions dropped")):
+        if lin["movement"][key]:
+            lines += [f"{what}: " + ", ".join(f"`{k}`" for k in lin["movement"][key]) + ".", ""]
+    if lin["changes"] is None:
+        lines.append("The parent's spec was not recorded with its verdict; rerun its statistics to see what changed.")
+    elif lin["changes"]:
+        lines += ["What changed from the parent's spec:", "", "| field | parent | this |", "|---|---|---|"]
+        lines += [f"| `{c['field']}` | {_cell(c['before'])} | {_cell(c['after'])} |" for c in lin["changes"]]
+    else:
+        lines.append("The spec is the same as the parent's.")
+    return [*lines, ""]
+
+
+def alternatives_section(alternatives: list[dict]) -> list[str]:
+    """Each rival explanation and whether the distinguishing predictions ruled it out."""
+    if not alternatives:
+        return []
+    lines = ["## Alternative explanations", "", "| alternative | status | distinguished by | why |", "|---|---|---|---|"]
+    for a in alternatives:
+        by = ", ".join(f"`{p}` ({s})" for p, s in a["predictions"].items())
+        conds = ", ".join(f"`{c}`" for c in a["conditions"])
+        lines.append(f"| **{a['id']}**: {_cell(a['explanation'])} | {a['status']} | {by} on {conds} | {_cell(a['why'])} |")
+    ruled = [a["id"] for a in alternatives if a["status"] == "ruled out"]
+    left = [a["id"] for a in alternatives if a["status"] != "ruled out"]
+    lines += ["", f"Ruled out: {', '.join(ruled) or 'none'}. Still standing: {', '.join(left) or 'none'}.", ""]
     return lines
 
 
@@ -212,17 +260,18 @@ def probe_section(verdict: dict, probes: pd.DataFrame, figures: dict[str, list[P
 
 
 def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figures: list[Path],
-           probes: pd.DataFrame | None = None, probe_figs: dict[str, list[Path]] | None = None) -> str:
+           probes: pd.DataFrame | None = None, probe_figs: dict[str, list[Path]] | None = None,
+           lineage: dict | None = None) -> str:
     prov = verdict["provenance"]
     lines = [
-        f"# {verdict['title']}",
+        f"# {escape.inline(verdict['title'])}",
         "",
         *(preregistration_lines(verdict) if verdict.get("post_hoc") else []),
         f"## Verdict: {BADGE.get(verdict['verdict'], verdict['verdict'])}" + (" (post hoc)" if verdict.get("post_hoc") else ""),
         "",
-        f"> {verdict['statement'].strip()}",
+        escape.block(verdict["statement"], prefix="> "),
         "",
-        f"Hypothesis `{verdict['id']}` from `{prov['hypothesis_file']}`.",
+        f"Hypothesis `{verdict['id']}` from {escape.code(prov['hypothesis_file'])}.",
         "",
         *([] if verdict.get("post_hoc") else preregistration_lines(verdict)),
         *analysis_lines(verdict, len(predictions)),
@@ -230,6 +279,8 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
         "",
         *[f"- {r}" for r in verdict["reasons"]],
         "",
+        *lineage_section(lineage),
+        *alternatives_section(verdict.get("alternatives", [])),
         "## Predictions",
         "",
     ]
@@ -246,13 +297,13 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
               "|---|---|---|---|---|---|---|---|"]
     for cond, r in verdict["runs"].items():
         diverged = ", ".join(f"seed {s} @ {st}" for s, st in (r.get("diverged") or {}).items()) or "none"
-        lines.append(f"| {cond} | `{r['hash']}` | {len(r['seeds'])} | {r['steps']} | {diverged} | "
+        lines.append(f"| {_cell(cond)} | `{r['hash']}` | {len(r['seeds'])} | {r['steps']} | {diverged} | "
                      f"{_num(r['wall_seconds'])} | {r['device']} | {r['threads']} |")
     lines += [
         "",
         "## Provenance",
         "",
-        f"- hypothesis file: `{prov['hypothesis_file']}`, sha256 `{prov['hypothesis_sha256']}`",
+        f"- hypothesis file: {escape.code(prov['hypothesis_file'])}, sha256 `{prov['hypothesis_sha256']}`",
         f"- training wall time (sum over runs): {prov['training_wall_seconds']} s; devices: {', '.join(prov['devices'])}",
         f"- Python {prov['python']} on {prov['platform']}",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if v),
@@ -265,14 +316,25 @@ def render(verdict: dict, predictions: list[dict], reduced: pd.DataFrame, figure
 def write_report(hyp_id: str, results: str | Path = "results") -> Path:
     """Write results/<id>/report.md and results/<id>/figures/*.png from the statistics stage's outputs."""
     out_dir = Path(results) / hyp_id
-    verdict = json.loads((out_dir / "verdict.json").read_text())
-    predictions = json.loads((out_dir / "predictions.json").read_text())
-    reduced = pd.read_parquet(out_dir / "reduced.parquet")
-    table = pd.read_parquet(out_dir / "observations.parquet")
-    probes = pd.read_parquet(out_dir / "probes.parquet") if (out_dir / "probes.parquet").exists() else None
+    record = out_dir / "verdict.json"
+    verdict = io.read_json(record)
+    predictions = io.read_json(io.verify(out_dir / "predictions.json", verdict, record))
+    reduced = io.read_parquet(out_dir / "reduced.parquet", verdict, record)
+    table = io.read_parquet(out_dir / "observations.parquet", verdict, record)
+    has_probes = (out_dir / "probes.parquet").exists()
+    probes = io.read_parquet(out_dir / "probes.parquet", verdict, record) if has_probes else None
     # Probe outputs sit in the observations too (for predictions); they get their own section.
     figures = learning_curves(table[~table.metric.str.contains("/", regex=False)], out_dir / "figures")
     probe_figs = probe_figures(probes, out_dir / "figures") if probes is not None and len(probes) else {}
     path = out_dir / "report.md"
-    io.write_text(path, render(verdict, predictions, reduced, figures, probes, probe_figs))
+    io.write_text(path, render(verdict, predictions, reduced, figures, probes, probe_figs,
+                               read_lineage(verdict, results)))
     return path
+
+
+def read_lineage(verdict: dict, results: str | Path) -> dict | None:
+    """The lineage of a hypothesis from its parent's verdict.json (the report job's input when it refines one)."""
+    parent = verdict.get("refines")
+    if not parent:
+        return None
+    return lineage_of(io.read_json(Path(results) / parent / "verdict.json"), verdict)

@@ -67,10 +67,12 @@ def data_path(data: Any, loc: tuple) -> list:
     Pydantic adds union tags and validator names to locations; walking the data drops them, so
     `('task', 'modular_arithmetic', 'params', 'p')` becomes `['task', 'params', 'p']`.
     """
-    path, node = [], data
+    path, node, tag_skipped = [], data, False
     for key in loc:
-        if isinstance(node, dict) and key in (node.get("name"), node.get("kind")):
-            continue  # a union tag, even where a field has the same name
+        if isinstance(node, dict) and not tag_skipped and key in (node.get("name"), node.get("kind")):
+            tag_skipped = True  # a union tag, once per level (a field may have the same name, e.g. threshold)
+            continue
+        tag_skipped = False
         if isinstance(node, dict) and key in node:
             path.append(key)
             node = node[key]

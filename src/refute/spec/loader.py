@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from refute.registry import OBSERVABLES
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
 from refute.spec.probes import probe_issues, probe_metrics
 from refute.spec.schema import hypothesis_model, run_spec_model
+from refute.spec.yamlfile import read_yaml
+from refute.stats.across_metrics import AcrossMetrics
+from refute.tasks._base import compatibility
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
-TRAINER_VERSION = 1
+TRAINER_VERSION = 2  # 2: seeds of big runs trained in chunks, batches drawn in blocks
 RUN_FIELDS = ("task", "model", "train", "seeds", "observables")
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
 
@@ -64,7 +66,7 @@ def run_hash(run: BaseModel) -> str:
 def metrics_of(run: BaseModel) -> list[str]:
     names: list[str] = []
     for obs in run.observables:
-        names += OBSERVABLES.get(obs.name).impl.metric_names(obs)
+        names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
     return names
 
 
@@ -75,23 +77,6 @@ def _issues(err: ValidationError, data: Any, lines: LineMap, file: str, model: t
         allowed = allowed_fields(model, e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
         out.append(SpecIssue(file, lines.line(path), dotted(path), humanize(e, allowed)))
     return out
-
-
-def read_yaml(path: Path) -> tuple[Any, LineMap, str]:
-    text = path.read_text(encoding="utf-8")
-    file = str(path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([SpecIssue(file, line, "", f"malformed YAML: {problem}")]) from None
-    if data is None:
-        raise SpecError([SpecIssue(file, 1, "", "the file is empty; a hypothesis is a YAML mapping")])
-    if not isinstance(data, dict):
-        raise SpecError([SpecIssue(file, 1, "", f"a hypothesis must be a YAML mapping, not a {type(data).__name__}")])
-    return data, LineMap(text), text
 
 
 def load_hypothesis(path: str | Path) -> Hypothesis:
@@ -106,6 +91,7 @@ def load_hypothesis(path: str | Path) -> Hypothesis:
     conditions, issues = _expand_conditions(spec, data, lines, file)
     issues += probe_issues(spec, conditions, lines, file)
     issues += _check_predictions(spec, conditions, data, lines, file)
+    issues += _check_alternatives(spec, conditions, data, lines, file)
     if issues:
         raise SpecError(issues)
     return Hypothesis(path, spec, conditions, hashlib.sha256(text.encode()).hexdigest(), data)
@@ -133,19 +119,36 @@ def _sweep_label(path: str, value: Any, leaves: list[str]) -> str:
     return f"{name}={value}"
 
 
+def condition_grid(conditions: dict[str, dict], sweep: dict[str, list]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every concrete condition as (name, named condition or '', {sweep path: value}): the named
+    conditions crossed with the sweep grid, named like `wide_lr=0.01` (`default` when there is neither)."""
+    sweep_paths = list(sweep)
+    leaves = [p.rsplit(".", 1)[-1] for p in sweep_paths]
+    grid = list(itertools.product(*(sweep[p] for p in sweep_paths))) if sweep_paths else [()]
+    out = []
+    for cname, values in itertools.product(list(conditions) or [""], grid):
+        labels = [_sweep_label(p, v, leaves) for p, v in zip(sweep_paths, values)]
+        out.append(("_".join([cname] * bool(cname) + labels) or "default", cname, dict(zip(sweep_paths, values))))
+    return out
+
+
 def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dict[str, BaseModel], list[SpecIssue]]:
     """Apply each condition's overrides (crossed with the sweep grid) to the base run spec."""
     base = {k: data[k] for k in RUN_FIELDS if k in data}
-    named: dict[str, dict[str, Any]] = dict(spec.conditions) or {"": {}}
-    sweep_paths = list(spec.sweep)
-    leaves = [p.rsplit(".", 1)[-1] for p in sweep_paths]
-    grid = list(itertools.product(*(spec.sweep[p] for p in sweep_paths))) if sweep_paths else [()]
-
     issues: list[SpecIssue] = []
+    sweep: dict[str, list] = {}
+    for path, values in spec.sweep.items():
+        if path.split(".", 1)[0] in RUN_FIELDS:
+            sweep[path] = values
+        else:  # reported here, before its values are turned into condition names
+            issues.append(SpecIssue(file, lines.line(["sweep", path]), f"sweep.{path}",
+                                    f"can only sweep fields of {', '.join(RUN_FIELDS)} (dotted, e.g. train.lr)"))
+    sweep_paths = list(sweep)
+
     conditions: dict[str, BaseModel] = {}
-    for (cname, overrides), values in itertools.product(named.items(), grid):
-        labels = [_sweep_label(p, v, leaves) for p, v in zip(sweep_paths, values)]
-        name = "_".join([cname] * bool(cname) + labels) or "default"
+    for name, cname, swept in condition_grid(spec.conditions, sweep):
+        overrides = spec.conditions.get(cname, {})
+        values = tuple(swept.values())
         if not CONDITION_NAME.match(name):
             issues.append(SpecIssue(file, lines.line(["conditions", cname] if cname else ["sweep"]), "conditions",
                                     f"condition name {name!r} is not a safe name"))
@@ -167,6 +170,10 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
             sources[path] = where
         try:
             conditions[name] = run_spec_model().model_validate(run)
+            for where, message in _cross_check(conditions[name]):
+                conditions[name] = None
+                label = f"{dotted(where)} (condition {name})" if cname or sweep_paths else dotted(where)
+                issues.append(SpecIssue(file, lines.line(where), label, message))
         except ValidationError as err:
             conditions[name] = None  # known but invalid: predictions naming it are not blamed too
             for e in err.errors():
@@ -177,6 +184,22 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
                 allowed = allowed_fields(run_spec_model(), e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
                 issues.append(SpecIssue(file, line, field, humanize(e, allowed)))
     return conditions, issues
+
+
+def _cross_check(run: BaseModel) -> list[tuple[list, str]]:
+    """Problems between components that each validate alone: a model that cannot read the task's
+    inputs, an observable that cannot measure this task or model."""
+    problems = []
+    why = compatibility(run)
+    if why:
+        problems.append((["model"], why))
+    else:
+        for i, obs in enumerate(run.observables):
+            try:
+                OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
+            except ValueError as err:
+                problems.append((["observables", i], str(err)))
+    return problems
 
 
 def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
@@ -201,19 +224,80 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
         if problems:
             continue
         for unit in pred.units(valid):
+            if unit.condition not in valid:
+                continue  # an invalid condition is reported already; its metrics are unknown
             logged = metrics_of(valid[unit.condition]) + probe_metrics(spec, unit.condition, valid[unit.condition])
             if unit.metric not in logged:
-                where = "x.metric" if unit.role == "x" else "metric" if unit.metric == pred.metric else "x.metrics"
+                metric = getattr(pred, "metric", None)
+                where = ("x.metric" if unit.role == "x" else "metric.across" if isinstance(metric, AcrossMetrics)
+                         else "metric" if unit.metric == metric else "x.metrics")
                 issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
                                         f"metric {unit.metric!r} is never logged or probed in condition "
                                         f"{unit.condition!r}; available: {', '.join(logged)}"))
-        if spec.analysis.failed_runs == "against":
+        if spec.analysis.failed_runs == "against" and isinstance(getattr(pred, "metric", None), AcrossMetrics):
+            issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
+                                    f"prediction {pred.id!r} summarizes several metrics per run, which gives a failed "
+                                    "run no least favourable value: use failed_runs: invalid"))
+        elif spec.analysis.failed_runs == "against":
             if any(pred.least_favourable(u) is None for u in pred.units(valid)):
                 issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
                                         f"prediction {pred.id!r} ({pred.kind}, test {getattr(pred, 'test', '?')}, "
                                         f"direction {getattr(pred, 'direction', '-')}) cannot count a failed run "
                                         "against itself: use a one-sided rank or count test (compare: mannwhitney "
                                         "or wilcoxon; threshold: wilcoxon; proportion), or failed_runs: invalid"))
+    return issues
+
+
+def _check_alternatives(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
+    """Each alternative names existing conditions and predictions, and each condition it names is one its
+    predictions actually test (otherwise it distinguishes nothing)."""
+    issues = []
+    preds = {p.id: p for p in spec.predictions}
+    seen = set()
+    for i, alt in enumerate(spec.alternatives):
+        at = ["alternatives", i]
+        if alt.id in seen:
+            issues.append(SpecIssue(file, lines.line([*at, "id"]), f"alternatives.{i}.id", f"duplicate id {alt.id!r}"))
+        seen.add(alt.id)
+        for j, pid in enumerate(alt.predictions):
+            if pid not in preds:
+                issues.append(SpecIssue(file, lines.line([*at, "predictions", j]), f"alternatives.{i}.predictions",
+                                        f"unknown prediction {pid!r}; defined: {', '.join(preds)}"))
+        tested = {c for pid in alt.predictions if pid in preds for c in preds[pid].conditions_used(list(conditions))}
+        for j, c in enumerate(alt.conditions):
+            if c not in conditions:
+                issues.append(SpecIssue(file, lines.line([*at, "conditions", j]), f"alternatives.{i}.conditions",
+                                        f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
+            elif c not in tested:
+                issues.append(SpecIssue(file, lines.line([*at, "conditions", j]), f"alternatives.{i}.conditions",
+                                        f"condition {c!r} is not tested by any of the alternative's predictions "
+                                        f"({', '.join(alt.predictions)})"))
+    return issues
+
+
+def check_lineage(hyps: list[Hypothesis], complete: bool = True) -> list[SpecIssue]:
+    """`refines` names a loaded hypothesis, and following parents never comes back to where it started.
+    With `complete=False` (some files failed to load) a missing parent may be one of those, so only cycles
+    are reported."""
+    by_id = {h.id: h for h in hyps}
+    issues = []
+    for h in hyps:
+        parent = h.spec.refines
+        if parent is None:
+            continue
+        where = (str(h.path), LineMap(h.path.read_text()).line(["refines"]), "refines")
+        if parent not in by_id:
+            if not complete:
+                continue
+            known = ", ".join(sorted(by_id)) or "none"
+            issues.append(SpecIssue(*where, f"unknown parent hypothesis {parent!r}; loaded: {known}"))
+            continue
+        chain, node = [h.id], parent
+        while node is not None and node in by_id and node not in chain:
+            chain.append(node)
+            node = by_id[node].spec.refines
+        if node == h.id:
+            issues.append(SpecIssue(*where, "lineage cycle: " + " → ".join([*chain, h.id])))
     return issues
 
 
@@ -231,6 +315,7 @@ def load_all(directory: str | Path = "hypotheses") -> list[Hypothesis]:
             issues.append(SpecIssue(str(h.path), LineMap(h.path.read_text()).line(["id"]), "id",
                                     f"id {h.id!r} is already used by {seen[h.id].path}"))
         seen.setdefault(h.id, h)
+    issues += check_lineage(hyps, complete=not issues)
     if issues:
         raise SpecError(issues)
     return hyps

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model, field_validator, model_validator
 
+from refute.optimizers import Schedule
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, PROBES, REDUCTIONS, TASKS, Registry
 from refute.stats.plan import AnalysisPlan
 
@@ -23,7 +24,7 @@ MAX_SEEDS = 10_000
 class Strict(BaseModel):
     """Unknown keys are errors: a typo must never fall back to a default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _name_of(value: Any) -> str | None:
@@ -73,11 +74,25 @@ class Train(Strict):
         "full", description="examples per step for each seed, or 'full' for full-batch training"
     )
     eval_every: int = Field(gt=0, le=MAX_STEPS, description="log observables every this many steps (and at the end)")
+    schedule: Schedule = Field(
+        default_factory=lambda: {"name": "constant"}, validate_default=True,
+        description="learning-rate schedule: constant, {name: warmup, warmup_steps}, "
+        "or {name: cosine, warmup_steps, final_fraction}",
+    )
+    grad_clip: float | None = Field(
+        None, gt=0, description="clip each seed's gradient to this global L2 norm (per seed; none by default)"
+    )
+
     snapshots: list[Annotated[int, Field(ge=0, le=MAX_STEPS)]] = Field(
         default_factory=list,
         description="steps at which to keep the weights, for probes over training: a list of steps, or "
         "{every: n} for 0, n, 2n, ... up to the last step (the final weights are always kept)",
     )
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _short_schedule(cls, v):
+        return _expand_shorthand(v)
 
     @field_validator("batch_size")
     @classmethod
@@ -195,6 +210,24 @@ class Compute(Strict):
         return v
 
 
+class Alternative(Strict):
+    """A rival explanation of the same observations, and the evidence that would tell it apart."""
+
+    id: str = Field(pattern=SLUG, description="a short slug naming the alternative explanation")
+    explanation: str = Field(min_length=1, description="the rival explanation, in words")
+    conditions: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="the condition(s) (adversarial controls) that distinguish it; each must be "
+        "used by one of its predictions"
+    )
+    predictions: list[Annotated[str, Field(pattern=SLUG)]] = Field(
+        min_length=1, description="the id(s) of the predictions that distinguish it"
+    )
+    ruled_out_if: Literal["holds", "contradicted"] = Field(
+        "holds", description="the alternative is ruled out when every one of its predictions has this outcome; "
+        "it survives when any has the other decided outcome, and stays open while any is undecided"
+    )
+
+
 @lru_cache(maxsize=None)
 def reduction_union() -> Any:
     return component_union(REDUCTIONS, flat=True)
@@ -240,6 +273,16 @@ def hypothesis_model() -> type[BaseModel]:
                 description="interpretability probes run on each condition's trained weights (final or "
                 "snapshots); their outputs are metrics predictions can test, named <id>/<metric>@<site>",
             ),
+        ),
+        "refines": (
+            str | None,
+            Field(None, pattern=SLUG, description="the id of the parent hypothesis this one refines (more seeds, "
+                  "a generalization, a boundary probe); the report shows what changed and how the verdict moved"),
+        ),
+        "alternatives": (
+            list[Alternative],
+            Field(default_factory=list, description="rival explanations, each with the conditions and predictions "
+                  "that would rule it out; the report says which were ruled out and which survive"),
         ),
         "analysis": (
             AnalysisPlan,

@@ -9,7 +9,6 @@ level 1 − α/k), plan the seeds an undecided prediction would need, and decide
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 from datetime import datetime, timezone
@@ -24,7 +23,8 @@ from refute.probes._base import address
 from refute.probes._plan import probe_jobs
 from refute.registry import PREDICTIONS
 from refute.spec.loader import Hypothesis, load_hypothesis
-from refute.stats import preregistration, reductions
+from refute.stats import across_metrics, preregistration, reductions
+from refute.stats.alternatives import judge_alternatives
 from refute.stats.correction import adjust
 from refute.stats.kinds._base import DATA_COLUMNS
 from refute.stats.verdict import UNDECIDED, decide
@@ -38,10 +38,10 @@ def read_runs(hyp: Hypothesis, results: Path) -> tuple[pd.DataFrame, dict[str, d
     frames, meta = [], {}
     for cond, h in hyp.runs().items():
         run_dir = results / "runs" / h
-        frame = pd.read_parquet(run_dir / "metrics.parquet")
+        meta[cond] = io.read_json(run_dir / "run.json")
+        frame = io.read_parquet(run_dir / "metrics.parquet", meta[cond], run_dir / "run.json")
         frame.insert(0, "condition", cond)
         frames.append(frame)
-        meta[cond] = json.loads((run_dir / "run.json").read_text())
     return pd.concat(frames, ignore_index=True), meta
 
 
@@ -52,7 +52,8 @@ def read_probes(hyp: Hypothesis, results: Path) -> pd.DataFrame:
     """Every probe table of the hypothesis: condition, seed, step, probe, metric, site, unit, value."""
     frames = []
     for job in probe_jobs(hyp):
-        frame = pd.read_parquet(results / "probes" / job.hash / "values.parquet")
+        folder = results / "probes" / job.hash
+        frame = io.read_parquet(folder / "values.parquet", io.read_json(folder / "probe.json"), folder / "probe.json")
         frame.insert(0, "condition", job.condition)
         frame.insert(3, "probe", job.probe)
         frames.append(frame)
@@ -152,7 +153,10 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
     preds = list(hyp.spec.predictions)
     reduced, tests, data, counts = [], {}, {}, {}
     for pred in preds:
-        rows, counts[pred.id], notes = tested_rows(pred, hyp, reduce_runs(pred, hyp, table, meta), plan.failed_runs)
+        per_unit = reduce_runs(pred, hyp, table, meta)
+        if isinstance(getattr(pred, "metric", None), across_metrics.AcrossMetrics):
+            per_unit = across_metrics.per_run(pred.metric, per_unit)
+        rows, counts[pred.id], notes = tested_rows(pred, hyp, per_unit, plan.failed_runs)
         reduced.append(rows)
         data[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
         tests[pred.id] = PREDICTIONS.get(pred.kind).impl(pred, data[pred.id])
@@ -190,6 +194,10 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
         "reasons": reasons,
         "predictions": {p["id"]: p["outcome"]["status"] for p in predictions},
         "analysis": plan.model_dump(mode="json"),
+        "alternatives": judge_alternatives(hyp.spec.alternatives, outcomes,
+                                           valid=not (failures and plan.failed_runs == "invalid")),
+        "refines": hyp.spec.refines,
+        "spec": hyp.spec.model_dump(mode="json"),
         "failures": failures,
         "preregistration": registration,
         "power": {p["id"]: p["result"]["power"] for p in undecided},
@@ -202,6 +210,9 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
     io.write_parquet(out_dir / "probes.parquet", probes)
     io.write_parquet(out_dir / "reduced.parquet", pd.concat(reduced, ignore_index=True)[REDUCED_COLUMNS])
     io.write_json(out_dir / "predictions.json", predictions)
+    # verdict.json last: it marks the stage complete and holds the checksums the report verifies.
+    record["sha256"] = io.checksums(out_dir, ["observations.parquet", "probes.parquet", "reduced.parquet",
+                                            "predictions.json"])
     io.write_json(out_dir / "verdict.json", record)
     return record
 

@@ -29,14 +29,18 @@ def plan_of(hyp: Hypothesis) -> dict:
     spelling out a default is not an edit)."""
     preds = {p.id: p.model_dump(mode="json", exclude_defaults=True, exclude={"description"})
              for p in hyp.spec.predictions}
+    design = {c: r.model_dump(mode="json", exclude_defaults=True) for c, r in hyp.conditions.items()}
+    # Keeping weights at more steps changes no logged number; it matters only to probes (below).
+    snapshots = {c: d["train"].pop("snapshots", []) for c, d in design.items()}
     plan = {
         "predictions": preds,
         "analysis": hyp.spec.analysis.model_dump(mode="json", exclude_defaults=True),
-        "design": {c: r.model_dump(mode="json", exclude_defaults=True) for c, r in hyp.conditions.items()},
+        "design": design,
     }
     probes = getattr(hyp.spec, "probes", None)
-    if probes:  # what the probes measure is part of what the predictions test
-        plan["probes"] = [p.model_dump(mode="json", exclude_defaults=True) for p in probes]
+    if probes:  # what the probes measure, and when, is part of what the predictions test
+        plan["probes"] = {"probes": [p.model_dump(mode="json", exclude_defaults=True) for p in probes],
+                          "snapshots": snapshots}
     return plan
 
 

@@ -7,13 +7,18 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS, Params
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, provides
 
 
 class ModularArithmetic(Params):
     p: int = Field(97, ge=2, le=2000, description="the modulus; tokens are 0..p-1")
     op: Literal["+", "-", "*", "/"] = Field("+", description="the operation; '/' needs a prime p and b != 0")
-    train_fraction: float = Field(0.3, gt=0, lt=1, description="fraction of all pairs used for training")
+    train_fraction: float | None = Field(
+        None, gt=0, lt=1, description="fraction of all pairs used for training (0.3 when neither it nor n_train is given)"
+    )
+    n_train: int | None = Field(
+        None, ge=1, description="training set size in pairs; replaces train_fraction (give one of the two)"
+    )
     split_seed: int = Field(0, ge=0, description="seed of the train/validation split (the same for every run)")
 
     @model_validator(mode="after")
@@ -22,8 +27,18 @@ class ModularArithmetic(Params):
             raise ValueError(f"op '/' needs a prime modulus, and {self.p} is not prime")
         return self
 
+    @model_validator(mode="after")
+    def _one_size(self):
+        if self.n_train is not None and self.train_fraction is not None:
+            raise ValueError("give n_train or train_fraction, not both")
+        pairs = self.p * (self.p - 1) if self.op == "/" else self.p**2
+        if self.n_train is not None and self.n_train >= pairs:
+            raise ValueError(f"n_train = {self.n_train} leaves no validation pairs (there are {pairs})")
+        return self
+
 
 @TASKS.register("modular_arithmetic", ModularArithmetic)
+@provides("tokens")
 def build(params: ModularArithmetic) -> TaskData:
     """(a op b) mod p over all pairs, split once at random into train and validation"""
     import torch
@@ -41,7 +56,7 @@ def build(params: ModularArithmetic) -> TaskData:
     x = torch.stack([a, b], dim=1)
     g = torch.Generator().manual_seed(params.split_seed)
     order = torch.randperm(len(x), generator=g)
-    n_train = max(1, round(params.train_fraction * len(x)))
+    n_train = params.n_train or max(1, round((params.train_fraction or 0.3) * len(x)))
     tr, va = order[:n_train], order[n_train:]
     return TaskData(x[tr], y[tr], x[va], y[va], inputs="tokens", in_dim=2, out_dim=p,
                     objective="classification", vocab_size=p)

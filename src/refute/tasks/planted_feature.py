@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS, Params
-from refute.tasks._base import TaskData
+from refute.tasks._base import TaskData, provides
 
 
 class PlantedFeature(Params):
@@ -34,6 +34,7 @@ class PlantedFeature(Params):
 
 
 @TASKS.register("planted_feature", PlantedFeature)
+@provides("dense")
 def build(params: PlantedFeature) -> TaskData:
     """binary class decided by the sign of a few planted input coordinates"""
     import torch

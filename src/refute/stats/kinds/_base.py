@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 
 from refute.registry import Params
 from refute.spec.schema import SLUG, reduction_union
+from refute.stats.across_metrics import AcrossMetrics
 from refute.stats.verdict import Outcome, judge, judge_interval
 
 # The columns of the table a kind's test receives: one row per measured value.
@@ -52,11 +53,19 @@ class Prediction(Params):
     id: str = Field(pattern=SLUG, description="a short slug naming the prediction")
     kind: str = Field(description="the kind of claim, which fixes the test family")
     description: str = Field("", description="the prediction in words")
-    metric: str = Field(description="the logged metric to test, e.g. val_acc")
+    metric: str | AcrossMetrics = Field(
+        description="the logged metric to test, e.g. val_acc; or {across: {metric: x, ...}, statistic} for one "
+        "number per run relating several of its metrics to their x (see refute.stats.across_metrics)"
+    )
     reduce: reduction_union() = Field(  # type: ignore[valid-type]
         description="how each run's time series becomes one number: a name or {name, ...params}"
     )
     alpha: float = Field(0.05, gt=0, lt=1, description="significance level (before correction across predictions)")
+    prior: float | None = Field(
+        None, ge=0, le=1,
+        description="the probability you give, before training, that this prediction holds; scored (Brier) on "
+        "the agenda index once the prediction is decided",
+    )
     divide_by: Divisor | None = Field(
         None, description="divide each run's value by times × param^power of its condition, e.g. "
         "{param: train.lr, power: -1, times: 2} tests sharpness ÷ (2/lr)",
@@ -73,6 +82,9 @@ class Prediction(Params):
 
     def units(self, conditions: dict[str, Any]) -> list[Unit]:
         """What to reduce in each seed; `conditions` maps condition name → its validated run spec."""
+        if isinstance(self.metric, AcrossMetrics):
+            return [Unit(c, m, self.reduce, x) for c in self.conditions_used(list(conditions))
+                    for m, x in self.metric.across.items()]
         return [Unit(c, self.metric, self.reduce) for c in self.conditions_used(list(conditions))]
 
     def check(self, conditions: dict[str, Any]) -> list[tuple[str, str]]:

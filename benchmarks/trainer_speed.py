@@ -1,0 +1,262 @@
+"""Training speed: refute's trainer against what a user would otherwise run, and the engine's overhead.
+
+    .venv/bin/python benchmarks/trainer_speed.py            # the figures (~10 minutes on 2 cores)
+    .venv/bin/python benchmarks/trainer_speed.py --quick    # small settings: checks that it all runs
+
+Writes benchmarks/trainer_speed.json and .md (--quick: trainer_speed_quick.*). Every figure is
+a whole-process wall time (start-up included) measured in this one run on this machine:
+
+(a) one process per seed, two at a time, one thread each (a naive one-job-per-seed workflow);
+(b) one process, the seeds one after another, torch's default threads;
+(c) refute's train job (`python -m refute.jobs train`), with the threads the workflow gives it.
+
+(a) and (b) are benchmarks/naive_seeds.py, plain PyTorch; (c) trains the same workload from a run spec.
+Two regimes: small models (sparse parity n=40, k=3, MLP 40-128-2, Adam, minibatch 32 drawn fresh each
+step, 16 seeds x 2,000 steps), where per-step overhead dominates; and large matmuls (grokking MLP,
+embedding 128, hidden 512, AdamW, full batch of 2,823 pairs, 16 seeds x 300 steps), measured against
+the float32 matmul peak at the same thread count. Then the engine overhead: the bundled example
+hypotheses end to end through Snakemake, split into training and everything else.
+
+Figures taken on a machine shared with other work are distorted; the load average before and after
+each measurement is recorded beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NAIVE = ROOT / "benchmarks" / "naive_seeds.py"
+PY = sys.executable
+
+SMALL = {
+    "task": {"name": "sparse_parity", "params": {"n_bits": 40, "k": 3, "online": True, "n_train": 256,
+                                                 "n_val": 256}},
+    "model": {"name": "mlp", "params": {"width": 128, "depth": 1}},
+    "train": {"optimizer": "adam", "lr": 1.0e-3, "batch_size": 32},
+    "observables": ["loss"],
+}
+LARGE = {
+    "task": {"name": "modular_arithmetic", "params": {"p": 97, "op": "+", "train_fraction": 0.3}},
+    "model": {"name": "mlp", "params": {"width": 512, "d_embed": 128, "depth": 1}},
+    "train": {"optimizer": "adamw", "lr": 1.0e-3, "weight_decay": 1.0, "batch_size": "full"},
+    "observables": ["loss"],
+}
+# Forward FLOPs per example of the large workload's matrix products (2 per multiply-add); training
+# is 3x (forward, and the two backward products).
+LARGE_FORWARD_FLOPS = 2 * (2 * 128 * 512 + 512 * 97)
+LARGE_EXAMPLES = 2823
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def wall(cmd: list[str], env: dict | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - t0
+
+
+def one_thread_env() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def naive_per_seed(workload: str, seeds: int, steps: int) -> float:
+    """(a) one process per seed, two at a time, one thread each."""
+    cmds = [[PY, str(NAIVE), workload, str(s), "--steps", str(steps), "--threads", "1"] for s in range(seeds)]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda c: wall(c, one_thread_env()), cmds))
+    return time.perf_counter() - t0
+
+
+def naive_loop(workload: str, seeds: int, steps: int) -> float:
+    """(b) one process, seeds one after another, torch's default threads."""
+    return wall([PY, str(NAIVE), workload, *map(str, range(seeds)), "--steps", str(steps)])
+
+
+def refute_job(base: dict, seeds: int, steps: int, work: Path) -> dict:
+    """(c) refute's train job on the same workload, with the threads the workflow would give it."""
+    from refute.spec.schema import run_spec_model
+    from refute.workflow import threads_for
+
+    spec = {**base, "seeds": seeds, "train": {**base["train"], "steps": steps, "eval_every": steps}}
+    run = run_spec_model().model_validate(spec)
+    threads = threads_for(run)
+    path = work / "spec.json"
+    path.write_text(json.dumps(run.model_dump(mode="json")))
+    out = work / "run"
+    shutil.rmtree(out, ignore_errors=True)
+    seconds = wall([PY, "-m", "refute.jobs", "train", str(path), "--out", str(out), "--threads", str(threads)])
+    record = json.loads((out / "run.json").read_text())
+    return {"seconds": seconds, "threads": threads, "fit_seconds": record["wall_seconds"]}
+
+
+def matmul_peak(threads: int, n: int = 2048, seconds: float = 3.0) -> float:
+    """Best float32 GFLOP/s of an n x n matrix product at `threads` threads, in a fresh process."""
+    code = f"""
+import time, torch
+torch.set_num_threads({threads})
+a, b = torch.randn({n}, {n}), torch.randn({n}, {n}); c = torch.empty({n}, {n})
+torch.mm(a, b, out=c)
+best, end = 0.0, time.perf_counter() + {seconds}
+while time.perf_counter() < end:
+    t = time.perf_counter(); torch.mm(a, b, out=c); best = max(best, 2 * {n}**3 / (time.perf_counter() - t))
+print(best / 1e9)
+"""
+    return float(subprocess.run([PY, "-c", code], check=True, capture_output=True, text=True).stdout)
+
+
+def regime(name: str, base: dict, workload: str, seeds: int, steps: int, work: Path, repeats: int) -> dict:
+    print(f"{name}: {seeds} seeds x {steps} steps", flush=True)
+    out: dict = {"seeds": seeds, "steps": steps, "load_before": load()}
+    runs = {"a_process_per_seed": [], "b_loop": [], "c_refute": []}
+    for _ in range(repeats):  # interleaved, so a change in the machine's load hits all three alike
+        runs["a_process_per_seed"].append(naive_per_seed(workload, seeds, steps))
+        runs["b_loop"].append(naive_loop(workload, seeds, steps))
+        job = refute_job(base, seeds, steps, work)
+        runs["c_refute"].append(job["seconds"])
+        out["c_threads"], out["c_fit_seconds"] = job["threads"], job["fit_seconds"]
+    for k, v in runs.items():
+        out[k] = round(min(v), 2)
+        out[k + "_all"] = [round(x, 2) for x in v]
+        print(f"  {k}: {out[k]:.2f} s", flush=True)
+    out["speedup_over_a"] = round(out["a_process_per_seed"] / out["c_refute"], 2)
+    out["speedup_over_b"] = round(out["b_loop"] / out["c_refute"], 2)
+    out["load_after"] = load()
+    return out
+
+
+def large_regime(seeds: int, steps: int, work: Path, repeats: int) -> dict:
+    out = regime("large matmuls", LARGE, "large", seeds, steps, work, repeats)
+    flops = 3 * LARGE_FORWARD_FLOPS * LARGE_EXAMPLES * seeds * steps
+    out["train_gflop"] = round(flops / 1e9, 1)
+    out["matmul_peak_gflops"] = round(matmul_peak(out["c_threads"]), 1)
+    out["c_gflops_whole_process"] = round(flops / out["c_refute"] / 1e9, 1)
+    out["c_gflops_training"] = round(flops / out["c_fit_seconds"] / 1e9, 1)
+    out["c_fraction_of_peak"] = round(out["c_gflops_training"] / out["matmul_peak_gflops"], 3)
+    out["c_vs_best_naive"] = round(min(out["a_process_per_seed"], out["b_loop"]) / out["c_refute"], 2)
+    return out
+
+
+def overhead(hypotheses: Path, work: Path, cores: str) -> dict:
+    """The example hypotheses end to end: wall time, and the part of it during which training ran."""
+    print(f"engine overhead: {hypotheses}", flush=True)
+    project = work / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    before = load()
+    seconds = wall([PY, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(project), "--cores", cores,
+                    "--config", f"hypotheses={hypotheses}"])
+    windows = sorted(tuple(json.loads(p.read_text())["fit_window"]) for p in project.glob("results/runs/*/run.json"))
+    training, end = 0.0, -1.0  # the union of the jobs' training windows (jobs may overlap)
+    for a, b in windows:
+        training += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return {"hypotheses": sorted(p.name for p in hypotheses.glob("*.yaml")), "runs": len(windows),
+            "wall_seconds": round(seconds, 2), "training_seconds": round(training, 2),
+            "other_seconds": round(seconds - training, 2), "other_fraction": round(1 - training / seconds, 3),
+            "load_before": before, "load_after": load()}
+
+
+def quick_hypotheses(work: Path) -> Path:
+    """One tiny hypothesis, for checking the overhead measurement runs (its fraction means little)."""
+    folder = work / "hypotheses"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "quick.yaml").write_text("""
+id: quick
+title: quick
+statement: a tiny MLP learns modular addition mod 11
+task: {name: modular_arithmetic, params: {p: 11, train_fraction: 0.5}}
+model: {name: mlp, params: {width: 32, d_embed: 8}}
+train: {optimizer: adamw, lr: 1.0e-2, steps: 200, eval_every: 50}
+seeds: 3
+observables: [loss, accuracy]
+predictions:
+  - {id: fits, kind: threshold, condition: default, metric: train_acc, reduce: final, threshold: 0.5,
+     direction: greater}
+""")
+    return folder
+
+
+def markdown(r: dict) -> str:
+    s, g, o = r.get("small"), r.get("large"), r.get("overhead")
+    lines = [f"# Trainer speed ({'quick check, not figures' if r['quick'] else 'figures'})", "",
+             f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']}, "
+             f"{r['date']}. Load average (1, 5, 15 min) beside each part: figures taken under load are distorted.", ""]
+    for title, x in (("Small models", s), ("Large matmuls", g)):
+        if not x:
+            continue
+        lines += [f"## {title}: {x['seeds']} seeds x {x['steps']} steps (load {x['load_before']} -> {x['load_after']})",
+                  "", "| variant | wall s (whole process) |", "|---|---|",
+                  f"| (a) one process per seed, 2 at a time, 1 thread | {x['a_process_per_seed']} |",
+                  f"| (b) one process, seeds in a loop, default threads | {x['b_loop']} |",
+                  f"| (c) refute, {x['c_threads']} thread(s) | {x['c_refute']} (training {x['c_fit_seconds']}) |",
+                  "", f"Speed-up of (c): {x['speedup_over_a']}x over (a), {x['speedup_over_b']}x over (b).", ""]
+        if "matmul_peak_gflops" in x:
+            lines += [f"Training FLOPs {x['train_gflop']} GFLOP; (c) reaches {x['c_gflops_training']} GFLOP/s while "
+                      f"training ({x['c_gflops_whole_process']} over the whole process), "
+                      f"{100 * x['c_fraction_of_peak']:.0f}% of the float32 matmul peak of "
+                      f"{x['matmul_peak_gflops']} GFLOP/s at {x['c_threads']} thread(s), measured in this run; "
+                      f"(c) vs the better of (a)/(b): {x['c_vs_best_naive']}x.", ""]
+    if o:
+        lines += [f"## Engine overhead (load {o['load_before']} -> {o['load_after']})", "",
+                  f"{', '.join(o['hypotheses'])}: {o['runs']} training runs, {o['wall_seconds']} s end to end, "
+                  f"of which training {o['training_seconds']} s and everything else {o['other_seconds']} s "
+                  f"({100 * o['other_fraction']:.1f}%).", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small settings: checks the benchmark runs")
+    ap.add_argument("--parts", default="small,large,overhead", help="comma-separated: small, large, overhead")
+    ap.add_argument("--repeats", type=int, default=1, help="runs of each variant (the best is reported)")
+    ap.add_argument("--out", help="output stem (default benchmarks/trainer_speed[_quick])")
+    a = ap.parse_args()
+    parts = set(a.parts.split(","))
+    stem = Path(a.out) if a.out else ROOT / "benchmarks" / ("trainer_speed_quick" if a.quick else "trainer_speed")
+    import torch
+
+    result = {"quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M"),
+              "machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
+                          "torch": torch.__version__, "python": platform.python_version()}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "small" in parts:
+            result["small"] = regime("small models", SMALL, "small", 4 if a.quick else 16, 200 if a.quick else 2000,
+                                     work, a.repeats)
+        if "large" in parts:
+            result["large"] = large_regime(4 if a.quick else 16, 5 if a.quick else 300, work, a.repeats)
+        if "overhead" in parts:
+            hyps = quick_hypotheses(work) if a.quick else ROOT / "hypotheses"
+            result["overhead"] = overhead(hyps, work, "all")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

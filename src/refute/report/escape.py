@@ -1,0 +1,39 @@
+"""User text in a Markdown report: shown as written, never read as HTML, links, code, headings or tables.
+
+A hypothesis's title, statement, descriptions and file name are free text. Unescaped, `<script>` or
+`<img onerror=...>` would run in any viewer that renders raw HTML, `[x](javascript:...)` would make a
+link, a newline followed by `## Verdict: SUPPORTED` would forge a heading, and a `|` would break a table.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_INLINE = re.compile(r"([\\`\[\]|])")  # escapes, code spans, links and images, table cells
+_LIST_NUMBER = re.compile(r"^(\d+)([.)])")  # "1." or "1)" would start a numbered list
+_BLOCK_MARK = re.compile(r"^([#>+=*-])")  # a heading, quote, bullet, rule or setext underline
+
+
+def inline(text: object) -> str:
+    """One line of user text, safe anywhere in a line, table cells included."""
+    one_line = " ".join(str(text).split())
+    return _INLINE.sub(r"\\\1", html.escape(one_line, quote=False))
+
+
+def block(text: object, prefix: str = "") -> str:
+    """Several lines of user text, each starting with `prefix` (e.g. "> " for a quote), kept as text."""
+    lines = []
+    for line in str(text).strip().splitlines() or [""]:
+        safe = _INLINE.sub(r"\\\1", html.escape(line.strip(), quote=False))
+        safe = _BLOCK_MARK.sub(r"\\\1", _LIST_NUMBER.sub(r"\1\\\2", safe))
+        lines.append((prefix + safe).rstrip())
+    return "\n".join(lines)
+
+
+def code(text: object) -> str:
+    """User text as an inline code span (a file name, say): a fence longer than any backtick run inside."""
+    one_line = " ".join(str(text).split())
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", one_line)), default=0) + 1)
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
+    return f"{fence}{pad}{one_line}{pad}{fence}"

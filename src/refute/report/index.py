@@ -1,0 +1,126 @@
+"""The agenda index: results/index.md and results/index.html.
+
+Every hypothesis with its verdict, the date it was analysed, where it sits in the lineage tree and
+links to its reports; then the prediction scoreboard (`refute.scoreboard`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from refute import io
+from refute.lineage import tree
+from refute.scoreboard import Scoreboard, score
+from refute.spec.loader import load_all
+
+BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE",
+         "INVALID": "⚠️ INVALID", None: "⏳ not run"}
+
+
+def _read(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def collect(hypotheses: str | Path = "hypotheses", results: str | Path = "results") -> list[dict]:
+    """One entry per hypothesis file: its verdict and predictions as last analysed (None if never), and
+    whether the file changed since (stale)."""
+    results = Path(results)
+    entries = []
+    for h in load_all(hypotheses):
+        out = results / h.id
+        verdict, preds = _read(out / "verdict.json"), _read(out / "predictions.json")
+        if verdict and preds is not None:
+            predictions = [{"id": p["id"], "status": p["outcome"]["status"], "prior": p["spec"].get("prior")}
+                           for p in preds]
+        else:
+            verdict = None
+            predictions = [{"id": p.id, "status": None, "prior": p.prior} for p in h.spec.predictions]
+        entries.append({
+            "id": h.id,
+            "title": h.spec.title,
+            "file": str(h.path),
+            "refines": h.spec.refines,
+            "verdict": verdict["verdict"] if verdict else None,
+            "post_hoc": bool(verdict and verdict.get("post_hoc")),
+            "analysed_at": verdict["provenance"]["analysed_at"] if verdict else None,
+            "stale": bool(verdict) and verdict["provenance"].get("hypothesis_sha256") != h.file_sha256,
+            "predictions": predictions,
+            "held": sum(p["status"] == "holds" for p in predictions),
+            "reports": {k: f"{h.id}/{name}" for k, name in (("md", "report.md"), ("html", "report.html"))
+                        if (out / name).exists()},
+        })
+    # Lineage order: each hypothesis right after its parent (and roots by id).
+    order = {hid: i for i, (_, hid) in enumerate(tree({e["id"]: e["refines"] for e in entries}))}
+    return sorted(entries, key=lambda e: order[e["id"]])
+
+
+def _date(stamp: str | None) -> str:
+    return stamp.replace("T", " ")[:16] if stamp else "—"
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def render_md(entries: list[dict], board: Scoreboard, generated: str) -> str:
+    by_id = {e["id"]: e for e in entries}
+    lines = ["# Research agenda", "", f"{len(entries)} hypotheses; index written {_date(generated)} UTC.", "",
+             "## Hypotheses", "",
+             "| hypothesis | verdict | analysed | refines | predictions held | reports |", "|---|---|---|---|---|---|"]
+    for e in entries:
+        links = " · ".join(f"[{k}]({v})" for k, v in e["reports"].items()) or "—"
+        stale = (" (post hoc)" if e["post_hoc"] else "") + (" (file changed since)" if e["stale"] else "")
+        lines.append(f"| **{e['id']}**: {_cell(e['title'])} | {BADGE[e['verdict']]}{stale} | {_date(e['analysed_at'])} "
+                     f"| {e['refines'] or '—'} | {e['held']} of {len(e['predictions'])} | {links} |")
+    lines += ["", "## Lineage", ""]
+    for depth, node in tree({e["id"]: e["refines"] for e in entries}):
+        e = by_id[node]
+        link = f"[{node}]({e['reports']['md']})" if "md" in e["reports"] else node
+        lines.append(f"{'  ' * depth}- {link} — {BADGE[e['verdict']]} — {_cell(e['title'])}")
+    lines += ["", "## Prediction scoreboard", "", *scoreboard_md(board)]
+    return "\n".join(lines) + "\n"
+
+
+def scoreboard_md(board: Scoreboard) -> list[str]:
+    lines = [f"- pre-registered predictions: {board.predictions}",
+             f"- held: **{board.held}** of {board.decided} decided (hit rate {_pct(board.hit_rate)}); "
+             f"contradicted: {board.contradicted}",
+             f"- undecided: {board.undecided}; pending (not run): {board.pending}; invalid runs: {board.invalid}; "
+             f"post hoc (edited after results, not scored): {board.post_hoc}"]
+    if board.brier is not None:
+        lines.append(f"- Brier score: **{board.brier:.3f}** over {board.brier_n} decided prediction(s) with a prior "
+                     "(0 = perfect foresight; 0.25 = always saying 50%)")
+    else:
+        lines.append(f"- Brier score: — (no decided prediction states a prior; {board.with_prior} state one)")
+    lines += ["", "| hypothesis | prediction | prior | outcome | (prior − outcome)² |", "|---|---|---|---|---|"]
+    for r in board.rows:
+        lines.append(f"| {r.hypothesis} | {r.prediction} | {'—' if r.prior is None else f'{r.prior:g}'} | {r.status} "
+                     f"| {'—' if r.brier is None else f'{r.brier:.3f}'} |")
+    return [*lines, ""]
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_html(entries: list[dict], board: Scoreboard, generated: str) -> str:
+    from refute.report.html import render_page
+
+    by_id = {e["id"]: e for e in entries}
+    forest = [{"depth": d, **by_id[n]} for d, n in tree({e["id"]: e["refines"] for e in entries})]
+    return render_page("index.html.j2", entries=entries, forest=forest, board=board,
+                       generated=_date(generated), pct=_pct)
+
+
+def write_index(hypotheses: str | Path = "hypotheses", results: str | Path = "results") -> list[Path]:
+    """Write results/index.md and results/index.html."""
+    results = Path(results)
+    entries = collect(hypotheses, results)
+    board = score(entries)
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    paths = [results / "index.md", results / "index.html"]
+    io.write_text(paths[0], render_md(entries, board, generated))
+    io.write_text(paths[1], render_html(entries, board, generated))
+    return paths

@@ -1,0 +1,81 @@
+"""How a training job uses the machine, chosen from the size of its work, never set by the user.
+
+The choices depend on the run spec alone (threads also on the core count), so a run is reproduced
+bit for bit on the same machine; chunks of seeds match one batched model to float rounding (tested),
+and the allocator only decides where memory comes from.
+
+Measured on the 2-core development machine (benchmarks/trainer_speed.py has the figures):
+- Tiny steps (a small MLP on a minibatch) are bound by per-operation overhead; a second thread only
+  adds synchronisation (issue 10 saw a 4 s run take 158 s with two threads beside a busy process).
+  Big matrix products (the grokking MLP on its full batch) scale with threads.
+- A step whose temporaries are hundreds of MB (16 grokking seeds at once: [16, 2823, 512] floats)
+  runs slower per FLOP than the same seeds in chunks of four, whose temporaries stay near the cache.
+- glibc returns big freed blocks to the OS and takes them back on the next step, one page fault per
+  4 kB: seconds of system time per run. Raising its mmap and trim thresholds keeps them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+# Below this many FLOPs per optimizer step (all seeds), one thread: ops are too small to split.
+ONE_THREAD_BELOW = 2e8
+# At most this many FLOPs per step for one batched model; more seeds are trained in chunks.
+CHUNK_STEP_FLOPS = 1.6e10
+# Allocations up to this size come from (and return to) the heap instead of fresh mmaps.
+MMAP_THRESHOLD = 1 << 30
+TRIM_THRESHOLD = 1 << 30
+
+
+def step_flops(params_per_seed: int, examples: int, seeds: int = 1) -> float:
+    """FLOPs of one training step: forward and backward are ~6 FLOPs per parameter per example for
+    dense layers (an over-estimate for embedding tables, which are only gathered)."""
+    return 6.0 * params_per_seed * examples * seeds
+
+
+def threads(flops_per_step: float, cores: int | None = None) -> int:
+    cores = cores or os.cpu_count() or 1
+    return 1 if flops_per_step < ONE_THREAD_BELOW else cores
+
+
+def seeds_per_chunk(flops_per_seed_step: float, n_seeds: int) -> int:
+    return max(1, min(n_seeds, int(CHUNK_STEP_FLOPS // max(flops_per_seed_step, 1.0))))
+
+
+def configure_allocator() -> bool:
+    """Keep freed memory in the process (glibc only; elsewhere a no-op). Call before torch allocates.
+
+    Same effect as MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ in the environment, but set by the
+    job itself, so nobody has to know about it.
+    """
+    name = ctypes.util.find_library("c")
+    if not name or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        return False
+
+
+def examples_per_step(batch_size, data) -> int:
+    """Examples per seed per step: the training set for full batch, else the minibatch (at most the
+    training set, unless the task draws fresh examples)."""
+    n = len(data.x_train)
+    if batch_size == "full":
+        return n
+    return int(batch_size) if data.online else min(int(batch_size), n)
+
+
+def plan(run, data=None) -> tuple[int, int]:
+    """(threads, seeds per chunk) for training `run`, from one seed's model and the run's batch."""
+    from refute.registry import MODELS, TASKS
+
+    data = data if data is not None else TASKS.get(run.task.name).impl(run.task.params)
+    model = MODELS.get(run.model.name).impl(run.model.params, data, list(run.seeds)[:1])
+    per_seed = step_flops(sum(p.numel() for p in model.parameters()), examples_per_step(run.train.batch_size, data))
+    chunk = seeds_per_chunk(per_seed, len(run.seeds))
+    return threads(per_seed * chunk), chunk

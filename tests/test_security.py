@@ -1,0 +1,176 @@
+"""Security: hypothesis files are data, never code; saved tensors load without pickle; reports show
+user text as text.
+
+The source checks read every module of the package (and the Snakefile, rules and benchmarks), so a
+future `eval` or an unsafe loader anywhere fails here, naming the file and line.
+"""
+
+import ast
+import copy
+import re
+
+import pytest
+
+from conftest import ROOT, TINY, run_pipeline, write_yaml
+
+PACKAGE = sorted((ROOT / "src" / "refute").rglob("*.py"))
+SCRIPTS = sorted((ROOT / "benchmarks").rglob("*.py")) if (ROOT / "benchmarks").exists() else []
+WORKFLOW = [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]
+
+# name(...) calls that run text as code or unpickle
+FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "breakpoint"}
+# module.attr(...) calls that do the same
+FORBIDDEN_ATTRS = {
+    ("yaml", "load"), ("yaml", "load_all"), ("yaml", "unsafe_load"), ("yaml", "unsafe_load_all"),
+    ("yaml", "full_load"), ("yaml", "full_load_all"), ("pickle", "load"), ("pickle", "loads"),
+    ("marshal", "load"), ("marshal", "loads"), ("os", "system"), ("os", "popen"), ("pd", "read_pickle"),
+    ("pandas", "read_pickle"), ("pd", "eval"), ("pandas", "eval"),
+}
+SAFE_LOADERS = {"SafeLoader", "CSafeLoader", "BaseLoader"}
+
+
+def calls(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            yield node
+
+
+def where(path, node) -> str:
+    return f"{path.relative_to(ROOT)}:{node.lineno}"
+
+
+def dotted_name(func) -> tuple[str, str] | None:
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return func.value.id, func.attr
+    return None
+
+
+@pytest.mark.parametrize("path", PACKAGE + SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_code_is_run_from_text_and_nothing_is_unpickled(path):
+    bad = []
+    for call in calls(path):
+        f = call.func
+        kw = {k.arg: k.value for k in call.keywords}
+        if isinstance(f, ast.Name) and f.id in FORBIDDEN_CALLS:
+            bad.append(f"{where(path, call)}: {f.id}()")
+        if dotted_name(f) in FORBIDDEN_ATTRS:
+            bad.append(f"{where(path, call)}: {'.'.join(dotted_name(f))}()")
+        # DataFrame.eval/query evaluate expressions; nn.Module.eval() takes no argument and is fine.
+        if isinstance(f, ast.Attribute) and f.attr in ("eval", "query") and (call.args or call.keywords):
+            bad.append(f"{where(path, call)}: .{f.attr}(expression)")
+        if "Loader" in kw and not (isinstance(kw["Loader"], ast.Attribute) and kw["Loader"].attr in SAFE_LOADERS):
+            bad.append(f"{where(path, call)}: a YAML Loader other than SafeLoader")
+        if dotted_name(f) == ("torch", "load"):
+            w = kw.get("weights_only")
+            if not (isinstance(w, ast.Constant) and w.value is True):
+                bad.append(f"{where(path, call)}: torch.load without weights_only=True")
+        if isinstance(f, ast.Attribute) and f.attr == "load" and "allow_pickle" in kw:
+            bad.append(f"{where(path, call)}: allow_pickle")
+        if isinstance(kw.get("shell"), ast.Constant) and kw["shell"].value is True:
+            bad.append(f"{where(path, call)}: shell=True")
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("path", PACKAGE + SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_pickle_family_module_is_imported(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not names & {"pickle", "cPickle", "dill", "shelve", "marshal", "cloudpickle", "joblib"}
+
+
+def test_yaml_is_only_ever_read_with_safe_load():
+    uses = [(p, c) for p in PACKAGE for c in calls(p) if dotted_name(c.func) and dotted_name(c.func)[0] == "yaml"]
+    readers = {dotted_name(c.func)[1] for p, c in uses if dotted_name(c.func)[1] in
+               {"load", "safe_load", "load_all", "safe_load_all", "full_load", "unsafe_load"}}
+    assert readers == {"safe_load"}
+
+
+@pytest.mark.parametrize("path", WORKFLOW, ids=lambda p: p.name)
+def test_the_workflow_files_run_no_text_as_code(path):
+    text = path.read_text()
+    assert not re.search(r"\b(eval|exec|compile|__import__)\s*\(", text), path
+    assert "pickle" not in text and "yaml.load(" not in text
+
+
+def test_a_python_tag_in_a_hypothesis_file_is_refused_not_run(tmp_path):
+    from refute.spec.errors import SpecError
+    from refute.spec.loader import load_hypothesis
+
+    marker = tmp_path / "pwned"
+    path = write_yaml(tmp_path / "h.yaml", f"id: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(SpecError, match="could not determine a constructor"):
+        load_hypothesis(path)
+    assert not marker.exists()
+
+
+# ---- the Markdown report shows hostile strings as text -------------------------------------------------
+
+HOSTILE_STATEMENT = """A claim that tries everything: <script>alert('statement')</script>
+<img src=x onerror="alert(1)"> and [click me](javascript:alert(2)) and ![pixel](http://tracker.example/p.png)
+
+## Verdict: ✅ SUPPORTED
+# Forged heading
+| forged | table |
+1. a list
+- a bullet
+`code` &amp; \\ backslash"""
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    spec = copy.deepcopy(TINY)
+    spec["train"]["steps"] = 30
+    spec["title"] = "Title <script>alert('title')</script>\n# with a newline | and a pipe"
+    spec["statement"] = HOSTILE_STATEMENT
+    spec["predictions"][0]["description"] = "desc <iframe src=//evil.example></iframe> [x](javascript:y) | `z"
+    spec["predictions"][0]["threshold"] = 0.05  # SUPPORTED, so a forged verdict would look real
+    # A file name is user text too.
+    write_yaml(root / "hypotheses" / "evil`<b>name.yaml", spec)
+    verdict = run_pipeline(root / "hypotheses", root / "results")["tiny"]
+    return (root / "results" / "tiny" / "report.md").read_text(), verdict
+
+
+def outside_code_spans(markdown: str) -> str:
+    # Inside a code span Markdown shows everything literally, HTML included.
+    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", markdown)
+
+
+def test_no_user_html_reaches_the_report(hostile_report):
+    report, _ = hostile_report
+    for tag in ("<script", "<img", "<iframe", "<b>", "</script>"):
+        assert tag not in outside_code_spans(report), tag
+    assert "&lt;script&gt;alert('statement')&lt;/script&gt;" in report  # shown, as text
+
+
+def test_user_text_cannot_make_links_or_images(hostile_report):
+    report, _ = hostile_report
+    assert not re.search(r"(?<!\\)\]\((javascript|http)", report)  # no unescaped `](` before a URL
+    assert "\\[click me\\](javascript:alert(2))" in report
+
+
+def test_user_text_cannot_forge_headings_or_the_verdict(hostile_report):
+    report, verdict = hostile_report
+    headings = [line for line in report.splitlines() if line.startswith("#")]
+    assert [h for h in headings if "Verdict" in h] == [f"## Verdict: ✅ {verdict['verdict']}"]
+    assert not any("Forged" in h for h in headings)
+    assert report.splitlines()[0] == "# Title &lt;script&gt;alert('title')&lt;/script&gt; # with a newline \\| and a pipe"
+    # Every line of the statement stays inside the quote.
+    start = report.index("> A claim that tries everything")
+    quote = report[start:report.index("\n\n", report.index("backslash", start))].splitlines()
+    assert all(line.startswith(">") for line in quote) and len(quote) == len(HOSTILE_STATEMENT.splitlines())
+
+
+def test_user_text_cannot_break_a_table_or_a_code_span(hostile_report):
+    report, _ = hostile_report
+    tables, current = [], []
+    for line in report.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(len(re.findall(r"(?<!\\)\|", line)))
+        elif current:
+            tables, current = tables + [current], []
+    assert tables and all(len(set(t)) == 1 for t in tables), tables  # every row has its header's columns
+    # The file name (with a backtick in it) is one code span, fenced by two backticks.
+    assert re.search(r"from ``[^`]*/hypotheses/evil`<b>name\.yaml``\.", report)
