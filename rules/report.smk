@@ -29,11 +29,6 @@ rule report:
         "{PY} -m refute.jobs report {wildcards.id} --results {RESULTS} > {log} 2>&1"
 
 
-# The index only reads small JSON files: run it where Snakemake runs, not as a cluster job.
-localrules:
-    index,
-
-
 rule index:
     """The agenda index: every hypothesis, its verdict and lineage, and the prediction scoreboard."""
     input:
@@ -45,6 +40,8 @@ rule index:
         html=report(f"{RESULTS}/index.html", category="Agenda", labels={"page": "index.html"}),
     log:
         f"{RESULTS}/logs/index.log",
+    # Seconds of work after everything else: run where Snakemake runs, not through a cluster queue.
+    localrule: True
     conda:
         "../envs/report.yaml"
     shell:

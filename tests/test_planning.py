@@ -90,5 +90,5 @@ def test_refute_plan_prints_the_plan(project, calibrated, capsys):
     args = ["plan", "tiny", "--hypotheses", str(project / "hypotheses"), "--results", str(project / "results")]
     assert cli.main(args) == 0
     assert "Plan for tiny" in capsys.readouterr().out
-    assert cli.main([*args[:1], "nope", *args[2:]]) == 2
-    assert "no hypothesis with id 'nope'" in capsys.readouterr().err
+    assert cli.main([*args[:1], "nope", *args[2:]]) == 1
+    assert "refute: no hypothesis with id 'nope'" in capsys.readouterr().err

@@ -7,7 +7,6 @@ one job would have written (to floating-point rounding of batched matrix product
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -53,37 +52,42 @@ def merge(chunk_dirs: list[str | Path], out_dir: str | Path) -> dict:
 
     out = Path(out_dir)
     chunk_dirs = [Path(d) for d in chunk_dirs]
-    records = [json.loads((d / "run.json").read_text()) for d in chunk_dirs]
+    records = [io.read_json(d / "run.json") for d in chunk_dirs]
     steps = {r["steps"] for r in records}
     if len(steps) != 1:
         raise ValueError(f"chunks of one run trained for different step counts: {sorted(steps)}")
 
     # The same row order fit() writes: by metric, then seed, then step.
-    metrics = pd.concat([pd.read_parquet(d / "metrics.parquet") for d in chunk_dirs], ignore_index=True)
+    metrics = pd.concat([io.read_parquet(d / "metrics.parquet", r, d / "run.json") for d, r in zip(chunk_dirs, records)],
+                        ignore_index=True)
     metrics = metrics.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True)
-    weights = [torch.load(d / "weights.pt", weights_only=True) for d in chunk_dirs]
+    weights = [torch.load(io.verify(d / "weights.pt", r, d / "run.json"), weights_only=True)
+               for d, r in zip(chunk_dirs, records)]
     seeds = [s for w in weights for s in w["seeds"]]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"a seed appears in more than one chunk: {seeds}")
     state = {k: torch.cat([w["state"][k] for w in weights]) for k in weights[0]["state"]}
     # Every chunk took its snapshots at the same steps (one run spec): stack each step's seeds likewise.
-    snaps = [snapshots.load(d) for d in chunk_dirs]
+    snaps = [snapshots.load(io.verify(d / snapshots.FILE, r, d / "run.json").parent) for d, r in zip(chunk_dirs, records)]
     merged_snaps = {step: {k: torch.cat([s[step][k] for s in snaps]) for k in snaps[0][step]} for step in snaps[0]}
 
     io.write_parquet(out / "metrics.parquet", metrics)
-    with io.atomic_path(out / "weights.pt") as tmp:
-        torch.save({"seeds": seeds, "state": state}, tmp)
+    io.write_torch(out / "weights.pt", {"seeds": seeds, "state": state})
     snapshots.save(out / snapshots.FILE, merged_snaps, seeds)
     record = {
         "seeds": seeds,
         "steps": steps.pop(),
         "diverged": {k: v for r in records for k, v in r.get("diverged", {}).items()},
         "wall_seconds": round(sum(r.get("wall_seconds", 0.0) for r in records), 3),
+        # From the first chunk's start to the last one's end (chunks may run side by side, or not).
+        "fit_window": [min(r["fit_window"][0] for r in records), max(r["fit_window"][1] for r in records)]
+        if all("fit_window" in r for r in records) else None,
         "device": ", ".join(sorted({r.get("device", "?") for r in records})),
         "threads": max(r.get("threads", 1) for r in records),
         "torch": records[0].get("torch"),
         "host": ", ".join(sorted({r.get("host", "?") for r in records})),
         "slurm_job_id": ", ".join(sorted({r["slurm_job_id"] for r in records if r.get("slurm_job_id")})) or None,
+        "sha256": io.checksums(out, ["metrics.parquet", "weights.pt", snapshots.FILE]),
         "chunks": [{"slice": list(parse_chunk_name(d.name)),
                     **{k: r.get(k) for k in ("seeds", "wall_seconds", "device", "host", "slurm_job_id")}}
                    for d, r in zip(chunk_dirs, records)],

@@ -5,6 +5,7 @@
     refute run [ids]       run the DAG (all, or these hypotheses) with Snakemake and the project profile;
                            arguments after `--` go to snakemake
     refute status          not run / stale / running / done, with verdicts, as a lineage tree
+    refute plan [ids]      the jobs, models, FLOPs and estimated wall time here, before anything runs
     refute refine <id>     draft the next experiment into hypotheses/ (runs nothing)
     refute report [id]     print (or --open) a hypothesis's report.html, or the agenda index
     refute plan [ids]      the jobs, models, FLOPs and estimated wall time, before anything runs
@@ -168,6 +169,26 @@ def status(a: argparse.Namespace) -> int:
     except RuntimeError as err:
         raise CommandError(str(err)) from None
     print(format_rows(rows))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- plan
+
+@command("plan", "the jobs, models, FLOPs and estimated wall time on this machine, before anything runs",
+         arg("ids", nargs="*", metavar="id", help="hypothesis ids (default: every hypothesis)"),
+         HYPOTHESES, RESULTS,
+         arg("--cores", type=int, default=None, help="cores to plan for (default: this machine's)"),
+         arg("--seeds-per-job", type=int, default=None,
+             help="cap on seeds per training job, as `snakemake --config seeds_per_job=N` would set it"))
+def plan(a: argparse.Namespace) -> int:
+    from refute.planning import plan_text
+    from refute.workflow import load_plan
+
+    workflow_plan = load_plan(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
+    try:
+        print(plan_text(workflow_plan, a.ids or None, cores=a.cores))
+    except KeyError as err:
+        raise CommandError(err.args[0]) from None
     return 0
 
 

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.seeds:
             lo, hi = (int(v) for v in a.seeds.split(":"))
             seeds = slice(lo, hi)
-        train_run(a.spec, a.out, a.threads, a.checkpoint_every, a.device, seeds)
+        train_run(a.spec, a.out, a.threads, a.checkpoint_every, device=a.device, seeds=seeds)
     elif a.stage == "merge":
         from refute.chunks import merge
 

@@ -24,6 +24,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     import torch
 
     from refute import devices
+
     from refute.checkpoint import FILE, Checkpoint
     from refute.spec.loader import run_hash
     from refute.train import fit
@@ -40,7 +41,10 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
         stale.unlink()
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     where = devices.resolve(device)
-    log(f"training {len(run.seeds)} seed(s) on {devices.describe(where)}")
+    print(f"training {len(run.seeds)} seed(s) on {devices.describe(where)}", flush=True)
+    for stale in out.glob(".*.tmp"):  # half-written by a killed job; never read, only in the way
+        stale.unlink()
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
     checkpoint = Checkpoint(out / FILE, key=run_hash(run), every_seconds=checkpoint_every, log=log)
     started = time.time()
     result = fit(run, log=log, checkpoint=checkpoint, device=where)
@@ -58,9 +62,9 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "host": platform.node(),
+        "sha256": io.checksums(out, ["metrics.parquet", "weights.pt", snapshots.FILE]),
         # Which scheduler job trained it, if any: provenance, and proof a cluster run went through SLURM.
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "sha256": io.checksums(out, ["metrics.parquet", "weights.pt", snapshots.FILE]),
     }
     # run.json last: its presence marks a complete run, and its checksums let readers detect damage.
     io.write_json(out / "run.json", record)

@@ -51,9 +51,8 @@ class Batches:
     from the generator states saved at its start.
     """
 
-    def __init__(self, data: TaskData, batch_size, seeds: list[int]):
-        self.data, n = data, len(data.x_train)
-        self.device = data.x_train.device
+    def __init__(self, data: TaskData, batch_size, seeds: list[int], device: str = "cpu"):
+        self.data, n, self.device = data, len(data.x_train), device
         self.size = n if batch_size == "full" else int(batch_size)
         self.full = not data.online and self.size >= n
         self.y_full = objectives.shared(data.y_train, len(seeds))
@@ -85,11 +84,12 @@ class Batches:
         def by_step(per_seed):  # [S] x [block * size, ...] -> [block, S, size, ...]
             return torch.stack([t.view(self.block, self.size, *t.shape[1:]) for t in per_seed], dim=1)
 
+        # Drawn on the CPU whatever the device, so every device sees the same examples.
         if d.online:
             xs, ys = zip(*(d.sample(g, n) for g in self.gens))
-            self._drawn = (by_step(xs), by_step(ys))
+            self._drawn = (by_step(xs).to(self.device), by_step(ys).to(self.device))
         else:
-            self._drawn = by_step([torch.randint(0, len(d.x_train), (n,), generator=g) for g in self.gens])
+            self._drawn = by_step([torch.randint(0, len(d.x_train), (n,), generator=g) for g in self.gens]).to(self.device)
         self._used = 0
 
     def state_dict(self) -> dict:
@@ -119,11 +119,11 @@ def _observe(run, model, data, seeds: list[int], step: int, final: bool, lr: flo
 
 
 def _to(data: TaskData, device: str) -> TaskData:
-    """The data set with its train/validation tensors on `device`; a task's own generators and
-    sampling tensors stay on the CPU, where online examples are drawn."""
     if device == "cpu":
         return data
-    return dataclasses.replace(data, **{k: getattr(data, k).to(device) for k in ("x_train", "y_train", "x_val", "y_val")})
+    moved = {f.name: getattr(data, f.name).to(device) for f in dataclasses.fields(data)
+             if isinstance(getattr(data, f.name), torch.Tensor)}
+    return dataclasses.replace(data, **moved)
 
 
 def fit(run, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu") -> FitResult:
@@ -139,6 +139,9 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu
     # run starts from the same numbers on every device.
     data = _to(TASKS.get(run.task.name).impl(run.task.params), device)
     _, size = tuning.plan(run, data)
+    # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
+    # run starts from the same numbers on every device.
+    data = _to(data, device)
     chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
     if len(chunks) > 1:
         log(f"training {len(seeds)} seeds in {len(chunks)} chunks of up to {size}")
@@ -164,7 +167,7 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
     model = MODELS.get(run.model.name).impl(run.model.params, data, seeds).to(device)
     opt = optimizers.build(train, model)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: optimizers.lr_factor(train.schedule, t, steps))
-    batches = Batches(data, train.batch_size, seeds)
+    batches = Batches(data, train.batch_size, seeds, device)
 
     alive = torch.ones(len(seeds), dtype=torch.bool)
     diverged: dict[int, int] = {}

@@ -59,9 +59,10 @@ class Plan:
         """A finished run keeps the split it was trained with, so changing seeds_per_job (say, moving
         from a workstation to a cluster) never retrains it."""
         path = self.run_dir(h) / "run.json"
-        if not path.exists():
+        try:
+            recorded = json.loads(path.read_text()).get("chunks")
+        except (OSError, ValueError, AttributeError):  # absent, or damaged (the jobs report that): plan afresh
             return None
-        recorded = json.loads(path.read_text()).get("chunks")
         return [tuple(c["slice"]) for c in recorded] if recorded else [(0, len(self.runs[h].seeds))]
 
     # --- paths -------------------------------------------------------------------------------------------
@@ -70,11 +71,6 @@ class Plan:
 
     def run_outputs(self, hyp_id: str, name: str) -> list[str]:
         return [str(self.run_dir(h) / name) for h in self.hypotheses[hyp_id].runs().values()]
-
-    def parent_outputs(self, hyp_id: str, name: str) -> list[str]:
-        """The parent's output `name` for a refinement (its report shows the parent), else nothing."""
-        parent = self.hypotheses[hyp_id].spec.refines
-        return [str(self.results / parent / name)] if parent else []
 
     def chunk_dirs(self, h: str) -> list[str]:
         return [str(self.run_dir(h) / chunks.chunk_name(lo, hi)) for lo, hi in self.chunks[h]]
@@ -90,6 +86,11 @@ class Plan:
         `train` and `train_chunk` + `merge_seeds` never both claim a run's outputs."""
         hashes = sorted(h for h in self.runs if self.is_chunked(h) == chunked)
         return "|".join(hashes) if hashes else NEVER
+
+    def parent_outputs(self, hyp_id: str, name: str) -> list[str]:
+        """The parent's output `name` for a refinement (its report shows the parent), else nothing."""
+        parent = self.hypotheses[hyp_id].spec.refines
+        return [str(self.results / parent / name)] if parent else []
 
     def probe_dir(self, h: str) -> Path:
         return self.results / "probes" / h

@@ -187,23 +187,6 @@ def run_spec_model() -> type[BaseModel]:
     return RunSpec
 
 
-class Alternative(Strict):
-    """A rival explanation of the same observations, and the evidence that would tell it apart."""
-
-    id: str = Field(pattern=SLUG, description="a short slug naming the alternative explanation")
-    explanation: str = Field(min_length=1, description="the rival explanation, in words")
-    conditions: list[Annotated[str, Field(min_length=1)]] = Field(
-        min_length=1, description="the condition(s) (adversarial controls) that distinguish it; each must be "
-        "used by one of its predictions"
-    )
-    predictions: list[Annotated[str, Field(pattern=SLUG)]] = Field(
-        min_length=1, description="the id(s) of the predictions that distinguish it"
-    )
-    ruled_out_if: Literal["holds", "contradicted"] = Field(
-        "holds", description="the alternative is ruled out when every one of its predictions has this outcome; "
-        "it survives when any has the other decided outcome, and stays open while any is undecided"
-    )
-
 class Compute(Strict):
     """Where and how a hypothesis's training jobs run. Not part of any run hash: a run's numbers
     are the same (to floating-point tolerance) on any device and under any seed split."""
@@ -225,6 +208,24 @@ class Compute(Strict):
         if isinstance(v, int) and v <= 0:
             raise ValueError("must be > 0 or 'all'")
         return v
+
+
+class Alternative(Strict):
+    """A rival explanation of the same observations, and the evidence that would tell it apart."""
+
+    id: str = Field(pattern=SLUG, description="a short slug naming the alternative explanation")
+    explanation: str = Field(min_length=1, description="the rival explanation, in words")
+    conditions: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="the condition(s) (adversarial controls) that distinguish it; each must be "
+        "used by one of its predictions"
+    )
+    predictions: list[Annotated[str, Field(pattern=SLUG)]] = Field(
+        min_length=1, description="the id(s) of the predictions that distinguish it"
+    )
+    ruled_out_if: Literal["holds", "contradicted"] = Field(
+        "holds", description="the alternative is ruled out when every one of its predictions has this outcome; "
+        "it survives when any has the other decided outcome, and stays open while any is undecided"
+    )
 
 
 @lru_cache(maxsize=None)
