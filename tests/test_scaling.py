@@ -52,7 +52,7 @@ def sweep(tmp_path, tiny):
 
 def test_a_sweep_is_one_training_job_per_condition(sweep):
     jobs, text = dry_run(sweep)
-    assert jobs == {"train": 6, "stats": 1, "report": 1, "index": 1}
+    assert jobs == {"train": 6, "stats": 1, "report": 1}
     # The dry run also prints the plan before anything runs.
     assert "Plan for tiny" in text and "Models to train: 18 (6 run(s)" in text and "FLOPs" in text
 
@@ -67,7 +67,7 @@ def test_identical_training_is_one_job_across_conditions_and_hypotheses(tmp_path
              "predictions": [{**tiny["predictions"][0], "condition": "same", "threshold": 0.3}]}
     write_yaml(tmp_path / "hypotheses" / "two.yaml", other)
     jobs, _ = dry_run(tmp_path)
-    assert jobs == {"train": 1, "stats": 2, "report": 2, "index": 1}
+    assert jobs == {"train": 1, "stats": 2, "report": 2}
     runs = {load_hypothesis(p).run_hash(c) for p, c in
             [(tmp_path / "hypotheses/one.yaml", "a"), (tmp_path / "hypotheses/one.yaml", "b"),
              (tmp_path / "hypotheses/two.yaml", "same")]}
@@ -76,7 +76,7 @@ def test_identical_training_is_one_job_across_conditions_and_hypotheses(tmp_path
 
 def test_seeds_split_across_jobs_then_merge(sweep):
     jobs, _ = dry_run(sweep, "--config", "seeds_per_job=2")
-    assert jobs == {"train_chunk": 12, "merge_seeds": 6, "stats": 1, "report": 1, "index": 1}
+    assert jobs == {"train_chunk": 12, "merge_seeds": 6, "stats": 1, "report": 1}
 
 
 def test_the_hypothesis_can_split_its_own_seeds(sweep):
@@ -84,7 +84,7 @@ def test_the_hypothesis_can_split_its_own_seeds(sweep):
     spec["compute"] = {"seeds_per_job": 1}
     write_yaml(sweep / "hypotheses/tiny.yaml", spec)
     jobs, _ = dry_run(sweep)
-    assert jobs == {"train_chunk": 18, "merge_seeds": 6, "stats": 1, "report": 1, "index": 1}
+    assert jobs == {"train_chunk": 18, "merge_seeds": 6, "stats": 1, "report": 1}
 
 
 def test_training_jobs_ask_for_resources_from_the_hypothesis(sweep):
@@ -123,7 +123,7 @@ def test_a_split_run_matches_one_job_and_is_not_redone_when_the_split_or_device_
     assert dry_run(tmp_path, "--config", "seeds_per_job=1")[0] == {}
     spec = yaml.safe_load((tmp_path / "hypotheses/tiny.yaml").read_text())
     write_yaml(tmp_path / "hypotheses/tiny.yaml", {**spec, "compute": {"device": "cpu", "seeds_per_job": 1}})
-    assert dry_run(tmp_path)[0] == {"stats": 1, "report": 1, "index": 1}
+    assert dry_run(tmp_path)[0] == {"stats": 1, "report": 1}
 
 
 def _keys(path: Path) -> set[str]:

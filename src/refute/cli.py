@@ -8,7 +8,6 @@
     refute plan [ids]      the jobs, models, FLOPs and estimated wall time here, before anything runs
     refute refine <id>     draft the next experiment into hypotheses/ (runs nothing)
     refute report [id]     print (or --open) a hypothesis's report.html, or the agenda index
-    refute plan [ids]      the jobs, models, FLOPs and estimated wall time, before anything runs
 
 Each subcommand is one small function registered with `@command(name, help, *arguments)`; adding a
 subcommand is adding one such function. Plain `snakemake` keeps working without any of this.
@@ -247,27 +246,6 @@ def report(a: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(path.resolve().as_uri())
-    return 0
-
-
-# --------------------------------------------------------------------------------------------- plan
-
-@command("plan", "show the jobs, models, FLOPs and estimated wall time before running",
-         arg("ids", nargs="*", metavar="id", help="hypothesis ids (default: every hypothesis)"),
-         arg("--cores", type=int, default=None, help="cores to plan for (default: this machine's)"),
-         arg("--seeds-per-job", type=int, default=None,
-             help="cap on seeds per training job, as `--config seeds_per_job=N` would give Snakemake"),
-         HYPOTHESES, RESULTS)
-def plan(a: argparse.Namespace) -> int:
-    from refute.planning import plan_text
-    from refute.workflow import load_plan
-
-    built = load_plan(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
-    try:
-        print(plan_text(built, a.ids or None, cores=a.cores))
-    except KeyError as err:  # an unknown id: a usage error, like argparse's
-        print(f"refute plan: {err.args[0]}", file=sys.stderr)
-        return 2
     return 0
 
 

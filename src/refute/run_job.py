@@ -37,9 +37,6 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
         if not chunk:
             raise ValueError(f"seed slice {seeds.start}:{seeds.stop} of a run with {len(run.seeds)} seeds is empty")
         run = run.model_copy(update={"seeds": chunk})
-    for stale in out.glob(".*.tmp"):  # half-written by a killed job; never read, only in the way
-        stale.unlink()
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
     where = devices.resolve(device)
     print(f"training {len(run.seeds)} seed(s) on {devices.describe(where)}", flush=True)
     for stale in out.glob(".*.tmp"):  # half-written by a killed job; never read, only in the way

@@ -66,15 +66,14 @@ class Batches:
     def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """(x, y, batched): x shared by all seeds ([B, ...], batched False) or per seed ([S, B, ...])."""
         d = self.data
-        if self.full:  # (the training set already lives on the device)
+        if self.full:
             return d.x_train, self.y_full, False
         if self._drawn is None or self._used == self.block:
             self._draw()
         k, self._used = self._used, self._used + 1
-        # Draws are made on the CPU from the seeds' generators, so every device sees the same batches.
         if d.online:
-            return self._drawn[0][k].to(self.device), self._drawn[1][k].to(self.device), True
-        idx = self._drawn[k].to(self.device)
+            return self._drawn[0][k], self._drawn[1][k], True
+        idx = self._drawn[k]
         return d.x_train[idx], d.y_train[idx], True
 
     def _draw(self) -> None:
@@ -135,9 +134,7 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu
     it if it holds a state of this run, and save one when it is due.
     """
     seeds = list(run.seeds)
-    # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
-    # run starts from the same numbers on every device.
-    data = _to(TASKS.get(run.task.name).impl(run.task.params), device)
+    data = TASKS.get(run.task.name).impl(run.task.params)
     _, size = tuning.plan(run, data)
     # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
     # run starts from the same numbers on every device.
