@@ -115,3 +115,14 @@ def clip_per_seed(params, max_norm: float):
     for g in grads:
         g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
     return norms
+
+
+def update(opt, schedule, model, loss, grad_clip: float | None) -> None:
+    """One optimizer step on the summed per-seed losses (each seed's gradient is its own), with
+    per-seed clipping and the schedule advanced: the update shared by training and retraining."""
+    opt.zero_grad(set_to_none=True)
+    loss.sum().backward()
+    if grad_clip is not None:
+        clip_per_seed(model.parameters(), grad_clip)
+    opt.step()
+    schedule.step()

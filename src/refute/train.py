@@ -195,12 +195,7 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
                 diverged[seeds[i]] = step
                 log(f"seed {seeds[i]} diverged at step {step} (loss {loss[i].item()})")
             alive &= finite
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        if train.grad_clip is not None:
-            optimizers.clip_per_seed(model.parameters(), train.grad_clip)
-        opt.step()
-        schedule.step()
+        optimizers.update(opt, schedule, model, loss, train.grad_clip)
         if step % report_every == 0:
             live = loss.detach().cpu()[alive]
             mean = live.mean().item() if len(live) else math.nan

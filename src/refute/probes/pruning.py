@@ -78,12 +78,7 @@ def retrain(run, data, model, masks: dict[str, torch.Tensor], steps: int) -> Non
     for _ in range(steps):
         x, y, batched = batches.next()
         loss = objectives.loss(model(x, batched=batched), y, data.objective)
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        if train.grad_clip is not None:
-            optimizers.clip_per_seed(model.parameters(), train.grad_clip)
-        opt.step()
-        schedule.step()
+        optimizers.update(opt, schedule, model, loss, train.grad_clip)
         apply_masks(model, masks)
 
 
