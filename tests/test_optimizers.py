@@ -91,3 +91,75 @@ def test_muP_learning_rates_become_parameter_groups():
     data = TASKS.get("teacher_student").impl(run.task.params)
     opt = optimizers.build(run.train, MODELS.get("mlp").impl(run.model.params, data, [0]))
     assert sorted(g["lr"] for g in opt.param_groups) == pytest.approx([0.0025, 0.01])
+
+
+@pytest.mark.parametrize("name,params,torch_cls,kwargs", [
+    ("adam", {}, "Adam", {"fused": True}),
+    ("adamw", {"betas": [0.8, 0.99], "eps": 1e-6}, "AdamW", {"fused": True, "betas": (0.8, 0.99), "eps": 1e-6}),
+    ("sgd", {"momentum": 0.9, "nesterov": True}, "SGD", {"momentum": 0.9, "nesterov": True, "foreach": True}),
+    ("sgd", {}, "SGD", {"foreach": True}),
+])
+def test_the_optimizers_give_torch_optims_numbers(name, params, torch_cls, kwargs):
+    """Ours call torch.optim's functional kernels; the classes around them must not change a bit."""
+    from types import SimpleNamespace
+
+    train = SimpleNamespace(lr=0.05, weight_decay=0.1, optimizer=SimpleNamespace(name=name, params=optimizers.OPTIMIZERS.get(name).params(**params)))
+    g = torch.Generator().manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(3, 5, 4, generator=g)), torch.nn.Parameter(torch.randn(3, 1, 4, generator=g))]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    # Two groups at different rates, as muP makes them.
+    opt = optimizers.OPTIMIZERS.get(name).impl(train.optimizer.params, [{"params": ours[:1], "lr": 0.05},
+                                                                        {"params": ours[1:], "lr": 0.0125}], train)
+    ref = getattr(torch.optim, torch_cls)([{"params": theirs[:1], "lr": 0.05}, {"params": theirs[1:], "lr": 0.0125}],
+                                          lr=0.05, weight_decay=0.1, **kwargs)
+    for step in range(5):
+        grads = [torch.randn(p.shape, generator=g) for p in ours]
+        for p, q, gr in zip(ours, theirs, grads):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        factor = 0.5 + 0.1 * step  # a schedule: every group's rate scaled alike
+        opt.set_lr_factor(factor)
+        for group, base in zip(ref.param_groups, (0.05, 0.0125)):
+            group["lr"] = base * factor
+        opt.step()
+        ref.step()
+    for p, q in zip(ours, theirs):
+        assert torch.equal(p, q)
+
+
+def test_optimizer_state_round_trips_so_a_resumed_run_continues_exactly():
+    from types import SimpleNamespace
+
+    train = SimpleNamespace(lr=0.1, weight_decay=0.0,
+                            optimizer=SimpleNamespace(name="adam", params=optimizers.AdamParams()))
+    w = torch.nn.Parameter(torch.ones(2, 3))
+    opt = optimizers.adam(train.optimizer.params, [{"params": [w], "lr": 0.1}], train)
+    w.grad = torch.full((2, 3), 0.5)
+    opt.step()
+    saved = opt.state_dict()
+    w2 = torch.nn.Parameter(w.detach().clone())
+    opt2 = optimizers.adam(train.optimizer.params, [{"params": [w2], "lr": 0.1}], train)
+    opt2.load_state_dict(saved)
+    for p, o in ((w, opt), (w2, opt2)):
+        p.grad = torch.full((2, 3), -0.25)
+        o.step()
+    assert torch.equal(w, w2)
+    with pytest.raises(ValueError, match="2 parameters"):
+        opt2.load_state_dict({"state": [{}, {}], "lr": [0.1]})
+
+
+def test_a_training_job_does_not_import_torch_dynamo():
+    """torch.optim's optimizer classes import torch._dynamo on first use: ~0.8 s of every job."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from refute.spec.schema import run_spec_model
+from refute.train import fit
+run = run_spec_model().model_validate({"task": "teacher_student", "model": "mlp", "seeds": 2,
+    "train": {"optimizer": "adamw", "lr": 0.01, "steps": 3, "eval_every": 3}, "observables": ["loss"]})
+fit(run, log=lambda m: None)
+print("torch._dynamo" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -16,7 +16,7 @@ from typing import Callable
 from refute import io
 
 FILE = "checkpoint.pt"
-FORMAT = 1  # bump when what capture() saves changes, so an older checkpoint is ignored, not misread
+FORMAT = 2  # bump when what capture() saves changes, so an older checkpoint is ignored, not misread
 
 
 class Checkpoint:
@@ -67,7 +67,7 @@ class Checkpoint:
 def capture(step: int, stateful: dict, records: list, alive, diverged: dict, elapsed: float) -> dict:
     """The trainer's state at the top of `step` (before that step's evaluation and update).
 
-    `stateful`: named objects with state_dict()/load_state_dict() (model, optimizer, lr schedule,
+    `stateful`: named objects with state_dict()/load_state_dict() (model, optimizer,
     minibatch generators).
     """
     import numpy as np

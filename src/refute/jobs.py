@@ -77,4 +77,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Every output is written and closed by now. Skip the interpreter's teardown: with torch and
+    # pandas loaded it takes ~0.4 s per job (measured), more than a small job's statistics.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -26,7 +26,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     from refute import devices
 
     from refute.checkpoint import FILE, Checkpoint
-    from refute.spec.loader import run_hash
+    from refute.spec.hashing import run_hash
     from refute.train import fit
 
     torch.set_num_threads(max(1, threads))

@@ -72,16 +72,16 @@ class Batches:
             self._draw()
         k, self._used = self._used, self._used + 1
         if d.online:
-            return self._drawn[0][k], self._drawn[1][k], True
-        idx = self._drawn[k]
+            return self._drawn[0][:, k], self._drawn[1][:, k], True
+        idx = self._drawn[:, k]
         return d.x_train[idx], d.y_train[idx], True
 
     def _draw(self) -> None:
         d, n = self.data, self.block * self.size
         self._block_start = [g.get_state() for g in self.gens]
 
-        def by_step(per_seed):  # [S] x [block * size, ...] -> [block, S, size, ...]
-            return torch.stack([t.view(self.block, self.size, *t.shape[1:]) for t in per_seed], dim=1)
+        def by_step(per_seed):  # [S] x [block * size, ...] -> [S, block, size, ...]; a step is [:, k]
+            return torch.stack(per_seed).view(len(per_seed), self.block, self.size, *per_seed[0].shape[1:])
 
         # Drawn on the CPU whatever the device, so every device sees the same examples.
         if d.online:
@@ -163,7 +163,6 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
     train, steps = run.train, run.train.steps
     model = MODELS.get(run.model.name).impl(run.model.params, data, seeds).to(device)
     opt = optimizers.build(train, model)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: optimizers.lr_factor(train.schedule, t, steps))
     batches = Batches(data, train.batch_size, seeds, device)
 
     alive = torch.ones(len(seeds), dtype=torch.bool)
@@ -173,7 +172,7 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
     snapshots = Snapshots(run.train.snapshots)
     start, spent = 0, 0.0
     # What a resume must restore, each with state_dict()/load_state_dict().
-    stateful = {"model": model, "optimizer": opt, "schedule": schedule, "batches": batches, "snapshots": snapshots}
+    stateful = {"model": model, "optimizer": opt, "batches": batches, "snapshots": snapshots}
     if checkpoint and (saved := checkpoint.load()):
         start, spent = restore(saved, stateful, records, alive, diverged)
     for step in range(start, steps + 1):
@@ -181,21 +180,21 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
             checkpoint.save(capture(step, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
         final = step == steps
         snapshots.take(step, model)
-        lr = train.lr * optimizers.lr_factor(train.schedule, step, steps)
-        for metric, values in _observe(run, model, data, seeds, step, final, lr):
+        factor = optimizers.lr_factor(train.schedule, step, steps)
+        for metric, values in _observe(run, model, data, seeds, step, final, train.lr * factor):
             records.append((step, metric, values, alive.numpy().copy()))
         if final:
             break
         x, y, batched = batches.next()
         loss = objectives.loss(model(x, batched=batched), y, data.objective)
         finite = torch.isfinite(loss.detach()).cpu()
-        if not finite[alive].all():
+        if not finite.all() and (newly := alive & ~finite).any():
             # A diverged seed stops being logged; its slice of the batch cannot affect the others.
-            for i in torch.nonzero(alive & ~finite).flatten().tolist():
+            for i in torch.nonzero(newly).flatten().tolist():
                 diverged[seeds[i]] = step
                 log(f"seed {seeds[i]} diverged at step {step} (loss {loss[i].item()})")
             alive &= finite
-        optimizers.update(opt, schedule, model, loss, train.grad_clip)
+        optimizers.update(opt, model, loss, train.grad_clip, factor)
         if step % report_every == 0:
             live = loss.detach().cpu()[alive]
             mean = live.mean().item() if len(live) else math.nan

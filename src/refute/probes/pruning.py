@@ -72,13 +72,12 @@ def retrain(run, data, model, masks: dict[str, torch.Tensor], steps: int) -> Non
     """The run's training loop on a sparse model: the mask is reapplied after every update."""
     train = run.train
     opt = optimizers.build(train, model)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: optimizers.lr_factor(train.schedule, t, steps))
     batches = Batches(data, train.batch_size, list(run.seeds))
     apply_masks(model, masks)
-    for _ in range(steps):
+    for step in range(steps):
         x, y, batched = batches.next()
         loss = objectives.loss(model(x, batched=batched), y, data.objective)
-        optimizers.update(opt, schedule, model, loss, train.grad_clip)
+        optimizers.update(opt, model, loss, train.grad_clip, optimizers.lr_factor(train.schedule, step, steps))
         apply_masks(model, masks)
 
 

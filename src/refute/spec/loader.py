@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from refute.registry import OBSERVABLES
+from refute.spec.hashing import TRAINER_VERSION, run_hash  # noqa: F401 (re-exported)
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
 from refute.spec.probes import probe_issues, probe_metrics
 from refute.spec.schema import hypothesis_model, run_spec_model
@@ -24,8 +24,6 @@ from refute.spec.yamlfile import read_yaml
 from refute.stats.across_metrics import AcrossMetrics
 from refute.tasks._base import compatibility
 
-# Bump when a change to training changes its numbers, so stale shared runs are not reused.
-TRAINER_VERSION = 2  # 2: seeds of big runs trained in chunks, batches drawn in blocks
 RUN_FIELDS = ("task", "model", "train", "seeds", "observables")
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
 
@@ -50,17 +48,6 @@ class Hypothesis:
     def runs(self) -> dict[str, str]:
         """condition name -> run hash"""
         return {c: run_hash(r) for c, r in self.conditions.items()}
-
-
-def run_hash(run: BaseModel) -> str:
-    """Runs are stored under a hash of everything that determines their numbers, so identical
-    training requested by several conditions or hypotheses is done once."""
-    dump = run.model_dump(mode="json")
-    if not dump["train"].get("snapshots"):
-        # No snapshots is the default; leaving it out keeps the hashes of runs that never asked for them.
-        dump["train"].pop("snapshots", None)
-    blob = json.dumps({"trainer": TRAINER_VERSION, "run": dump}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def metrics_of(run: BaseModel) -> list[str]:
