@@ -160,8 +160,18 @@ def large_regime(seeds: int, steps: int, work: Path, repeats: int) -> dict:
     return out
 
 
+def union(windows: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one window (jobs run side by side)."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(windows):
+        total += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return total
+
+
 def overhead(hypotheses: Path, work: Path, cores: str) -> dict:
-    """The example hypotheses end to end: wall time, and the part of it during which training ran."""
+    """The example hypotheses end to end: wall time, the part of it during which training (or a probe's
+    own computation) ran, and each rule's job times from Snakemake's benchmark files."""
     print(f"engine overhead: {hypotheses}", flush=True)
     project = work / "project"
     shutil.rmtree(project, ignore_errors=True)
@@ -169,15 +179,26 @@ def overhead(hypotheses: Path, work: Path, cores: str) -> dict:
     before = load()
     seconds = wall([PY, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(project), "--cores", cores,
                     "--config", f"hypotheses={hypotheses}"])
-    windows = sorted(tuple(json.loads(p.read_text())["fit_window"]) for p in project.glob("results/runs/*/run.json"))
-    training, end = 0.0, -1.0  # the union of the jobs' training windows (jobs may overlap)
-    for a, b in windows:
-        training += max(0.0, b - max(a, end))
-        end = max(end, b)
-    return {"hypotheses": sorted(p.name for p in hypotheses.glob("*.yaml")), "runs": len(windows),
-            "wall_seconds": round(seconds, 2), "training_seconds": round(training, 2),
+    results = project / "results"
+    records = [json.loads(p.read_text()) for p in results.glob("runs/**/run.json")]
+    # A merged run's window spans its chunks' (and the gaps between them): count the chunks' own.
+    train = [tuple(r["fit_window"]) for r in records if not r.get("chunks")]
+    probe = [tuple(json.loads(p.read_text())["compute_window"]) for p in results.glob("probes/*/probe.json")]
+    training, compute = union(train), union(train + probe)
+    jobs: dict[str, dict] = {}
+    for tsv in results.glob("benchmarks/**/*.tsv"):
+        rule = tsv.parent.name if tsv.parent != results / "benchmarks" else tsv.stem
+        row = dict(zip(*[line.split("\t") for line in tsv.read_text().splitlines()[:2]]))
+        job = jobs.setdefault(rule, {"jobs": 0, "seconds": 0.0})
+        job["jobs"] += 1
+        job["seconds"] = round(job["seconds"] + float(row["s"]), 2)
+    return {"hypotheses": sorted(p.name for p in hypotheses.glob("*.yaml")), "runs": len(train),
+            "probes": len(probe), "wall_seconds": round(seconds, 2), "training_seconds": round(training, 2),
+            "probe_only_seconds": round(compute - training, 2),
             "other_seconds": round(seconds - training, 2), "other_fraction": round(1 - training / seconds, 3),
-            "load_before": before, "load_after": load()}
+            "other_than_training_or_probes_seconds": round(seconds - compute, 2),
+            "other_than_training_or_probes_fraction": round(1 - compute / seconds, 3),
+            "jobs_by_rule": dict(sorted(jobs.items())), "load_before": before, "load_after": load()}
 
 
 def quick_hypotheses(work: Path) -> Path:
@@ -222,9 +243,19 @@ def markdown(r: dict) -> str:
                       f"(c) vs the better of (a)/(b): {x['c_vs_best_naive']}x.", ""]
     if o:
         lines += [f"## Engine overhead (load {o['load_before']} -> {o['load_after']})", "",
-                  f"{', '.join(o['hypotheses'])}: {o['runs']} training runs, {o['wall_seconds']} s end to end, "
-                  f"of which training {o['training_seconds']} s and everything else {o['other_seconds']} s "
-                  f"({100 * o['other_fraction']:.1f}%).", ""]
+                  f"{', '.join(o['hypotheses'])}: {o['runs']} training jobs and {o['probes']} probe jobs, "
+                  f"{o['wall_seconds']} s end to end with `snakemake --cores all`.", "",
+                  "| part | seconds | share |", "|---|---|---|",
+                  f"| training (while any training job was in its loop) | {o['training_seconds']} | "
+                  f"{100 * (1 - o['other_fraction']):.1f}% |",
+                  f"| probes' own computation (not overlapping training) | {o['probe_only_seconds']} | "
+                  f"{100 * o['probe_only_seconds'] / o['wall_seconds']:.1f}% |",
+                  f"| everything else (Snakemake, start-up, statistics, figures, report) | "
+                  f"{o['other_than_training_or_probes_seconds']} | "
+                  f"{100 * o['other_than_training_or_probes_fraction']:.1f}% |", "",
+                  "Job times by rule (Snakemake's benchmark files; jobs overlap on several cores):", "",
+                  "| rule | jobs | seconds, summed |", "|---|---|---|",
+                  *[f"| {r} | {j['jobs']} | {j['seconds']} |" for r, j in o["jobs_by_rule"].items()], ""]
     return "\n".join(lines)
 
 

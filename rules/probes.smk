@@ -8,6 +8,8 @@ rule probe:
         record=f"{RESULTS}/probes/{{probe}}/probe.json",
     log:
         f"{RESULTS}/logs/probe/{{probe}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/probe/{{probe}}.tsv"
     threads: 1
     # With the statistics and the report: one cluster job per hypothesis after training.
     group: "analysis"

@@ -17,6 +17,8 @@ rule report:
                        subcategory="{id}", labels={"hypothesis": "{id}", "file": "{metric}.png"}),
     log:
         f"{RESULTS}/logs/report/{{id}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report/{{id}}.tsv"
     resources:
         mem_mb=1000,
         runtime=10,
@@ -40,6 +42,8 @@ rule index:
         html=report(f"{RESULTS}/index.html", category="Agenda", labels={"page": "index.html"}),
     log:
         f"{RESULTS}/logs/index.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/index.tsv"
     # Seconds of work after everything else: run where Snakemake runs, not through a cluster queue.
     localrule: True
     conda:

@@ -13,6 +13,8 @@ rule stats:
         probes=f"{RESULTS}/{{id}}/probes.parquet",
     log:
         f"{RESULTS}/logs/stats/{{id}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/stats/{{id}}.tsv"
     resources:
         mem_mb=1000,
         runtime=10,

@@ -20,6 +20,8 @@ rule train:
         meta=f"{RESULTS}/runs/{{run}}/run.json",
     log:
         f"{RESULTS}/logs/train/{{run}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{run}}.tsv"
     threads: lambda wc: threads_for(PLAN.runs[wc.run])
     resources:
         mem_mb=lambda wc, threads: PLAN.resources(wc, threads)["mem_mb"],
@@ -50,6 +52,8 @@ rule train_chunk:
         meta=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/run.json",
     log:
         f"{RESULTS}/logs/train/{{run}}-seeds-{{lo}}-{{hi}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{run}}-seeds-{{lo}}-{{hi}}.tsv"
     threads: lambda wc: threads_for(PLAN.runs[wc.run])
     resources:
         mem_mb=lambda wc, threads: PLAN.resources(wc, threads)["mem_mb"],
@@ -81,6 +85,8 @@ rule merge_seeds:
         meta=f"{RESULTS}/runs/{{run}}/run.json",
     log:
         f"{RESULTS}/logs/merge/{{run}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/merge/{{run}}.tsv"
     params:
         chunks=lambda wc: PLAN.chunk_dirs(wc.run),
     resources:

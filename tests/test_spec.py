@@ -142,3 +142,19 @@ def test_the_readme_example_hypothesis_is_valid(tmp_path):
     block = readme.split("## A minimal hypothesis, commented")[1].split("```yaml\n")[1].split("```")[0]
     h = load_hypothesis(write_yaml(tmp_path / "readme.yaml", block))
     assert set(h.conditions) == {"narrow", "wide"}
+
+
+def test_checking_a_hypothesis_without_probes_does_not_import_torch():
+    """Validation runs at every Snakemake start, in `refute check`, and in every statistics and report
+    job: importing torch there costs ~1 s each. Only a probe that must inspect its task's data needs it."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from refute.spec.loader import load_hypothesis
+load_hypothesis("hypotheses/grokking-weight-decay.yaml")
+print("torch" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

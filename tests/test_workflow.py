@@ -64,6 +64,10 @@ def test_dag_runs_to_a_verdict_and_reruns_only_what_changed(project, tiny):
     assert (project / "results/tiny/figures/val_acc.png").stat().st_size > 1000
     table = __import__("pandas").read_parquet(project / "results/tiny/observations.parquet")
     assert list(table.columns) == ["condition", "seed", "step", "metric", "value"]
+    # Every job's wall time and memory, from Snakemake's benchmark directive.
+    for rule, n in {"train": 2, "stats": 1, "report": 1}.items():
+        tables = list((project / "results/benchmarks" / rule).glob("*.tsv"))
+        assert len(tables) == n and all(float(t.read_text().splitlines()[1].split("\t")[0]) > 0 for t in tables)
     assert planned_jobs(project) == {}
 
     # Editing only a prediction reruns only the statistics and the report.

@@ -52,12 +52,13 @@ def probe_run(spec_path: str | Path, out_dir: str | Path, results: str | Path = 
     run, run_dir, seeds, meta, states = load_run(results, job["run"])
     ref = load_run(results, job["reference"]) if job.get("reference") else None
 
-    frames = []
+    frames, started = [], time.time()
     for step in steps_of(probe, run):
         reference = context(ref[0], ref[1], ref[2], ref[4], step) if ref else None
         ctx = context(run, run_dir, seeds, states, step, reference=reference, out_dir=out)
         frames.append(impl.compute(probe, ctx).frame(step))
         print(f"{probe.name}: step {step} done ({time.perf_counter() - t0:.1f}s)", flush=True)
+    finished = time.time()
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=VALUE_COLUMNS)
     # A diverged seed's weights are not finite from its divergence on: no probe values there.
     diverged = {int(s): step for s, step in meta.get("diverged", {}).items()}
@@ -70,6 +71,7 @@ def probe_run(spec_path: str | Path, out_dir: str | Path, results: str | Path = 
     io.write_parquet(out / "values.parquet", table.reset_index(drop=True))
     record = {"probe": probe.name, "run": job["run"], "reference": job.get("reference"),
               "steps": steps_of(probe, run), "rows": len(table), "wall_seconds": round(time.perf_counter() - t0, 3),
+              "compute_window": [round(started, 3), round(finished, 3)],  # unix times of the probe's own work
               "sha256": io.checksums(out, ["values.parquet"])}
     io.write_json(out / "probe.json", record)  # last: marks the probe job complete; its checksum guards the table
     return record

@@ -7,10 +7,13 @@ logged at step s see. Stored beside the final weights as run_dir/snapshots.pt, {
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from refute import io
+
+if TYPE_CHECKING:
+    import torch
+
 
 FILE = "snapshots.pt"
 
@@ -40,6 +43,8 @@ def save(path: str | Path, states: dict[int, dict[str, torch.Tensor]], seeds: li
 
 
 def load(run_dir: str | Path) -> dict[int, dict[str, torch.Tensor]]:
+    import torch
+
     path = Path(run_dir) / FILE
     if not path.exists():
         return {}

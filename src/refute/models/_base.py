@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 def per_seed(seeds: list[int], init: Callable[[torch.Generator], dict[str, torch.Tensor]]) -> dict[str, nn.Parameter]:
@@ -14,11 +15,16 @@ def per_seed(seeds: list[int], init: Callable[[torch.Generator], dict[str, torch
 
     A seed's parameters therefore do not depend on which other seeds share the batch.
     """
+    import torch
+    from torch import nn
+
     per = [init(torch.Generator().manual_seed(int(s))) for s in seeds]
     return {k: nn.Parameter(torch.stack([p[k] for p in per])) for k in per[0]}
 
 
 def uniform(g: torch.Generator, shape: tuple[int, ...], bound: float) -> torch.Tensor:
+    import torch
+
     return (torch.rand(shape, generator=g) * 2 - 1) * bound
 
 
@@ -27,12 +33,11 @@ def per_seed_inputs(x: torch.Tensor, n_seeds: int, batched: bool) -> torch.Tenso
     return x if batched else x.expand(n_seeds, *x.shape)
 
 
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": torch.relu,
-    "gelu": torch.nn.functional.gelu,
-    "tanh": torch.tanh,
-    "linear": lambda h: h,
-}
+def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The elementwise nonlinearity called `name` (relu, gelu, tanh, linear)."""
+    import torch
+
+    return {"relu": torch.relu, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh, "linear": lambda h: h}[name]
 
 
 # --- Named sites, for probes -------------------------------------------------------------------
@@ -73,11 +78,12 @@ class Sited:
         return self.__dict__.setdefault("_site_hooks", {})
 
 
-def declares_sites(model_cls):
-    """Decorator for a model builder: probes find the model's `anatomy` on the builder, without building it."""
+def declares_sites(anatomy: Callable[..., Anatomy]):
+    """Decorator for a model builder: probes find the model's `anatomy(p, data)` on the builder, without
+    building it (or importing torch)."""
 
     def deco(build):
-        build.anatomy = model_cls.anatomy
+        build.anatomy = anatomy
         return build
 
     return deco

@@ -6,12 +6,18 @@ the shallow (linear regression) control.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
+from refute.models import mlp
 from refute.models._base import declares_sites
-from refute.models.mlp import MLP, MLPParams
+from refute.models.mlp import MLPParams
 from refute.registry import MODELS, Params
 from refute.tasks._base import TaskData, reads
+
+if TYPE_CHECKING:
+    from refute.models._mlp_net import MLP
 
 
 class DeepLinearParams(Params):
@@ -26,19 +32,16 @@ def as_mlp(p: DeepLinearParams) -> MLPParams:
     return MLPParams(width=p.width, depth=p.layers - 1, activation="linear", init_scale=p.init_scale, bias=False)
 
 
-class DeepLinear:
+def anatomy(p: DeepLinearParams, data: TaskData):
     """The deep linear network is an MLP; its sites are the MLP's (input, pre/hidden.<i>, logits)."""
-
-    @staticmethod
-    def anatomy(p: DeepLinearParams, data: TaskData):
-        return MLP.anatomy(as_mlp(p), data)
+    return mlp.anatomy(as_mlp(p), data)
 
 
 @MODELS.register("deep_linear", DeepLinearParams)
 @reads("dense", "image")
-@declares_sites(DeepLinear)
+@declares_sites(anatomy)
 def build(p: DeepLinearParams, data: TaskData, seeds: list[int]) -> MLP:
     """product of `layers` weight matrices (identity activation, no bias, small init)"""
     if data.inputs != "dense":
         raise ValueError("deep_linear reads dense inputs only")
-    return MLP(as_mlp(p), data, seeds)
+    return mlp.build(as_mlp(p), data, seeds)

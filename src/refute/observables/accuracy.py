@@ -1,6 +1,5 @@
 """accuracy: training and validation accuracy of every seed (classification tasks)."""
 
-from refute import objectives
 from refute.observables._base import EvalContext, ObservableParams
 from refute.registry import OBSERVABLES
 
@@ -15,6 +14,8 @@ class Accuracy:
 
     @staticmethod
     def compute(p: ObservableParams, ctx: EvalContext) -> dict:
+        from refute import objectives
+
         return {
             "train_acc": objectives.accuracy(ctx.train_out, ctx.data.y_train),
             "val_acc": objectives.accuracy(ctx.val_out, ctx.data.y_val),

@@ -5,12 +5,18 @@ when all singular values are equal. A parameter with trailing dims (conv kernels
 is read as a matrix [first dim, the rest].
 """
 
-import torch
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from refute.observables._base import EvalContext, ObservableParams, svdvals_per_seed
 from refute.observables._shapes import is_matrix, parameter_shapes
 from refute.registry import OBSERVABLES
+
+if TYPE_CHECKING:
+    import torch
 
 
 class EffectiveRankParams(ObservableParams):

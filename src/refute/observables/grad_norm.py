@@ -1,6 +1,5 @@
 """grad_norm: the L2 norm of each seed's full training-loss gradient."""
 
-import torch
 from pydantic import Field
 
 from refute.observables._base import EvalContext, ObservableParams
@@ -23,6 +22,8 @@ class GradNorm:
 
     @staticmethod
     def compute(p: GradNormParams, ctx: EvalContext) -> dict:
+        import torch
+
         params = list(ctx.model.parameters())
         # The summed loss's gradient holds each seed's own gradient in that seed's slice.
         grads = torch.autograd.grad(ctx.train_loss(p.max_examples).sum(), params)

@@ -1,6 +1,5 @@
 """loss: training and validation loss of every seed."""
 
-from refute import objectives
 from refute.observables._base import EvalContext, ObservableParams
 from refute.registry import OBSERVABLES
 
@@ -15,6 +14,8 @@ class Loss:
 
     @staticmethod
     def compute(p: ObservableParams, ctx: EvalContext) -> dict:
+        from refute import objectives
+
         d, S = ctx.data, ctx.model.n_seeds
         return {
             "train_loss": objectives.loss(ctx.train_out, objectives.shared(d.y_train, S), d.objective),

@@ -10,7 +10,6 @@ from typing import Literal
 
 from pydantic import Field
 
-from refute import hessian
 from refute.observables._base import EvalContext, ObservableParams
 from refute.registry import OBSERVABLES
 
@@ -35,6 +34,8 @@ class Sharpness:
 
     @staticmethod
     def compute(p: SharpnessParams, ctx: EvalContext) -> dict:
+        from refute import hessian
+
         params = list(ctx.model.parameters())
         hvp = hessian.hvp_fn(ctx.train_loss(p.max_examples).sum(), params)
         top = hessian.top_eigenvalue(hvp, hessian.start_vector(params, ctx.seeds), p.iters, p.method)

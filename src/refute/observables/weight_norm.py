@@ -1,6 +1,5 @@
 """weight_norm: the L2 norm of all of a seed's parameters together, and optionally of each one."""
 
-import torch
 from pydantic import Field
 
 from refute.observables._base import EvalContext, ObservableParams
@@ -25,6 +24,8 @@ class WeightNorm:
 
     @staticmethod
     def compute(p: WeightNormParams, ctx: EvalContext) -> dict:
+        import torch
+
         with torch.no_grad():
             sq = {n: w.detach().pow(2).flatten(1).sum(1) for n, w in ctx.model.named_parameters()}
         out = {"weight_norm": sum(sq.values()).sqrt()}

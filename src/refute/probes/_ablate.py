@@ -7,14 +7,15 @@ examples, which removes the information they carry but keeps their average contr
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
 from pydantic import Field
 
-from refute import objectives
 from refute.probes._base import ExampleParams, check_site
 from refute.probes._hooks import activations, forward, replace_units
+
+if TYPE_CHECKING:
+    import torch
 
 
 class AblationBase(ExampleParams):
@@ -44,6 +45,8 @@ class Ablator:
     """The model on fixed examples, with one clean pass done; `damage(mask)` costs one more pass."""
 
     def __init__(self, model, x: torch.Tensor, y: torch.Tensor, objective: str, p: AblationBase):
+        from refute import objectives
+
         self.model, self.x, self.p, self.objective = model, x, p, objective
         self.y = objectives.shared(y, model.n_seeds)
         out, acts = activations(model, x, [p.site])
@@ -55,12 +58,16 @@ class Ablator:
         self.passes = 1
 
     def _measure(self, out: torch.Tensor) -> torch.Tensor:
+        from refute import objectives
+
         if self.p.behaviour == "accuracy":
             return objectives.accuracy(out, self.y)
         return objectives.loss(out, self.y, self.objective)
 
     def unit_mask(self, components: list[list[int]]) -> torch.Tensor:
         """[S, units]: per seed, the units of that seed's components."""
+        import torch
+
         mask = torch.zeros(len(components), self.units, dtype=torch.bool)
         g = self.p.group_size
         for i, comps in enumerate(components):
@@ -77,5 +84,7 @@ class Ablator:
 
     def each(self) -> torch.Tensor:
         """[S, components]: the damage of every component ablated alone (one pass per component)."""
+        import torch
+
         S = self.model.n_seeds
         return torch.stack([self.damage([[c]] * S) for c in range(self.n_components)], dim=1)

@@ -8,11 +8,12 @@ added on exit, also when the block raises, so no probe can leave a model altered
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-Hook = Callable[[torch.Tensor], "torch.Tensor | None"]
+Hook = Callable[["torch.Tensor"], "torch.Tensor | None"]
 
 
 @contextmanager
@@ -39,6 +40,8 @@ def hooked(model, hooks: dict[str, Hook]) -> Iterator[None]:
 @contextmanager
 def capture(model, sites) -> Iterator[dict[str, torch.Tensor]]:
     """Record the activations at `sites` during the block's forward passes (the last pass wins)."""
+    import torch
+
     store: dict[str, torch.Tensor] = {}
 
     def grab(name: str) -> Hook:
@@ -53,12 +56,16 @@ def capture(model, sites) -> Iterator[dict[str, torch.Tensor]]:
 
 def forward(model, x: torch.Tensor, hooks: dict[str, Hook] | None = None) -> torch.Tensor:
     """One forward pass without gradients, with `hooks` attached only for that pass."""
+    import torch
+
     with torch.no_grad(), hooked(model, hooks or {}):
         return model(x)
 
 
 def activations(model, x: torch.Tensor, sites) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The output and the activations at `sites` for inputs x, from one forward pass."""
+    import torch
+
     sites = list(sites)
     with torch.no_grad(), capture(model, sites) as acts:
         out = model(x)
@@ -73,6 +80,8 @@ def replace_units(mask: torch.Tensor, values: torch.Tensor | float) -> Hook:
 
     Each seed has its own mask, so one forward pass runs a different intervention per seed.
     """
+    import torch
+
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)

@@ -9,13 +9,17 @@ activations are also kept in the probe's folder (activations.pt) for a closer lo
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from refute import io
 from refute.probes._base import ExampleParams, ProbeContext, Table, check_site
 from refute.probes._hooks import activations
 from refute.registry import PROBES
+
+if TYPE_CHECKING:
+    import torch
 
 
 class ActivationParams(ExampleParams):
@@ -26,6 +30,8 @@ class ActivationParams(ExampleParams):
 
 def participation_ratio(a: torch.Tensor) -> torch.Tensor:
     """a: [S, N, D] -> [S]: (Σλ)² / Σλ² of the covariance eigenvalues λ."""
+    import torch
+
     c = a - a.mean(1, keepdim=True)
     lam = torch.linalg.svdvals(c.double()).pow(2)
     return lam.sum(1).pow(2) / lam.pow(2).sum(1).clamp_min(1e-300)
@@ -51,6 +57,8 @@ class Activations:
 
     @staticmethod
     def compute(p: ActivationParams, ctx: ProbeContext) -> Table:
+        import torch
+
         sites = Activations._sites(p, ctx.anatomy)
         x, _ = ctx.examples(p.split, p.max_examples)
         _, acts = activations(ctx.model, x, sites)

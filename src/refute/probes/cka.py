@@ -9,14 +9,16 @@ condition's, seed by seed: other widths, architectures or training).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
 from pydantic import Field, model_validator
 
 from refute.probes._base import ExampleParams, ProbeContext, Table, check_site
 from refute.probes._hooks import activations
 from refute.registry import PROBES
+
+if TYPE_CHECKING:
+    import torch
 
 
 class CKAParams(ExampleParams):

@@ -8,13 +8,15 @@ squared norm in the top-k frequencies; a random matrix spreads its norm evenly.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
 from pydantic import Field
 
 from refute.probes._base import ProbeContext, ProbeParams, Table
 from refute.registry import PROBES
+
+if TYPE_CHECKING:
+    import torch
 
 
 class FourierParams(ProbeParams):
@@ -34,6 +36,8 @@ def frequency_power(m: torch.Tensor, include_constant: bool = False) -> torch.Te
 
     Frequencies k and n − k of a real signal are one frequency; by Parseval the fractions sum to 1.
     """
+    import torch
+
     n = m.shape[1]
     power = torch.fft.rfft(m.double(), dim=1).abs().pow(2).sum(-1)
     power[:, 1:(n + 1) // 2] *= 2  # the mirrored frequency n − k (not for 0, nor for n/2 when n is even)
@@ -60,6 +64,8 @@ class Fourier:
 
     @staticmethod
     def compute(p: FourierParams, ctx: ProbeContext) -> Table:
+        import torch
+
         with torch.no_grad():
             frac = frequency_power(ctx.model.token_matrix(p.matrix), p.include_constant)
         t = Table(ctx.seeds)

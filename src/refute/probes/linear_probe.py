@@ -8,15 +8,20 @@ target's own distribution, a task with the same structure that the representatio
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
 import numpy as np
-import torch
 from pydantic import Field, field_validator
 
 from refute.probes._base import ExampleParams, ProbeContext, Split, Table, check_site
 from refute.probes._hooks import activations
 from refute.registry import PROBES
+
+if TYPE_CHECKING:
+    import torch
+
 
 TARGET = re.compile(r"^(label|input\.(\d+))$")
 

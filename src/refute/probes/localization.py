@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Generator
 
-import torch
 from pydantic import Field
 
 from refute.probes._ablate import AblationBase, Ablator, check_components
 from refute.probes._base import ProbeContext, Table
 from refute.registry import PROBES
+
 
 Search = Generator[list[int], bool, tuple[list[int], int, bool]]
 
@@ -111,6 +111,8 @@ class Localization:
 
     @staticmethod
     def compute(p: LocalizationParams, ctx: ProbeContext) -> Table:
+        import torch
+
         x, y = ctx.examples(p.split, p.max_examples)
         ab = Ablator(ctx.model, x, y, ctx.data.objective, p)
         results = run_searches(ab, ctx.n_seeds, p.budget)

@@ -10,16 +10,21 @@ clean behaviour that site carries: recovery = (LD_patched − LD_corrupt) / (LD_
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 
 import numpy as np
 import pandas as pd
-import torch
 from pydantic import Field, field_validator
 
 from refute.probes._base import ExampleParams, ProbeContext, Table, check_site, task_data
 from refute.probes._hooks import activations, forward
 from refute.registry import PROBES
+
+if TYPE_CHECKING:
+    import torch
+
 
 CORRUPT = re.compile(r"^(example|input\.(\d+))$")
 
@@ -41,6 +46,8 @@ class PatchingParams(ExampleParams):
 def pair_examples(x: torch.Tensor, y: torch.Tensor, pool_x: torch.Tensor, pool_y: torch.Tensor, corrupt: str,
                   seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Clean (x, y) and, for each, a corrupted (x', y') from the pool with y' != y; unpairable examples are dropped."""
+    import torch
+
     rng = np.random.default_rng(seed)
     m = CORRUPT.match(corrupt)
     px, py = pool_x.reshape(len(pool_x), -1).numpy(), pool_y.numpy()
@@ -67,11 +74,15 @@ def pair_examples(x: torch.Tensor, y: torch.Tensor, pool_x: torch.Tensor, pool_y
 
 def logit_diff(out: torch.Tensor, y: torch.Tensor, y_corr: torch.Tensor) -> torch.Tensor:
     """[S]: mean over examples of logit[y] − logit[y_corr]."""
+    import torch
+
     idx = torch.arange(out.shape[1])
     return (out[:, idx, y] - out[:, idx, y_corr]).double().mean(1)
 
 
 def patch_hook(clean: torch.Tensor, unit: int | None = None):
+    import torch
+
     def fn(x: torch.Tensor) -> torch.Tensor:
         if unit is None:
             return clean
@@ -110,6 +121,8 @@ class Patching:
 
     @staticmethod
     def compute(p: PatchingParams, ctx: ProbeContext) -> Table:
+        import torch
+
         d = ctx.data
         x, y = ctx.examples(p.split, p.max_examples, seed=p.seed)
         pool_x, pool_y = torch.cat([d.x_train, d.x_val]), torch.cat([d.y_train, d.y_val])

@@ -10,15 +10,17 @@ model, the pruned model before retraining, and both retrained ones.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
 from pydantic import Field
 
-from refute import objectives, optimizers
+from refute import optimizers
 from refute.probes._base import ProbeContext, ProbeParams, Table
 from refute.registry import MODELS, PROBES
-from refute.train import Batches
+
+if TYPE_CHECKING:
+    import torch
+
 
 FRESH_SEED_OFFSET = 1_000_003  # fresh initializations come from seeds no run uses
 
@@ -39,6 +41,8 @@ def prunable(state: dict[str, torch.Tensor]) -> list[str]:
 
 def magnitude_masks(state: dict[str, torch.Tensor], sparsity: float, scope: str) -> dict[str, torch.Tensor]:
     """Per seed, keep the largest-magnitude (1 − sparsity) of the prunable weights."""
+    import torch
+
     names = prunable(state)
     S = next(iter(state.values())).shape[0]
 
@@ -62,6 +66,8 @@ def magnitude_masks(state: dict[str, torch.Tensor], sparsity: float, scope: str)
 
 
 def apply_masks(model, masks: dict[str, torch.Tensor]) -> None:
+    import torch
+
     with torch.no_grad():
         params = dict(model.named_parameters())
         for n, m in masks.items():
@@ -70,6 +76,9 @@ def apply_masks(model, masks: dict[str, torch.Tensor]) -> None:
 
 def retrain(run, data, model, masks: dict[str, torch.Tensor], steps: int) -> None:
     """The run's training loop on a sparse model: the mask is reapplied after every update."""
+    from refute import objectives
+    from refute.train import Batches
+
     train = run.train
     opt = optimizers.build(train, model)
     batches = Batches(data, train.batch_size, list(run.seeds))
@@ -82,6 +91,10 @@ def retrain(run, data, model, masks: dict[str, torch.Tensor], steps: int) -> Non
 
 
 def evaluate(model, data) -> dict[str, torch.Tensor]:
+    import torch
+
+    from refute import objectives
+
     with torch.no_grad():
         out = model(data.x_val)
     res = {"val_loss": objectives.loss(out, objectives.shared(data.y_val, model.n_seeds), data.objective)}

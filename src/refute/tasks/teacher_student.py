@@ -35,13 +35,13 @@ def build(p: TeacherStudent) -> TaskData:
     """Gaussian inputs labelled by a random teacher MLP"""
     import torch
 
-    from refute.models._base import ACTIVATIONS
+    from refute.models._base import activation
 
     g = torch.Generator().manual_seed(p.data_seed)
     dims = [p.d_in] + [p.teacher_width] * p.teacher_depth + [p.d_out]
     # Weights N(0, 1/fan_in) keep every layer's output of order one, whatever the width.
     weights = [torch.randn(a, b, generator=g) / a**0.5 for a, b in zip(dims[:-1], dims[1:])]
-    act = ACTIVATIONS[p.teacher_activation]
+    act = activation(p.teacher_activation)
 
     def draw(gen: torch.Generator, n: int, noise: float):
         x = torch.randn(n, p.d_in, generator=gen)
