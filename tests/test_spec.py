@@ -144,17 +144,18 @@ def test_the_readme_example_hypothesis_is_valid(tmp_path):
     assert set(h.conditions) == {"narrow", "wide"}
 
 
-def test_checking_a_hypothesis_without_probes_does_not_import_torch():
+def test_checking_hypotheses_imports_neither_torch_nor_scipy():
     """Validation runs at every Snakemake start, in `refute check`, and in every statistics and report
-    job: importing torch there costs ~1 s each. Only a probe that must inspect its task's data needs it."""
+    job: importing torch there would cost ~1 s each, scipy's statistics ~0.5 s."""
     import subprocess
     import sys
 
     code = """
 import sys
 from refute.spec.loader import load_hypothesis
-load_hypothesis("hypotheses/grokking-weight-decay.yaml")
-print("torch" in sys.modules)
+for name in ("grokking-weight-decay", "grokking-fourier", "localization-budget", "edge-of-stability"):
+    load_hypothesis(f"hypotheses/{name}.yaml")
+print("torch" in sys.modules, "scipy.stats" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"

@@ -21,6 +21,26 @@ def test_every_task_takes_a_training_set_size_and_is_deterministic(name):
     assert torch.equal(a.x_val, b.x_val) and len(a.x_val) == len(a.y_val) > 0
 
 
+@pytest.mark.parametrize("name,params", [
+    ("modular_arithmetic", {}), ("modular_arithmetic", {"p": 13, "op": "/", "n_train": 50}),
+    ("modular_arithmetic", {"p": 11, "train_fraction": 0.5}), ("modular_arithmetic", {"p": 13, "op": "-"}),
+    ("modular_arithmetic", {"p": 7, "op": "*", "train_fraction": 0.9}),
+    ("sparse_parity", {"n_bits": 12, "n_train": 30, "n_val": 7}), ("deep_linear_teacher", {"d_in": 5, "d_out": 4}),
+    ("digits", {"n_train": 100, "n_val": 50}), ("teacher_student", {"d_in": 6, "d_out": 2}),
+    ("in_context_regression", {"dim": 3, "n_points": 5, "n_train": 20}), ("planted_feature", {"n_features": 9}),
+])
+def test_a_tasks_declared_info_is_what_its_data_turns_out_to_be(name, params):
+    """Checking hypotheses and sizing jobs read TaskInfo instead of building the data (and importing torch)."""
+    from refute.tasks._base import TaskInfo
+
+    entry = TASKS.get(name)
+    assert entry.impl.info(entry.params(**params)) == TaskInfo.of(build(name, **params))
+
+
+def test_every_task_declares_its_info():
+    assert [n for n in TASKS.names() if not hasattr(TASKS.get(n).impl, "info")] == []
+
+
 def test_sparse_parity_labels_are_the_parity_of_the_relevant_bits():
     d = build("sparse_parity", n_bits=12, k=3, n_train=500)
     rel = d.info["relevant_bits"]

@@ -1,8 +1,8 @@
 """What a training job costs, from its run spec alone: FLOPs, memory, and the resources to ask for.
 
-Counted without torch where a component says how (a task module may define `shape(params) ->
-TaskShape`, a model module `cost(params, shape) -> ModelCost`), so the Snakefile can size jobs at parse
-time without importing torch; a component that says nothing is built once, on the CPU, and measured.
+Counted without torch where a component says how (a task declares its TaskInfo, a model module
+defines `cost(params, info) -> ModelCost`), so the Snakefile can size jobs at parse time without
+importing torch; a component that says nothing is built once, on the CPU, and measured.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 
 from refute.registry import MODELS, TASKS
+from refute.tasks._base import task_info
 
 # A training job's resident memory besides the counted tensors: python, torch, pandas, pyarrow (~300 MB
 # measured after imports) plus the allocator's temporaries (a grokking-sized job, 5 seeds, peaked at 570 MB
@@ -27,15 +28,6 @@ GPU_FLOPS = 2e12
 STEP_OVERHEAD_S = {"cpu": 2e-3, "cuda": 1e-3}
 RUNTIME_SAFETY = 2.0
 MIN_RUNTIME_MIN = 10
-
-
-@dataclass(frozen=True)
-class TaskShape:
-    n_train: int
-    n_val: int
-    in_dim: int  # tokens per example, or features
-    out_dim: int
-    vocab_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,15 +62,7 @@ def _hook(entry, name: str):
     return getattr(sys.modules[entry.impl.__module__], name, None)
 
 
-_shapes: dict[str, TaskShape] = {}
 _models: dict[str, ModelCost] = {}
-
-
-def task_shape(task) -> TaskShape:
-    key = task.model_dump_json()
-    if key not in _shapes:
-        _shapes[key] = _task_shape(task)
-    return _shapes[key]
 
 
 def model_cost(model, task) -> ModelCost:
@@ -88,17 +72,8 @@ def model_cost(model, task) -> ModelCost:
     return _models[key]
 
 
-def _task_shape(task) -> TaskShape:
-    entry = TASKS.get(task.name)
-    shape = _hook(entry, "shape")
-    if shape is not None:
-        return shape(task.params)
-    data = entry.impl(task.params)  # no hook: build it (torch) and look
-    return TaskShape(len(data.x_train), len(data.x_val), data.in_dim, data.out_dim, data.vocab_size)
-
-
 def _model_cost(model, task) -> ModelCost:
-    entry, shape = MODELS.get(model.name), task_shape(task)
+    entry, shape = MODELS.get(model.name), task_info(task)
     cost = _hook(entry, "cost")
     if cost is not None:
         return cost(model.params, shape)
@@ -124,7 +99,7 @@ def eval_steps(run) -> int:
 def job_cost(run, seeds: int | None = None) -> JobCost:
     """FLOPs and peak tensor memory of training `seeds` (default: all) of `run`."""
     S = len(run.seeds) if seeds is None else seeds
-    shape, m = task_shape(run.task), model_cost(run.model, run.task)
+    shape, m = task_info(run.task), model_cost(run.model, run.task)
     bs = run.train.batch_size
     batch = shape.n_train if bs == "full" else min(int(bs), shape.n_train) if shape.n_train else int(bs)
     n_eval = shape.n_train + shape.n_val

@@ -31,12 +31,12 @@ class AblationBase(ExampleParams):
 
 
 def check_components(p: AblationBase, run, anatomy) -> list[str]:
-    from refute.probes._base import task_data
+    from refute.tasks._base import task_info
 
     issues = check_site(p.site, anatomy, run.model.name)
     if not issues and anatomy.sites[p.site] % p.group_size:
         issues.append(f"group_size: {p.group_size} does not divide the {anatomy.sites[p.site]} units of {p.site!r}")
-    if p.behaviour == "accuracy" and task_data(run).objective != "classification":
+    if p.behaviour == "accuracy" and task_info(run.task).objective != "classification":
         issues.append("behaviour: 'accuracy' needs a classification task; use 'loss'")
     return issues
 

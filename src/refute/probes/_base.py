@@ -13,6 +13,7 @@ import pandas as pd
 from pydantic import Field
 
 from refute.registry import MODELS, TASKS, Params
+from refute.tasks._base import task_info
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +70,7 @@ def anatomy_of(run) -> "Anatomy | None":
     """The sites and token matrices the run's model declares, or None if it declares none."""
     impl = MODELS.get(run.model.name).impl
     declare = getattr(impl, "anatomy", None)
-    return declare(run.model.params, task_data(run)) if declare else None
+    return declare(run.model.params, task_info(run.task)) if declare else None
 
 
 def steps_of(p: ProbeParams, run) -> list[int]:

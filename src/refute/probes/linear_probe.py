@@ -92,10 +92,10 @@ class LinearProbe:
 
     @staticmethod
     def check(p: LinearProbeParams, run, anatomy) -> list[str]:
-        from refute.probes._base import task_data
+        from refute.tasks._base import task_info
 
         issues = check_site(p.site, anatomy, run.model.name)
-        data = task_data(run)
+        data = task_info(run.task)
         m = TARGET.match(p.target)
         if m.group(2) is not None and (data.inputs != "tokens" or int(m.group(2)) >= data.in_dim):
             issues.append(f"target: {p.target!r} needs a token task with more than {m.group(2)} input tokens")

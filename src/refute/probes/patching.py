@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from refute.probes._base import ExampleParams, ProbeContext, Table, check_site, task_data
+from refute.probes._base import ExampleParams, ProbeContext, Table, check_site
+from refute.tasks._base import task_info
 from refute.probes._hooks import activations, forward
 from refute.registry import PROBES
 
@@ -106,7 +107,7 @@ class Patching:
         if anatomy is None:
             return [f"sites: model {run.model.name!r} declares no sites for probes"]
         issues = [m for s in (p.sites or []) for m in check_site(s, anatomy, run.model.name, "sites")]
-        data = task_data(run)
+        data = task_info(run.task)
         if data.objective != "classification":
             issues.append("patching measures a logit difference and needs a classification task")
         m = CORRUPT.match(p.corrupt)

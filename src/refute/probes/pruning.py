@@ -119,9 +119,9 @@ class Pruning:
 
     @staticmethod
     def outputs(p: PruningParams, run, anatomy) -> list[tuple[str, str]]:
-        from refute.probes._base import task_data
+        from refute.tasks._base import task_info
 
-        metrics = ["val_loss", "val_acc"] if task_data(run).objective == "classification" else ["val_loss"]
+        metrics = ["val_loss", "val_acc"] if task_info(run.task).objective == "classification" else ["val_loss"]
         return [(f"{v}_{m}", "") for v in ("dense", "pruned", "rewind", "fresh") for m in metrics] + [
             ("rewind_advantage", ""), ("sparsity", "")]
 

@@ -22,7 +22,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from scipy import stats
 
 from refute.registry import Params
 
@@ -57,6 +56,8 @@ def per_run(spec: AcrossMetrics, reduced: pd.DataFrame) -> pd.DataFrame:
 
 
 def statistic(name: str, x: np.ndarray, y: np.ndarray) -> float:
+    from scipy import stats
+
     if name == "spearman":
         if len(x) < 3 or np.ptp(y) == 0 or np.ptp(x) == 0:
             return float("nan")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+
 import math
 
-from statsmodels.stats.multitest import multipletests
 
 METHODS = {"holm": "holm", "bh": "fdr_bh"}
 
@@ -12,6 +12,8 @@ METHODS = {"holm": "holm", "bh": "fdr_bh"}
 def adjust(pvalues: list[float], method: str) -> list[float]:
     """Adjusted p-values in the same order; nan (a test that could not run) stays nan and does not
     count toward the number of tests."""
+    from statsmodels.stats.multitest import multipletests
+
     out = [float(p) for p in pvalues]
     idx = [i for i, p in enumerate(out) if not math.isnan(p)]
     if method == "none" or len(idx) < 2:

@@ -23,7 +23,7 @@ import math
 from typing import Callable
 
 import numpy as np
-from scipy import stats
+
 
 TARGET = 0.8
 MAX_SEEDS = 100_000
@@ -89,6 +89,8 @@ def t_power(effect: float, sd: float, n: float, alpha: float, direction: str, gr
 
 def fisher_power(r: float, n_points: float, alpha: float, direction: str, spearman: bool) -> float:
     """Power to detect a correlation r with n_points pairs (Fisher z)."""
+    from scipy import stats
+
     if n_points <= 3 or not 0 < abs(r) < 1:
         return 0.0 if n_points <= 3 else float("nan")
     var = (1 + r**2 / 2) if spearman else 1.0
@@ -101,6 +103,8 @@ def tost_power(margin: float, se_at: Callable[[float], float], df_at: Callable[[
                alpha: float, tests: int = 1) -> float:
     """Power of a TOST with half-width `margin` when the true effect is the interval's centre;
     `tests` intersection–union conditions must all pass."""
+    from scipy import stats
+
     se, df = se_at(n), df_at(n)
     if df < 1 or not se > 0:
         return 0.0
@@ -110,6 +114,8 @@ def tost_power(margin: float, se_at: Callable[[float], float], df_at: Callable[[
 
 def binomial_power(p0: float, p1: float, n: int, alpha: float, direction: str) -> float:
     """Exact power of the binomial test of H0 p = p0 when the true proportion is p1."""
+    from scipy import stats
+
     n = int(n)
     k = np.arange(n + 1)
     if direction == "greater":

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+
 import warnings
 
 import numpy as np
-from scipy import stats
 
 
 def bootstrap_ci(data: tuple[np.ndarray, ...], statistic, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap CI of `statistic(*data, axis=-1)`; percentile stays defined for tied data."""
+    from scipy import stats
+
     if any(len(d) < 2 for d in data):
         return (float("nan"), float("nan"))
     with warnings.catch_warnings():

@@ -1,8 +1,10 @@
-"""The data a task hands to a model and a trainer."""
+"""The data a task hands to a model and a trainer, and what it looks like before it is built."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 if TYPE_CHECKING:
@@ -39,6 +41,54 @@ class TaskData:
     sample: Sampler | None = None
     online: bool = False
     info: dict[str, Any] = field(default_factory=dict)  # task facts an observable may need (e.g. teacher modes)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a task's data looks like, known from its parameters alone (the fields of TaskData that
+    are not tensors, and the set sizes): checking a hypothesis and sizing its jobs read this
+    instead of building the data, so neither imports torch."""
+
+    n_train: int
+    n_val: int
+    inputs: Literal["tokens", "dense", "sequence"]
+    in_dim: int
+    out_dim: int
+    objective: Literal["classification", "regression"]
+    vocab_size: int = 0
+    seq_len: int = 0
+    image_shape: tuple[int, int, int] | None = None
+
+    @classmethod
+    def of(cls, data: TaskData) -> TaskInfo:
+        return cls(len(data.x_train), len(data.x_val), data.inputs, data.in_dim, data.out_dim, data.objective,
+                   data.vocab_size, data.seq_len, data.image_shape)
+
+
+def describes(info: Callable[[Any], TaskInfo]):
+    """Declare on a task's builder the function that gives its TaskInfo from its parameters."""
+
+    def deco(fn):
+        fn.info = info
+        return fn
+
+    return deco
+
+
+def task_info(task) -> TaskInfo:
+    """A task spec's TaskInfo: from its declared `info`, else by building its data (torch)."""
+    return _task_info(json.dumps(task.model_dump(mode="json"), sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def _task_info(task_json: str) -> TaskInfo:
+    from refute.registry import TASKS
+
+    task = json.loads(task_json)
+    entry = TASKS.get(task["name"])
+    params = entry.params.model_validate(task["params"])
+    info = getattr(entry.impl, "info", None)
+    return info(params) if info else TaskInfo.of(entry.impl(params))
 
 
 def sized_split(n_total: int, n_train: int, n_val: int, seed: int):

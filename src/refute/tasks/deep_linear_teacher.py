@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS
-from refute.tasks._base import TaskData, provides
+from refute.tasks._base import TaskData, TaskInfo, describes, provides
 from refute.tasks._sampled import SampledTask
 
 
@@ -46,6 +46,7 @@ def orthonormal(g, n: int, r: int):
 
 @TASKS.register("deep_linear_teacher", DeepLinearTeacher)
 @provides("dense")
+@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", p.d_in, p.d_out, "regression"))
 def build(p: DeepLinearTeacher) -> TaskData:
     """Gaussian inputs, targets from a linear map with chosen singular values"""
     import torch

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS, Params
-from refute.tasks._base import TaskData, provides, sized_split
+from refute.tasks._base import TaskData, TaskInfo, describes, provides, sized_split
 
 N_DIGITS = 1797
 
@@ -55,6 +55,7 @@ def load():
 
 @TASKS.register("digits", Digits)
 @provides("dense", "image")
+@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", 64, 10, "classification", image_shape=(1, 8, 8)))
 def build(p: Digits) -> TaskData:
     """scikit-learn's 8×8 digits, pixels in [0, 1], a fraction of training labels randomized"""
     import torch

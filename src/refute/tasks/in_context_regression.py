@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from refute.registry import TASKS
-from refute.tasks._base import TaskData, provides
+from refute.tasks._base import TaskData, TaskInfo, describes, provides
 from refute.tasks._sampled import SampledTask
 
 
@@ -22,6 +22,7 @@ class InContextRegression(SampledTask):
 
 @TASKS.register("in_context_regression", InContextRegression)
 @provides("sequence")
+@describes(lambda p: TaskInfo(p.n_train, p.n_val, "sequence", p.dim + 2, 1, "regression", seq_len=p.n_points))
 def build(p: InContextRegression) -> TaskData:
     """sequences of (x, w·x) pairs with a fresh w per sequence; predict y at the query"""
     import torch

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS, Params
-from refute.tasks._base import TaskData, provides
+from refute.tasks._base import TaskData, TaskInfo, describes, provides
 
 
 class ModularArithmetic(Params):
@@ -37,8 +37,15 @@ class ModularArithmetic(Params):
         return self
 
 
+def info(params: ModularArithmetic) -> TaskInfo:
+    pairs = params.p * (params.p - 1) if params.op == "/" else params.p**2
+    n_train = params.n_train or max(1, round((params.train_fraction or 0.3) * pairs))
+    return TaskInfo(n_train, pairs - n_train, "tokens", 2, params.p, "classification", vocab_size=params.p)
+
+
 @TASKS.register("modular_arithmetic", ModularArithmetic)
 @provides("tokens")
+@describes(info)
 def build(params: ModularArithmetic) -> TaskData:
     """(a op b) mod p over all pairs, split once at random into train and validation"""
     import torch
@@ -56,16 +63,7 @@ def build(params: ModularArithmetic) -> TaskData:
     x = torch.stack([a, b], dim=1)
     g = torch.Generator().manual_seed(params.split_seed)
     order = torch.randperm(len(x), generator=g)
-    n_train = params.n_train or max(1, round((params.train_fraction or 0.3) * len(x)))
+    n_train = info(params).n_train
     tr, va = order[:n_train], order[n_train:]
     return TaskData(x[tr], y[tr], x[va], y[va], inputs="tokens", in_dim=2, out_dim=p,
                     objective="classification", vocab_size=p)
-
-
-def shape(params: ModularArithmetic):
-    """Sizes without building the data (for job sizing at plan time)."""
-    from refute.costs import TaskShape
-
-    n = params.p * (params.p - 1) if params.op == "/" else params.p**2
-    n_train = max(1, round(params.train_fraction * n))
-    return TaskShape(n_train, n - n_train, in_dim=2, out_dim=params.p, vocab_size=params.p)

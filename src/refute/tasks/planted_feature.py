@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS, Params
-from refute.tasks._base import TaskData, provides
+from refute.tasks._base import TaskData, TaskInfo, describes, provides
 
 
 class PlantedFeature(Params):
@@ -35,6 +35,7 @@ class PlantedFeature(Params):
 
 @TASKS.register("planted_feature", PlantedFeature)
 @provides("dense")
+@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", p.n_features, 2, "classification"))
 def build(params: PlantedFeature) -> TaskData:
     """binary class decided by the sign of a few planted input coordinates"""
     import torch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from refute.registry import TASKS
-from refute.tasks._base import TaskData, provides
+from refute.tasks._base import TaskData, TaskInfo, describes, provides
 from refute.tasks._sampled import SampledTask
 
 
@@ -25,6 +25,7 @@ class SparseParity(SampledTask):
 
 @TASKS.register("sparse_parity", SparseParity)
 @provides("dense")
+@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", p.n_bits, 2, "classification"))
 def build(p: SparseParity) -> TaskData:
     """parity of k hidden bits of n random ±1 bits, optional label noise"""
     import torch

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from refute.registry import TASKS
-from refute.tasks._base import TaskData, provides
+from refute.tasks._base import TaskData, TaskInfo, describes, provides
 from refute.tasks._sampled import SampledTask
 
 
@@ -31,6 +31,7 @@ def teacher_forward(weights: list, x, act):
 
 @TASKS.register("teacher_student", TeacherStudent)
 @provides("dense")
+@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", p.d_in, p.d_out, "regression"))
 def build(p: TeacherStudent) -> TaskData:
     """Gaussian inputs labelled by a random teacher MLP"""
     import torch

@@ -16,12 +16,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from scipy import stats
 
 from refute.registry import PREDICTIONS
 from refute.stats import power
 from refute.stats.kinds._base import Directional, TestResult, Unit, paired, undefined, values
 from refute.stats.resampling import bootstrap_ci
+
 
 PAIRED = ("paired_t", "wilcoxon")
 RANKED = ("mannwhitney", "wilcoxon")
@@ -70,6 +70,8 @@ class Compare(Directional):
 @PREDICTIONS.register("compare", Compare)
 def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResult:
     """compare two conditions (independent or paired by seed)"""
+    from scipy import stats
+
     a_name, b_name = pred.conditions
     label = f"{a_name} − {b_name}"
     alt = pred.direction
@@ -106,6 +108,8 @@ def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResu
 
 
 def _paired(pred: Compare, d: np.ndarray, n: dict[str, int], label: str, level: float) -> TestResult:
+    from scipy import stats
+
     if len(d) < 2:
         return undefined(pred.test, label, n, "fewer than 2 seeds measured in both conditions")
     if pred.test == "paired_t":
@@ -127,6 +131,8 @@ def _paired(pred: Compare, d: np.ndarray, n: dict[str, int], label: str, level: 
 def signed_rank(d: np.ndarray, direction: str, effect: str, n: dict[str, int], level: float) -> TestResult:
     """Wilcoxon signed-rank test of d against 0; the effect is the Hodges–Lehmann pseudo-median of d
     (the median of the Walsh averages, the estimate that matches the test), with a bootstrap CI."""
+    from scipy import stats
+
     est = float(pseudomedian(d))
     if np.all(d == 0):
         return TestResult("Wilcoxon signed-rank", 0.0, 1.0, 0.0, (0.0, 0.0), effect, n,

@@ -13,7 +13,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
-from scipy import stats
 
 from refute.registry import PREDICTIONS
 from refute.spec.schema import Strict, reduction_union
@@ -59,6 +58,8 @@ class Correlation(Directional):
 @PREDICTIONS.register("correlation", Correlation)
 def evaluate(pred: Correlation, data: pd.DataFrame, level: float = 0.95) -> TestResult:
     """two measured quantities correlate across runs (Pearson r or Spearman ρ)"""
+    from scipy import stats
+
     wide = data.pivot_table(index=["condition", "seed"], columns="role", values="value", aggfunc="first")
     wide = wide.dropna() if {"x", "y"} <= set(wide.columns) else wide.iloc[0:0]
     n = {"pairs": len(wide)}

@@ -19,8 +19,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
-from scipy import stats
-from statsmodels.stats import weightstats
 
 from refute.registry import PREDICTIONS
 from refute.stats import power
@@ -79,6 +77,9 @@ class Equivalence(Interval):
 @PREDICTIONS.register("equivalence", Equivalence)
 def evaluate(pred: Equivalence, data: pd.DataFrame, level: float = 0.95) -> TestResult:
     """the effect lies within ±margin (two one-sided tests)"""
+    from scipy import stats
+    from statsmodels.stats import weightstats
+
     m = pred.half_width()
     if pred.value is None:
         a_name, b_name = pred.conditions
@@ -128,6 +129,9 @@ def _least_favourable(per: dict[str, TestResult], m: float) -> str:
 
 
 def _one_sample(x: np.ndarray, m: float, level: float, alpha: float, effect: str, n: dict[str, int], test: str) -> TestResult:
+    from scipy import stats
+    from statsmodels.stats import weightstats
+
     if len(x) < 2:
         return undefined(test, effect, n, "fewer than 2 runs")
     est = float(np.mean(x))

@@ -16,7 +16,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
-from scipy import stats
 
 from refute.registry import PREDICTIONS
 from refute.spec.schema import Strict
@@ -86,6 +85,8 @@ class PowerLaw(Interval):
 @PREDICTIONS.register("power_law", PowerLaw)
 def evaluate(pred: PowerLaw, data: pd.DataFrame, level: float = 0.95) -> TestResult:
     """value ∝ x^exponent with the exponent in a range (log–log fit, two one-sided tests)"""
+    from scipy import stats
+
     data = data[data.role == "y"].copy()
     n = {"points": len(data), "seeds": int(data.seed.nunique()), "levels": levels(data)}
     effect = "exponent b in value ∝ x^b (log–log slope)"

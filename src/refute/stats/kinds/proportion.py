@@ -14,7 +14,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
-from scipy import stats
 
 from refute.registry import PREDICTIONS
 from refute.spec.schema import Strict
@@ -68,6 +67,8 @@ class Proportion(Directional):
 @PREDICTIONS.register("proportion", Proportion)
 def evaluate(pred: Proportion, data: pd.DataFrame, level: float = 0.95) -> TestResult:
     """the fraction of seeds meeting a condition (exact binomial test)"""
+    from scipy import stats
+
     v = data[data.role == "y"].value.to_numpy(float)
     n = {"runs": len(v)}
     effect = f"fraction with {pred.meets.words()} − {pred.p0:g}"

@@ -11,7 +11,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from scipy import stats
 
 from refute.registry import PREDICTIONS
 from refute.stats import power
@@ -46,6 +45,8 @@ class Threshold(Directional):
 @PREDICTIONS.register("threshold", Threshold)
 def evaluate(pred: Threshold, data: pd.DataFrame, level: float = 0.95) -> TestResult:
     """test one condition against a threshold"""
+    from scipy import stats
+
     x = values(data, pred.condition) - pred.threshold
     n = {pred.condition: len(x)}
     label = f"{pred.condition} − {pred.threshold:g}"

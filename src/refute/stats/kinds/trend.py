@@ -20,7 +20,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from scipy import stats
 
 from refute.registry import PREDICTIONS
 from refute.stats import power
@@ -74,6 +73,8 @@ def slope_power(pred, result: TestResult, alpha: float) -> dict | None:
 @PREDICTIONS.register("trend", Trend)
 def evaluate(pred: Trend, data: pd.DataFrame, level: float = 0.95) -> TestResult:
     """the value rises or falls with x (Spearman ρ, OLS slope or mixed-model slope)"""
+    from scipy import stats
+
     data = data[data.role == "y"].copy()
     if pred.log_x:
         data["x"] = np.log10(data.x)
@@ -94,6 +95,8 @@ def evaluate(pred: Trend, data: pd.DataFrame, level: float = 0.95) -> TestResult
 
 
 def _spearman(pred: Trend, data: pd.DataFrame, n: dict, level: float, notes: list[str]) -> TestResult:
+    from scipy import stats
+
     x, y = data.x.to_numpy(float), data.value.to_numpy(float)
     if np.ptp(y) == 0:
         return undefined("Spearman ρ", "Spearman ρ between x and the value", n, "every value is the same")
@@ -105,6 +108,8 @@ def _spearman(pred: Trend, data: pd.DataFrame, n: dict, level: float, notes: lis
 
 def rank_ci(rho: float, n: int, level: float) -> tuple[float, float]:
     """Fisher-z CI of a Spearman ρ with the Bonett–Wright (2000) variance."""
+    from scipy import stats
+
     if n <= 3 or not np.isfinite(rho):
         return (float("nan"), float("nan"))
     z = np.arctanh(np.clip(rho, -1 + 1e-12, 1 - 1e-12))
@@ -156,6 +161,8 @@ def _ols(data: pd.DataFrame, level: float, n: dict, cluster: bool) -> SlopeFit |
 
 
 def _mixed(data: pd.DataFrame, level: float, n: dict) -> SlopeFit | str:
+    from scipy import stats
+
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
