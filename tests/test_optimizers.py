@@ -144,7 +144,7 @@ def test_optimizer_state_round_trips_so_a_resumed_run_continues_exactly():
         o.step()
     assert torch.equal(w, w2)
     with pytest.raises(ValueError, match="2 parameters"):
-        opt2.load_state_dict({"state": [{}, {}], "lr": [0.1]})
+        opt2.load_state_dict({"state": [{}, {}]})
 
 
 def test_a_training_job_does_not_import_torch_dynamo():

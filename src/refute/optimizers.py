@@ -64,8 +64,7 @@ class Optimizer:
 
     def state_dict(self) -> dict:
         """The per-parameter state, in parameter order (parameters with no state yet have {})."""
-        return {"state": [self.state.get(id(p), {}) for g in self.param_groups for p in g["params"]],
-                "lr": [g["lr"] for g in self.param_groups]}
+        return {"state": [self.state.get(id(p), {}) for g in self.param_groups for p in g["params"]]}
 
     def load_state_dict(self, saved: dict) -> None:
         params = [p for g in self.param_groups for p in g["params"]]
@@ -73,8 +72,6 @@ class Optimizer:
             raise ValueError(f"optimizer state for {len(saved['state'])} parameters, model has {len(params)}")
         self.state = {id(p): {k: v.to(p.device, copy=True) for k, v in s.items()}
                       for p, s in zip(params, saved["state"]) if s}
-        for g, lr in zip(self.param_groups, saved["lr"], strict=True):
-            g["lr"] = lr
 
 
 def _adam_rule(decoupled: bool):
