@@ -22,9 +22,7 @@ def learning_curves(table: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     for metric, sub in table.groupby("metric", sort=True):
         fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
         for cond, g in sub.groupby("condition", sort=False):
-            s = g.groupby("step").value.agg(["mean", "min", "max", "count"])
-            line, = ax.plot(s.index, s["mean"], label=f"{cond} (n={int(s['count'].max())})")
-            ax.fill_between(s.index, s["min"], s["max"], color=line.get_color(), alpha=0.2, linewidth=0)
+            _band(ax, g, "step", cond, markers=False)
         ax.set_xlabel("step")
         ax.set_ylabel(metric)
         if metric.endswith("loss") and (sub.value > 0).all():
@@ -44,9 +42,10 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")
 
 
-def _band(ax, g: pd.DataFrame, x: str, label: str) -> None:
+def _band(ax, g: pd.DataFrame, x: str, label: str, markers: bool = True) -> None:
+    """Mean over seeds against `x`, band = min–max; points marked on short series unless `markers` is off."""
     s = g.groupby(x, sort=True).value.agg(["mean", "min", "max", "count"])
-    line, = ax.plot(s.index, s["mean"], marker="o" if len(s) < 12 else None, markersize=3,
+    line, = ax.plot(s.index, s["mean"], marker="o" if markers and len(s) < 12 else None, markersize=3,
                     label=f"{label} (n={int(s['count'].max())})")
     ax.fill_between(s.index, s["min"], s["max"], color=line.get_color(), alpha=0.2, linewidth=0)
 
