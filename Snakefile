@@ -9,7 +9,7 @@ from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
-from refute.workflow import TINY_JOB_S, load_plan
+from refute.workflow.agenda import TINY_JOB_S, load_plan
 
 HYPOTHESES = config.get("hypotheses", "hypotheses")
 RESULTS = config.get("results", "results")
@@ -27,7 +27,7 @@ PLAN = load_plan(HYPOTHESES, RESULTS, seeds_per_job=config.get("seeds_per_job"),
                  tiny_job_s=float(config.get("tiny_job_seconds", TINY_JOB_S)))
 
 if workflow.output_settings.dryrun:
-    from refute.planning import plan_text
+    from refute.scaling.estimate import plan_text
 
     print(plan_text(PLAN, cores=workflow.resource_settings.cores), flush=True)
 

@@ -42,8 +42,8 @@ def train_pool(seeds: int, steps: int) -> tuple[np.ndarray, np.ndarray, float]:
     import torch
 
     from refute.spec.schema import run_spec_model
-    from refute.stats import reductions
-    from refute.train import fit
+    from refute.components import reductions
+    from refute.training.loop import fit
 
     torch.set_num_threads(1)
     run = run_spec_model().model_validate({
@@ -191,7 +191,7 @@ def power_checks(pool: np.ndarray, C: int, n: int, alpha: float) -> list[dict]:
     """Observed power at a planted shift against the power analysis."""
     from statsmodels.stats.power import TTestIndPower
 
-    from refute.stats import power as pw
+    from refute.components.predictions import power as pw
 
     sd = float(np.std(pool, ddof=1))
     d80 = TTestIndPower().solve_power(nobs1=n, alpha=alpha, power=0.8, alternative="larger")

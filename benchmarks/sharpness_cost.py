@@ -17,9 +17,10 @@ from pathlib import Path
 
 import torch
 
-from refute import objectives, optimizers
-from refute.observables._base import EvalContext
-from refute.observables.sharpness import Sharpness, SharpnessParams
+from refute.components import objectives
+from refute.components import optimizers
+from refute.components.observables import EvalContext
+from refute.components.observables.sharpness import Sharpness, SharpnessParams
 from refute.spec.loader import load_hypothesis
 from refute.registry import MODELS, TASKS
 

@@ -99,7 +99,7 @@ def naive_loop(workload: str, seeds: int, steps: int) -> float:
 def refute_job(base: dict, seeds: int, steps: int, work: Path) -> dict:
     """(c) refute's train job on the same workload, with the threads the workflow would give it."""
     from refute.spec.schema import run_spec_model
-    from refute.workflow import threads_for
+    from refute.workflow.agenda import threads_for
 
     spec = {**base, "seeds": seeds, "train": {**base["train"], "steps": steps, "eval_every": steps}}
     run = run_spec_model().model_validate(spec)

@@ -1,9 +1,9 @@
-from refute.workflow import threads_for
+from refute.workflow.agenda import threads_for
 
 # A run's outputs come from `train` (all seeds in one job) or, when its seeds are split across jobs,
 # from `train_chunk` (one job per chunk) and `merge_seeds`; the run constraints say which, per run.
 # Resources (memory, time limit, CPUs, a GPU when the hypothesis asks for `device: cuda`) are derived
-# from the run spec by refute.costs; the device request reaches the job as a resource, so changing it
+# from the run spec by refute.scaling.costs; the device request reaches the job as a resource, so changing it
 # neither changes the run hash nor reruns a finished run.
 
 

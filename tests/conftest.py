@@ -49,9 +49,9 @@ def dedent(text: str) -> str:
 def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
     """What the DAG does, stage by stage, without Snakemake: train each run, then stats and report."""
     from refute.report.markdown import write_report
-    from refute.run_job import train_run
+    from refute.training.job import train_run
     from refute.stats.analyse import analyse
-    from refute.workflow import Plan, load_all
+    from refute.workflow.agenda import Plan, load_all
 
     plan = Plan(load_all(hypotheses), results)
     plan.write_run_specs()

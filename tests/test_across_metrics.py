@@ -9,7 +9,7 @@ import pytest
 from conftest import write_yaml
 from refute.spec.errors import SpecError
 from refute.spec.loader import load_hypothesis
-from refute.stats.across_metrics import AcrossMetrics, per_run, statistic
+from refute.components.predictions.across_metrics import AcrossMetrics, per_run, statistic
 
 
 def test_statistics_of_known_points():

@@ -7,7 +7,7 @@ from refute.spec.errors import SpecError
 from refute.spec.loader import load_hypothesis
 from refute.spec.schema import Alternative
 from refute.stats.alternatives import OPEN, RULED_OUT, SURVIVES, judge_alternatives
-from refute.stats.verdict import Outcome
+from refute.components.predictions.outcome import Outcome
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refute import chunks, snapshots
-from refute.run_job import train_run
+from refute.scaling import chunks
+from refute.training import snapshots
+from refute.training.job import train_run
 from test_train import run_spec
 
 

@@ -2,11 +2,11 @@
 
 import pytest
 
-from refute import costs
-from refute.models import mlp
+from refute.scaling import costs
+from refute.components.models import mlp
 from refute.registry import MODELS
-from refute.tasks.modular_arithmetic import build
-from refute.train import fit
+from refute.components.tasks.modular_arithmetic import build
+from refute.training.loop import fit
 from test_train import run_spec
 
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import write_yaml
-from refute import devices
-from refute.run_job import train_run
+from refute.scaling import devices
+from refute.training.job import train_run
 from refute.spec.loader import load_hypothesis
-from refute.train import fit
+from refute.training.loop import fit
 from test_train import run_spec
 
 HAS_CUDA = torch.cuda.is_available()

@@ -17,13 +17,13 @@ import torch
 
 from conftest import run_pipeline, write_yaml
 from refute import io
-from refute.checkpoint import FILE, Checkpoint
+from refute.training.checkpoint import FILE, Checkpoint
 from refute.report.markdown import write_report
-from refute.run_job import train_run
+from refute.training.job import train_run
 from refute.spec.loader import run_hash
 from refute.spec.schema import run_spec_model
 from refute.stats.analyse import analyse
-from refute.train import fit
+from refute.training.loop import fit
 
 QUIET = dict(log=lambda msg: None)
 

@@ -62,7 +62,7 @@ def test_a_post_hoc_verdict_says_so_first(tmp_path):
 
 def test_the_index_page_escapes_titles_and_lists_what_has_not_run():
     from refute.report.index import render_html
-    from refute.scoreboard import score
+    from refute.loop.scoreboard import score
 
     entries = [
         {"id": "a", "title": f"Done {EVIL}", "refines": None, "verdict": "SUPPORTED", "post_hoc": True,

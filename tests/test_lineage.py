@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import ROOT, write_yaml
-from refute.lineage import ancestors, spec_diff, tree, verdict_movement
+from refute.loop.lineage import ancestors, spec_diff, tree, verdict_movement
 from refute.spec.errors import SpecError
 from refute.spec.loader import load_all
 
@@ -83,7 +83,7 @@ def test_tree_puts_children_under_parents_depth_first():
 
 
 def test_a_parent_record_without_a_spec_gives_no_diff_rather_than_a_wrong_one():
-    from refute.lineage import lineage_of
+    from refute.loop.lineage import lineage_of
 
     lin = lineage_of({"id": "p", "verdict": "SUPPORTED", "predictions": {}},
                      {"id": "c", "verdict": "SUPPORTED", "predictions": {}, "spec": {"seeds": [0]}})

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from refute import objectives, optimizers
+from refute.components import objectives
+from refute.components import optimizers
 from refute.registry import MODELS, TASKS
 from refute.spec.schema import run_spec_model
 
@@ -111,7 +112,7 @@ def test_models_refuse_inputs_they_cannot_read():
 
 @pytest.mark.parametrize("model, mp, task, tp", PAIRS, ids=[f"{p[0]}-{p[2]}" for p in PAIRS])
 def test_every_declared_site_is_reached_with_its_units_last(model, mp, task, tp):
-    from refute.probes._hooks import activations, forward
+    from refute.components.probes.hooks import activations, forward
 
     net, data = build(model, mp, task, tp, [0, 1])
     anatomy = MODELS.get(model).impl.anatomy(MODELS.get(model).params(**mp), data)

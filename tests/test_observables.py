@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from conftest import write_yaml
-from refute import hessian, objectives
-from refute.observables._base import EvalContext
-from refute.observables.effective_rank import effective_rank
+from refute.components import hessian
+from refute.components import objectives
+from refute.components.observables import EvalContext
+from refute.components.observables.effective_rank import effective_rank
 from refute.registry import MODELS, OBSERVABLES, TASKS
 from refute.spec.errors import SpecError
 from refute.spec.loader import load_hypothesis, metrics_of

@@ -7,10 +7,10 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from refute import optimizers
-from refute.optimizers import Constant, Cosine, Warmup, lr_factor
+from refute.components import optimizers
+from refute.components.optimizers import Constant, Cosine, Warmup, lr_factor
 from refute.spec.schema import run_spec_model
-from refute.train import fit
+from refute.training.loop import fit
 
 
 def shallow_run(**train):
@@ -155,7 +155,7 @@ def test_a_training_job_does_not_import_torch_dynamo():
     code = """
 import sys
 from refute.spec.schema import run_spec_model
-from refute.train import fit
+from refute.training.loop import fit
 run = run_spec_model().model_validate({"task": "teacher_student", "model": "mlp", "seeds": 2,
     "train": {"optimizer": "adamw", "lr": 0.01, "steps": 3, "eval_every": 3}, "observables": ["loss"]})
 fit(run, log=lambda m: None)

@@ -6,8 +6,9 @@ import platform
 import pytest
 
 from conftest import write_yaml
-from refute import cli, io, planning
-from refute.workflow import load_plan
+from refute import cli, io
+from refute.scaling import estimate as planning
+from refute.workflow.agenda import load_plan
 
 FAKE = planning.Calibration(flops_per_s=1e10, step_overhead_s=1e-3, startup_s=2.0, threads=1,
                             host=platform.node(), torch="x", measured_at="2026-01-01 00:00:00")

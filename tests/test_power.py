@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from refute.stats import power
-from refute.stats.kinds._base import TestResult, frame
+from refute.components.predictions import power
+from refute.components.predictions import TestResult, frame
 from test_stats_kinds import pred
 
 

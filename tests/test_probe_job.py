@@ -4,8 +4,8 @@ import json
 
 import pandas as pd
 
-from refute.probe_job import probe_run
-from refute.run_job import train_run
+from refute.probing.job import probe_run
+from refute.training.job import train_run
 from refute.spec.loader import run_hash
 from refute.spec.schema import run_spec_model
 

@@ -3,10 +3,10 @@
 import pytest
 
 from conftest import write_yaml
-from refute.probes._plan import probe_jobs
+from refute.spec.probe_jobs import probe_jobs
 from refute.spec.errors import SpecError
 from refute.spec.loader import load_hypothesis, run_hash
-from refute.workflow import Plan
+from refute.workflow.agenda import Plan
 
 
 def errors_of(path) -> list[str]:

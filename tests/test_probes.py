@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from refute.probes._base import ProbeContext, task_data
-from refute.probes._hooks import activations, capture, forward, hooked, replace_units
-from refute.probes.cka import linear_cka
-from refute.probes.fourier import frequency_power
-from refute.probes.linear_probe import probe_accuracies
-from refute.probes.localization import group_search
+from refute.components.probes import ProbeContext, task_data
+from refute.components.probes.hooks import activations, capture, forward, hooked, replace_units
+from refute.components.probes.cka import linear_cka
+from refute.components.probes.fourier import frequency_power
+from refute.components.probes.linear_probe import probe_accuracies
+from refute.components.probes.localization import group_search
 from refute.registry import MODELS, PROBES
 from refute.spec.schema import probe_union, run_spec_model
-from refute.train import fit
+from refute.training.loop import fit
 
 from pydantic import TypeAdapter
 
@@ -301,7 +301,7 @@ def test_pruning_nothing_and_rewinding_to_init_retrains_the_same_model():
 
 
 def test_magnitude_masks_reach_the_sparsity_and_retraining_keeps_pruned_weights_at_zero():
-    from refute.probes.pruning import magnitude_masks, retrain
+    from refute.components.probes.pruning import magnitude_masks, retrain
 
     run = run_spec(seeds=[0, 1], steps=20)
     ctx = context(run, fit(run, log=lambda m: None).state)

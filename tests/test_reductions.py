@@ -6,7 +6,7 @@ import pytest
 from refute.spec.schema import reduction_union
 from pydantic import TypeAdapter
 
-from refute.stats import reductions
+from refute.components import reductions
 
 STEPS = np.array([0, 10, 20, 30, 40])
 VALUES = np.array([0.0, 0.2, 0.9, 0.96, 0.94])

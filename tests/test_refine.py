@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import write_yaml
-from refute.refine import RefineError, write_draft
+from refute.loop.refine import RefineError, write_draft
 from refute.spec.loader import load_all, load_hypothesis
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from conftest import ROOT, write_yaml
 from refute.spec.loader import load_hypothesis
-from refute.train import fit
+from refute.training.loop import fit
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 
@@ -154,12 +154,12 @@ def test_partition_and_account_live_in_profiles_never_in_rules():
 CONDA_NAMES = {"torch": {"pytorch", "pytorch-cpu"}, "yaml": {"pyyaml"}, "matplotlib": {"matplotlib-base", "matplotlib"},
                "sklearn": {"scikit-learn"}}
 FAMILIES = {
-    "train": "import refute.run_job, refute.train, refute.chunks; from refute.registry import TASKS, MODELS, "
+    "train": "import refute.training.job, refute.training.loop, refute.scaling.chunks; from refute.registry import TASKS, MODELS, "
              "OPTIMIZERS, OBSERVABLES; [r.names() for r in (TASKS, MODELS, OPTIMIZERS, OBSERVABLES)]",
     "stats": "import refute.stats.analyse; from refute.spec.schema import hypothesis_model; hypothesis_model()",
     "report": "import refute.report.markdown, refute.report.figures, refute.stats.analyse; "
               "from refute.spec.schema import hypothesis_model; hypothesis_model()",
-    "probes": "import refute.probe_job; from refute.registry import PROBES, MODELS, TASKS; "
+    "probes": "import refute.probing.job; from refute.registry import PROBES, MODELS, TASKS; "
               "[r.names() for r in (PROBES, MODELS, TASKS)]",
 }
 DECLARED = ["torch", "numpy", "scipy", "statsmodels", "pandas", "pyarrow", "pydantic", "yaml", "matplotlib", "sklearn"]

@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import write_yaml
-from refute.scoreboard import score
+from refute.loop.scoreboard import score
 
 
 def hyp(id, verdict, *preds, post_hoc=False):

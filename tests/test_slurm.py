@@ -17,7 +17,7 @@ import pytest
 
 from conftest import ROOT, write_yaml
 from refute.spec.loader import load_hypothesis
-from refute.train import fit
+from refute.training.loop import fit
 
 pytestmark = [
     pytest.mark.slow,

@@ -7,8 +7,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from refute.registry import PREDICTIONS
 from refute.spec.schema import component_union_by_kind
-from refute.stats.kinds._base import frame
-from refute.stats.verdict import CONTRADICTED, HOLDS, UNDECIDED
+from refute.components.predictions import frame
+from refute.components.predictions.outcome import CONTRADICTED, HOLDS, UNDECIDED
 
 
 def pred(**kw):
@@ -324,7 +324,7 @@ def test_meets_needs_exactly_one_side():
 
 
 def test_least_favourable_values_rank_a_failed_run_against_the_claim():
-    from refute.stats.kinds._base import Unit
+    from refute.components.predictions import Unit
 
     grows = pred(kind="compare", conditions=["a", "b"], test="mannwhitney", direction="greater")
     assert grows.least_favourable(Unit("a", "m", None)) == -np.inf

@@ -31,7 +31,7 @@ def test_every_task_takes_a_training_set_size_and_is_deterministic(name):
 ])
 def test_a_tasks_declared_info_is_what_its_data_turns_out_to_be(name, params):
     """Checking hypotheses and sizing jobs read TaskInfo instead of building the data (and importing torch)."""
-    from refute.tasks._base import TaskInfo
+    from refute.components.tasks import TaskInfo
 
     entry = TASKS.get(name)
     assert entry.impl.info(entry.params(**params)) == TaskInfo.of(build(name, **params))
@@ -132,7 +132,7 @@ def test_modular_arithmetic_takes_a_size_or_a_fraction_but_not_both():
 def test_digits_are_read_exactly_as_scikit_learn_loads_them():
     from sklearn.datasets import load_digits
 
-    from refute.tasks.digits import load
+    from refute.components.tasks.digits import load
 
     pixels, target = load()
     d = load_digits()

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from refute.spec.schema import run_spec_model
-from refute.tasks.modular_arithmetic import ModularArithmetic, build
-from refute.train import fit
+from refute.components.tasks.modular_arithmetic import ModularArithmetic, build
+from refute.training.loop import fit
 
 
 def run_spec(seeds, **train):
@@ -110,7 +110,7 @@ def test_every_model_trains_a_seed_in_the_batch_as_if_alone(name):
 
 def test_online_data_draws_a_fresh_batch_every_step():
     from refute.registry import TASKS
-    from refute.train import Batches
+    from refute.training.loop import Batches
 
     data = TASKS.get("sparse_parity").impl(TASKS.get("sparse_parity").params(n_bits=8, k=2, online=True))
     batches = Batches(data, 16, [0, 1])

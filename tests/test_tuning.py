@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from refute import tuning
-from refute.checkpoint import FILE, Checkpoint
+from refute.scaling import tuning
+from refute.training.checkpoint import FILE, Checkpoint
 from refute.registry import TASKS
 from refute.spec.loader import run_hash
 from refute.spec.schema import run_spec_model
-from refute.train import Batches, fit
+from refute.training.loop import Batches, fit
 
 QUIET = dict(log=lambda m: None)
 

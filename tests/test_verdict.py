@@ -1,8 +1,8 @@
-"""Verdict logic, case by case (see refute.stats.verdict for the rules)."""
+"""Verdict logic, case by case (see refute.components.predictions.outcome for the rules)."""
 
 import pytest
 
-from refute.stats.verdict import (CONTRADICTED, HOLDS, INCONCLUSIVE, INVALID, REFUTED, SUPPORTED, UNDECIDED,
+from refute.components.predictions.outcome import (CONTRADICTED, HOLDS, INCONCLUSIVE, INVALID, REFUTED, SUPPORTED, UNDECIDED,
                                   Outcome, decide, judge, judge_interval)
 
 

@@ -160,8 +160,8 @@ def run(a: argparse.Namespace) -> int:
 @command("status", "which hypotheses are not run, stale, running or done, and their verdicts",
          HYPOTHESES, RESULTS, SNAKEFILE)
 def status(a: argparse.Namespace) -> int:
-    from refute.status import format_rows
-    from refute.status import status as compute
+    from refute.loop.status import format_rows
+    from refute.loop.status import status as compute
 
     try:
         rows = compute(a.hypotheses, a.results, _snakefile(a), ".", _config(a))
@@ -180,8 +180,8 @@ def status(a: argparse.Namespace) -> int:
          arg("--seeds-per-job", type=int, default=None,
              help="cap on seeds per training job, as `snakemake --config seeds_per_job=N` would set it"))
 def plan(a: argparse.Namespace) -> int:
-    from refute.planning import plan_text
-    from refute.workflow import load_plan
+    from refute.scaling.estimate import plan_text
+    from refute.workflow.agenda import load_plan
 
     workflow_plan = load_plan(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
     try:
@@ -210,11 +210,11 @@ def _is_number(text: str) -> bool:
 
 @command("refine", "draft the next experiment after a verdict into hypotheses/ (runs nothing)",
          arg("id", help="the hypothesis to refine (it must have a verdict)"),
-         arg("--axis", default=None, help="the dotted field to sweep (default: chosen, see refute.refine)"),
+         arg("--axis", default=None, help="the dotted field to sweep (default: chosen, see refute.loop.refine)"),
          arg("--values", type=_values, default=None, help="comma-separated values for the sweep, e.g. 16,32,64"),
          HYPOTHESES, RESULTS)
 def refine(a: argparse.Namespace) -> int:
-    from refute.refine import RefineError, write_draft
+    from refute.loop.refine import RefineError, write_draft
 
     try:
         path, d = write_draft(a.id, a.hypotheses, a.results, a.axis, a.values)

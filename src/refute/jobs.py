@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     if a.stage == "train":
-        from refute import tuning
+        from refute.scaling import tuning
 
         tuning.configure_allocator()  # before torch allocates anything
-        from refute.run_job import train_run
+        from refute.training.job import train_run
 
         seeds = None
         if a.seeds:
@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             seeds = slice(lo, hi)
         train_run(a.spec, a.out, a.threads, a.checkpoint_every, device=a.device, seeds=seeds)
     elif a.stage == "merge":
-        from refute.chunks import merge
+        from refute.scaling.chunks import merge
 
         print(merge(a.chunks, a.out)["seeds"])
     elif a.stage == "probe":
-        from refute.probe_job import probe_run
+        from refute.probing.job import probe_run
 
         print(probe_run(a.spec, a.out, a.results, a.threads))
     elif a.stage == "stats":

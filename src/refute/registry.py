@@ -78,10 +78,10 @@ class Registry:
         return [self._entries[n] for n in sorted(self._entries)]
 
 
-TASKS = Registry("task", "refute.tasks")
-MODELS = Registry("model", "refute.models")
-OPTIMIZERS = Registry("optimizer", "refute.optimizers")
-OBSERVABLES = Registry("observable", "refute.observables")
-REDUCTIONS = Registry("reduction", "refute.stats.reductions")
-PREDICTIONS = Registry("prediction kind", "refute.stats.kinds")
-PROBES = Registry("probe", "refute.probes")
+TASKS = Registry("task", "refute.components.tasks")
+MODELS = Registry("model", "refute.components.models")
+OPTIMIZERS = Registry("optimizer", "refute.components.optimizers")
+OBSERVABLES = Registry("observable", "refute.components.observables")
+REDUCTIONS = Registry("reduction", "refute.components.reductions")
+PREDICTIONS = Registry("prediction kind", "refute.components.predictions")
+PROBES = Registry("probe", "refute.components.probes")

@@ -86,7 +86,7 @@ def prediction_context(pred: dict, reduced: pd.DataFrame, failed_runs: str) -> d
 def probe_sections(verdict: dict, probes: pd.DataFrame | None, figures: Path) -> list[dict]:
     """Per probe in the verdict: its parameters, its summary outputs at the last probed step (as report.md
     shows them) and its figures (report.md's figures/probe-<id>-*.png)."""
-    from refute.probes._base import address
+    from refute.components.probes import address
     from refute.registry import PROBES
 
     out = []

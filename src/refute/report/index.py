@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from refute import io
-from refute.lineage import tree
-from refute.scoreboard import Scoreboard, score
+from refute.loop.lineage import tree
+from refute.loop.scoreboard import Scoreboard, score
 from refute.spec.loader import load_all
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE",

@@ -8,7 +8,7 @@ import pandas as pd
 
 from refute import io
 from refute.report import escape
-from refute.lineage import lineage_of
+from refute.loop.lineage import lineage_of
 from refute.report.figures import learning_curves, probe_figures
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE", "INVALID": "⚠️ INVALID"}
@@ -232,7 +232,7 @@ def preregistration_lines(verdict: dict) -> list[str]:
 
 def probe_section(verdict: dict, probes: pd.DataFrame, figures: dict[str, list[Path]]) -> list[str]:
     """Per probe: its parameters, a table of its summary outputs at the last probed step, its figures."""
-    from refute.probes._base import address
+    from refute.components.probes import address
     from refute.registry import PROBES
 
     lines = ["## Probes", ""]

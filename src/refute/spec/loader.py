@@ -21,8 +21,8 @@ from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, do
 from refute.spec.probes import probe_issues, probe_metrics
 from refute.spec.schema import hypothesis_model, run_spec_model
 from refute.spec.yamlfile import read_yaml
-from refute.stats.across_metrics import AcrossMetrics
-from refute.tasks._base import compatibility
+from refute.components.predictions.across_metrics import AcrossMetrics
+from refute.components.tasks import compatibility
 
 RUN_FIELDS = ("task", "model", "train", "seeds", "observables")
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")

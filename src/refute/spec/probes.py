@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from refute.probes._base import address, anatomy_of, check_steps, steps_of
+from refute.components.probes import address, anatomy_of, check_steps, steps_of
 from refute.registry import PROBES
 from refute.spec.errors import LineMap, SpecIssue
 

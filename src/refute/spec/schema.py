@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model, field_validator, model_validator
 
-from refute.optimizers import Schedule
+from refute.components.optimizers import Schedule
 from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, PROBES, REDUCTIONS, TASKS, Registry
-from refute.stats.plan import AnalysisPlan
+from refute.spec.analysis import AnalysisPlan
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_STEPS = 10_000_000

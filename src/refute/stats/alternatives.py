@@ -11,7 +11,7 @@ does not). It is
 
 from __future__ import annotations
 
-from refute.stats.verdict import CONTRADICTED, HOLDS, UNDECIDED, Outcome
+from refute.components.predictions.outcome import CONTRADICTED, HOLDS, UNDECIDED, Outcome
 
 RULED_OUT, SURVIVES, OPEN = "ruled out", "survives", "open"
 

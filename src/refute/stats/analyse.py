@@ -19,15 +19,17 @@ import numpy as np
 import pandas as pd
 
 from refute import io
-from refute.probes._base import address
-from refute.probes._plan import probe_jobs
+from refute.components.probes import address
+from refute.spec.probe_jobs import probe_jobs
 from refute.registry import PREDICTIONS
 from refute.spec.loader import Hypothesis, load_hypothesis
-from refute.stats import across_metrics, preregistration, reductions
+from refute.components import reductions
+from refute.components.predictions import across_metrics
+from refute.stats import preregistration
 from refute.stats.alternatives import judge_alternatives
 from refute.stats.correction import adjust
-from refute.stats.kinds._base import DATA_COLUMNS
-from refute.stats.verdict import UNDECIDED, decide
+from refute.components.predictions import DATA_COLUMNS
+from refute.components.predictions.outcome import UNDECIDED, decide
 
 PACKAGES = ["refute", "torch", "numpy", "scipy", "statsmodels", "pandas", "pydantic", "snakemake"]
 REDUCED_COLUMNS = ["prediction", "condition", "seed", "metric", "role", "x", "value", "censored", "failed", "used"]

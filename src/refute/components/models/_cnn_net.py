@@ -1,0 +1,73 @@
+"""The torch module of the cnn model (refute.components.models.cnn holds its parameters and anatomy:
+validating a hypothesis imports that module, never this one, so it does not import torch)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from refute.components.models import Sited, activation, per_seed, per_seed_inputs, uniform
+from refute.components.models.cnn import CNNParams
+from refute.components.tasks import TaskData
+
+
+class CNN(Sited, nn.Module):
+    def __init__(self, p: CNNParams, data: TaskData, seeds: list[int]):
+        super().__init__()
+        if data.image_shape is None:
+            raise ValueError("cnn needs an image task (one with image_shape, e.g. digits)")
+        self.n_seeds, self.act, self.image_shape = len(seeds), activation(p.activation), data.image_shape
+        C, H, W = data.image_shape
+        convs = list(zip([C, *p.channels[:-1]], p.channels))
+        for _ in convs:
+            H, W = H // 2, W // 2
+        if H < 1 or W < 1:
+            raise ValueError(f"{len(convs)} conv layers pool a {data.image_shape[1:]} image to nothing")
+        dims = [p.channels[-1] * H * W] + [p.hidden] * bool(p.hidden) + [data.out_dim]
+        self.n_conv, self.n_fc = len(convs), len(dims) - 1
+
+        def init(g: torch.Generator) -> dict[str, torch.Tensor]:
+            # torch's Conv2d / Linear default bounds, 1/√fan_in, times init_scale.
+            out = {}
+            for i, (cin, cout) in enumerate(convs):
+                out[f"conv{i}"] = uniform(g, (cout, cin, 3, 3), (cin * 9) ** -0.5) * p.init_scale
+                out[f"conv{i}_b"] = uniform(g, (cout,), (cin * 9) ** -0.5) * p.init_scale
+            for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+                out[f"fc{i}"] = uniform(g, (a, b), a**-0.5) * p.init_scale
+                out[f"fc{i}_b"] = uniform(g, (1, b), a**-0.5) * p.init_scale
+            return out
+
+        for name, param in per_seed(seeds, init).items():
+            self.register_parameter(name, param)
+
+    def forward(self, x: torch.Tensor, batched: bool = False) -> torch.Tensor:
+        """x: [B, C·H·W] flattened images (or [S, B, C·H·W] with batched=True). Returns [S, B, out]."""
+        S = self.n_seeds
+        x = per_seed_inputs(x, S, batched)
+        B = x.shape[1]
+        x = self.site("input", x)
+        h = x.reshape(S, B, *self.image_shape).transpose(0, 1).reshape(B, -1, *self.image_shape[1:])
+        for i in range(self.n_conv):
+            w = getattr(self, f"conv{i}")
+            h = F.conv2d(h, w.flatten(0, 1), getattr(self, f"conv{i}_b").flatten(), padding=1, groups=S)
+            h = F.max_pool2d(self._conv_site(f"conv.{i}", self.act(h)), 2)
+        h = h.reshape(B, S, -1).transpose(0, 1)  # [S, B, features], each seed's own channels
+        for i in range(self.n_fc):
+            h = torch.baddbmm(getattr(self, f"fc{i}_b"), h, getattr(self, f"fc{i}"))
+            if i < self.n_fc - 1:
+                h = self.site(f"hidden.{i}", self.act(self.site(f"pre.{i}", h)))
+        return self.site("logits", h)
+
+    def _conv_site(self, name: str, h: torch.Tensor) -> torch.Tensor:
+        """A conv layer's output as a site [S, B, H, W, channels]; laid out so only when hooked."""
+        if not self.__dict__.get("_site_hooks", {}).get(name):
+            return h
+        B, _, H, W = h.shape
+        seeded = h.view(B, self.n_seeds, -1, H, W).permute(1, 0, 3, 4, 2)
+        return self.site(name, seeded).permute(1, 0, 4, 2, 3).reshape(B, -1, H, W)
+
+    def token_matrix(self, name: str) -> torch.Tensor:
+        if name == "unembed":
+            return getattr(self, f"fc{self.n_fc - 1}").transpose(1, 2)
+        raise KeyError(f"cnn has no token matrix {name!r}")

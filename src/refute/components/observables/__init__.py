@@ -1,0 +1,70 @@
+"""What observables share: an optional own period and a context that caches forward passes."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from refute.registry import Params
+
+if TYPE_CHECKING:
+    import torch
+
+    from refute.components.tasks import TaskData
+
+
+class ObservableParams(Params):
+    """Observables are classes with `metric_names(p, run) -> list[str]` (the metrics they will log
+    for that run spec; a ValueError there is reported as a spec error) and
+    `compute(p, ctx: EvalContext) -> {metric: tensor [S]}`."""
+
+    every: int | None = Field(
+        None, gt=0, description="log every this many steps (default: train.eval_every); expensive ones want more"
+    )
+
+
+class EvalContext:
+    """One evaluation point: the model at a step, with forward passes computed at most once.
+
+    `lr` is the base learning rate the schedule gives for the next update (before any muP
+    per-layer multiplier); `seeds` are the seeds stacked in the model, in order.
+    """
+
+    def __init__(self, model, data: "TaskData", step: int, lr: float | None = None, seeds: list[int] | None = None):
+        self.model, self.data, self.step, self.lr = model, data, step, lr
+        self.seeds = list(range(model.n_seeds)) if seeds is None else list(seeds)
+
+    def _forward(self, x):
+        import torch
+
+        with torch.no_grad():
+            return self.model(x)
+
+    @cached_property
+    def train_out(self) -> "torch.Tensor":
+        return self._forward(self.data.x_train)
+
+    @cached_property
+    def val_out(self) -> "torch.Tensor":
+        return self._forward(self.data.x_val)
+
+    def train_loss(self, max_examples: int | None = None) -> "torch.Tensor":
+        """Each seed's training loss [S] with its autograd graph (for gradients and curvature), on the
+        first `max_examples` training examples or all of them."""
+        from refute.components import objectives
+
+        d = self.data
+        x, y = (d.x_train, d.y_train) if max_examples is None else (d.x_train[:max_examples], d.y_train[:max_examples])
+        return objectives.loss(self.model(x), objectives.shared(y, self.model.n_seeds), d.objective)
+
+
+def svdvals_per_seed(m: "torch.Tensor") -> "torch.Tensor":
+    """Singular values of each seed's matrix m[s] ([S, a, b] → [S, min(a, b)], largest first); nan
+    for a seed whose matrix is not finite (a diverged seed must not stop the others' evaluation)."""
+    import torch
+
+    finite = torch.isfinite(m).flatten(1).all(1)
+    sv = torch.linalg.svdvals(torch.where(finite.view(-1, 1, 1), m, torch.zeros_like(m)))
+    return torch.where(finite.view(-1, 1), sv, torch.full_like(sv, float("nan")))

@@ -1,0 +1,42 @@
+"""sharpness: the top eigenvalue of each seed's training-loss Hessian (Cohen et al. 2021).
+
+Also logs `stability_ratio` = sharpness ÷ (2/lr): gradient descent on a quadratic is stable only
+while sharpness < 2/lr, so the ratio hovers at 1 at the edge of stability. The lr is the
+schedule's current base rate; for adaptive optimizers the ratio is only a reference point.
+Costly (see refute.components.hessian): give it its own `every`.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from refute.components.observables import EvalContext, ObservableParams
+from refute.registry import OBSERVABLES
+
+
+class SharpnessParams(ObservableParams):
+    iters: int = Field(20, ge=2, le=500, description="Hessian-vector products per evaluation (Krylov steps)")
+    method: Literal["lanczos", "power"] = Field(
+        "lanczos", description="Lanczos (top eigenvalue, fast) or power iteration (largest |eigenvalue|)"
+    )
+    max_examples: int | None = Field(
+        None, ge=1, description="use the first this many training examples (default: the whole training set)"
+    )
+
+
+@OBSERVABLES.register("sharpness", SharpnessParams)
+class Sharpness:
+    """sharpness (top Hessian eigenvalue of the training loss) and stability_ratio = sharpness·lr/2"""
+
+    @staticmethod
+    def metric_names(p: SharpnessParams, run=None) -> list[str]:
+        return ["sharpness", "stability_ratio"]
+
+    @staticmethod
+    def compute(p: SharpnessParams, ctx: EvalContext) -> dict:
+        from refute.components import hessian
+
+        params = list(ctx.model.parameters())
+        hvp = hessian.hvp_fn(ctx.train_loss(p.max_examples).sum(), params)
+        top = hessian.top_eigenvalue(hvp, hessian.start_vector(params, ctx.seeds), p.iters, p.method)
+        return {"sharpness": top, "stability_ratio": top * ctx.lr / 2}

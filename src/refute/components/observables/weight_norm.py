@@ -1,0 +1,34 @@
+"""weight_norm: the L2 norm of all of a seed's parameters together, and optionally of each one."""
+
+from pydantic import Field
+
+from refute.components.observables import EvalContext, ObservableParams
+from refute.components.observables._shapes import parameter_shapes
+from refute.registry import OBSERVABLES
+
+
+class WeightNormParams(ObservableParams):
+    per_layer: bool = Field(False, description="also log weight_norm.<parameter> for every parameter tensor")
+
+
+@OBSERVABLES.register("weight_norm", WeightNormParams)
+class WeightNorm:
+    """weight_norm: total L2 norm of the parameters (per_layer: weight_norm.<parameter> too)"""
+
+    @staticmethod
+    def metric_names(p: WeightNormParams, run=None) -> list[str]:
+        names = ["weight_norm"]
+        if p.per_layer:
+            names += [f"weight_norm.{n}" for n in parameter_shapes(run)]
+        return names
+
+    @staticmethod
+    def compute(p: WeightNormParams, ctx: EvalContext) -> dict:
+        import torch
+
+        with torch.no_grad():
+            sq = {n: w.detach().pow(2).flatten(1).sum(1) for n, w in ctx.model.named_parameters()}
+        out = {"weight_norm": sum(sq.values()).sqrt()}
+        if p.per_layer:
+            out.update({f"weight_norm.{n}": v.sqrt() for n, v in sq.items()})
+        return out

@@ -1,0 +1,76 @@
+"""The x axis of trend and power-law predictions: where each measured value sits.
+
+Either a training parameter that differs between conditions (`x: {param: train.lr}`: each
+condition's runs sit at that condition's value), or several metrics logged within every run, each
+declared at its own x (`x: {metrics: {mode0_progress: 3.0, mode1_progress: 1.0}}`: one point per
+metric per seed, e.g. per-mode quantities of one network at their known singular values).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from refute.spec.schema import Strict
+from refute.components.predictions import Unit, param_value
+
+
+class FromParam(Strict):
+    param: str = Field(description="dotted field of the run spec whose value in each condition is x, "
+                                   "e.g. train.lr or model.params.width")
+
+
+class FromMetrics(Strict):
+    metrics: dict[str, float] = Field(
+        min_length=2, description="metric → its x value; every run gives one point per metric"
+    )
+
+
+def axis_units(x: FromParam | FromMetrics, metric: str | None, reduce: Any, conditions: list[str],
+               specs: dict[str, Any]) -> list[Unit]:
+    if isinstance(x, FromMetrics):
+        return [Unit(c, m, reduce, float(v)) for c in conditions for m, v in x.metrics.items()]
+    return [Unit(c, metric, reduce, float(param_value(specs[c], x.param))) for c in conditions if specs.get(c)]
+
+
+def axis_check(x: FromParam | FromMetrics, metric: str | None, conditions: list[str], specs: dict[str, Any],
+               positive: bool = False) -> list[tuple[str, str]]:
+    """Problems with the axis: missing or non-numeric parameters, too few distinct x, bad log scale."""
+    if isinstance(x, FromMetrics):
+        issues = [("metric", "with `x: {metrics: ...}` the metrics are listed under x; drop `metric`")] if metric else []
+        xs = list(x.metrics.values())
+    else:
+        if not metric:
+            return [("metric", "required with `x: {param: ...}`: the metric measured at each condition's x")]
+        issues, xs = [], []
+        for c in conditions:
+            if specs.get(c) is None:
+                continue
+            try:
+                v = param_value(specs[c], x.param)
+            except (KeyError, ValueError, IndexError):
+                issues.append(("x.param", f"condition {c!r} has no field {x.param!r}"))
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                issues.append(("x.param", f"{x.param} is {v!r} in condition {c!r}; x must be a number"))
+                continue
+            xs.append(float(v))
+    if positive and any(not (v > 0 and math.isfinite(v)) for v in xs):
+        issues.append(("x", "a log scale needs every x > 0"))
+    if not issues and len(set(xs)) < 2:
+        issues.append(("x", f"needs at least two distinct x values; found {sorted(set(xs))} "
+                            "(list several conditions, or sweep the parameter)"))
+    return issues
+
+
+def seeds_repeat(data: pd.DataFrame) -> bool:
+    """True when some seed is measured at more than one x: its points are not independent."""
+    return bool((data.groupby("seed").x.nunique() > 1).any())
+
+
+def levels(data: pd.DataFrame) -> int:
+    return int(np.unique(data.x.to_numpy()).size)

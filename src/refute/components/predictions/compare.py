@@ -1,0 +1,166 @@
+"""compare: one condition against another, independent groups or paired by seed.
+
+The effect is condition a minus condition b:
+- welch:       difference of means, Welch's t-test (unequal variances);
+- mannwhitney: Hodges–Lehmann shift (median of all pairwise differences), Mann–Whitney U;
+- paired_t:    mean of the per-seed differences, paired t-test (same seeds in both conditions);
+- wilcoxon:    Hodges–Lehmann pseudo-median of the per-seed differences, Wilcoxon signed-rank test.
+Paired tests use the seeds measured in both conditions; a seed shares its initialization and data
+order across conditions, so pairing removes the between-seed variance from the comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from refute.registry import PREDICTIONS
+from refute.components.predictions import power
+from refute.components.predictions import Directional, TestResult, Unit, paired, undefined, values
+from refute.components.predictions.resampling import bootstrap_ci
+
+
+PAIRED = ("paired_t", "wilcoxon")
+RANKED = ("mannwhitney", "wilcoxon")
+
+
+class Compare(Directional):
+    kind: Literal["compare"] = Field(description="compare two conditions")
+    conditions: tuple[str, str] = Field(description="[a, b]: the effect is a − b")
+    test: Literal["welch", "mannwhitney", "paired_t", "wilcoxon"] = Field(
+        "welch",
+        description="welch (difference of means) | mannwhitney (Hodges–Lehmann shift) | paired by seed: "
+        "paired_t (mean difference) | wilcoxon (pseudo-median difference)",
+    )
+
+    def conditions_used(self, available=None) -> list[str]:
+        return list(self.conditions)
+
+    def least_favourable(self, unit: Unit) -> float | None:
+        if self.test not in RANKED or self.direction == "two-sided":
+            return None
+        # A failed run in a counts as the worst a could be; in b, as the best b could be.
+        against_a = -np.inf if self.direction == "greater" else np.inf
+        return against_a if unit.condition == self.conditions[0] else -against_a
+
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        effect, basis = self.planned_effect(result)
+        paired_test = self.test in PAIRED
+        sd = result.extra.get("sd_diff" if paired_test else "sd_pooled", float("nan"))
+        n = result.n_min()
+        rank = self.test in RANKED
+        name = {"welch": "TTestIndPower", "mannwhitney": "TTestIndPower ÷ ARE 3/π",
+                "paired_t": "TTestPower on per-seed differences",
+                "wilcoxon": "TTestPower on per-seed differences ÷ ARE 3/π"}[self.test]
+        return power.plan(effect, basis, n, alpha, f"{name}, sd {sd:.4g} from the runs",
+                          lambda k: power.t_power(effect, sd, k, alpha, self.direction, 1 if paired_test else 2, rank),
+                          unit="seeds (pairs)" if paired_test else "seeds per condition")
+
+    def check_kind(self, conditions) -> list[tuple[str, str]]:
+        a, b = (conditions.get(c) for c in self.conditions)
+        if self.test in PAIRED and a is not None and b is not None and not set(a.seeds) & set(b.seeds):
+            return [("test", f"{self.test} pairs runs by seed, but {self.conditions[0]} and {self.conditions[1]} "
+                             "share no seed")]
+        return []
+
+
+@PREDICTIONS.register("compare", Compare)
+def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResult:
+    """compare two conditions (independent or paired by seed)"""
+    from scipy import stats
+
+    a_name, b_name = pred.conditions
+    label = f"{a_name} − {b_name}"
+    alt = pred.direction
+    if pred.test in PAIRED:
+        a, b, seeds = paired(data, a_name, b_name)
+        return _paired(pred, a - b, {"pairs": len(seeds)}, label, level)
+    a, b = values(data, a_name), values(data, b_name)
+    n = {a_name: len(a), b_name: len(b)}
+    if min(n.values()) < 2:
+        return undefined(pred.test, f"{label}", n, "fewer than 2 runs in a group")
+    if pred.test == "welch":
+        est = float(np.mean(a) - np.mean(b))
+        if np.var(a) == 0 and np.var(b) == 0:
+            # Both groups constant: the t statistic is infinite and the difference is known exactly.
+            p = _degenerate_p(est, pred.direction)
+            return TestResult("Welch t-test", float(np.sign(est) * np.inf) if est else 0.0, p, est, (est, est),
+                              f"difference of means ({label})", n, notes=["no variance in either group"],
+                              ci_level=level)
+        res = stats.ttest_ind(a, b, equal_var=False, alternative=alt)
+        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
+        sd = power.pooled_sd(a, b)
+        g = est / sd * (1 - 3 / (4 * (len(a) + len(b)) - 9)) if sd > 0 else float("nan")
+        return TestResult("Welch t-test", float(res.statistic), float(res.pvalue), est,
+                          (float(ci.low), float(ci.high)), f"difference of means ({label})", n,
+                          {"hedges_g": g, "sd_pooled": sd}, ci_level=level)
+    res = stats.mannwhitneyu(a, b, alternative=alt)
+    est = float(np.median(np.subtract.outer(a, b)))
+    ci = bootstrap_ci((a, b), lambda x, y, axis=-1: _hl_shift(x, y, axis), level)
+    cles = float(res.statistic) / (len(a) * len(b))
+    # Failed runs counted against the prediction are ±inf: plan seeds from the finite spread.
+    sd = power.pooled_sd(a[np.isfinite(a)], b[np.isfinite(b)])
+    return TestResult("Mann–Whitney U", float(res.statistic), float(res.pvalue), est, ci,
+                      f"Hodges–Lehmann shift ({label})", n, {"prob_a_greater": cles, "sd_pooled": sd}, ci_level=level)
+
+
+def _paired(pred: Compare, d: np.ndarray, n: dict[str, int], label: str, level: float) -> TestResult:
+    from scipy import stats
+
+    if len(d) < 2:
+        return undefined(pred.test, label, n, "fewer than 2 seeds measured in both conditions")
+    if pred.test == "paired_t":
+        est = float(np.mean(d))
+        if np.var(d) == 0:
+            return TestResult("paired t-test", float(np.sign(est) * np.inf) if est else 0.0,
+                              _degenerate_p(est, pred.direction), est, (est, est),
+                              f"mean per-seed difference ({label})", n, notes=["every seed differs by the same amount"],
+                              ci_level=level)
+        res = stats.ttest_1samp(d, 0.0, alternative=pred.direction)
+        ci = stats.ttest_1samp(d, 0.0).confidence_interval(level)
+        sd = float(np.std(d, ddof=1))
+        return TestResult("paired t-test", float(res.statistic), float(res.pvalue), est, (float(ci.low), float(ci.high)),
+                          f"mean per-seed difference ({label})", n, {"cohens_dz": est / sd, "sd_diff": sd},
+                          ci_level=level)
+    return signed_rank(d, pred.direction, f"pseudo-median per-seed difference ({label})", n, level)
+
+
+def signed_rank(d: np.ndarray, direction: str, effect: str, n: dict[str, int], level: float) -> TestResult:
+    """Wilcoxon signed-rank test of d against 0; the effect is the Hodges–Lehmann pseudo-median of d
+    (the median of the Walsh averages, the estimate that matches the test), with a bootstrap CI."""
+    from scipy import stats
+
+    est = float(pseudomedian(d))
+    if np.all(d == 0):
+        return TestResult("Wilcoxon signed-rank", 0.0, 1.0, 0.0, (0.0, 0.0), effect, n,
+                          notes=["every difference is zero"], ci_level=level)
+    res = stats.wilcoxon(d, alternative=direction)
+    ci = bootstrap_ci((d,), lambda v, axis=-1: pseudomedian(v), level)
+    fin = d[np.isfinite(d)]
+    sd = float(np.std(fin, ddof=1)) if len(fin) > 1 else float("nan")
+    return TestResult("Wilcoxon signed-rank", float(res.statistic), float(res.pvalue), est, ci, effect, n,
+                      {"sd_diff": sd}, ci_level=level)
+
+
+def pseudomedian(v: np.ndarray) -> np.ndarray:
+    """Median of the Walsh averages (v_i + v_j)/2, i ≤ j, over the last axis."""
+    i, j = np.triu_indices(v.shape[-1])
+    with np.errstate(invalid="ignore"):
+        walsh = (v[..., i] + v[..., j]) / 2
+    return np.median(walsh, axis=-1)
+
+
+def _hl_shift(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    diffs = x[..., :, None] - y[..., None, :]
+    return np.median(diffs.reshape(*diffs.shape[:-2], -1), axis=-1)
+
+
+def _degenerate_p(est: float, direction: str) -> float:
+    if direction == "greater":
+        return 0.0 if est > 0 else 1.0
+    if direction == "less":
+        return 0.0 if est < 0 else 1.0
+    return 0.0 if est != 0 else 1.0

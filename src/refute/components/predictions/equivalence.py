@@ -1,0 +1,159 @@
+"""equivalence: "X ≈ value" or "no difference between a and b", within a declared margin (TOST).
+
+Two one-sided tests (statsmodels): H0 effect ≤ −margin and H0 effect ≥ +margin. The p-value is the
+larger of the two; the prediction holds when both reject (p < α; equivalently the (1 − 2α) CI lies
+inside ±margin) and is contradicted when the 95% CI lies wholly outside ±margin.
+
+- With `value`: the effect is mean − value, tested in every listed condition; the claim is that
+  *each* condition is equivalent to the value (an intersection–union test: its p is the largest of
+  the conditions' p, with no correction needed). The headline estimate is the least favourable
+  condition's.
+- Without `value`: exactly two conditions and the effect is mean(a) − mean(b): Welch TOST
+  (`test: t`) or TOST on the per-seed differences (`test: paired_t`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from refute.registry import PREDICTIONS
+from refute.components.predictions import power
+from refute.components.predictions import Interval, TestResult, paired, undefined, values
+
+
+class Equivalence(Interval):
+    kind: Literal["equivalence"] = Field(description="the effect lies within ±margin (TOST)")
+    conditions: list[str] = Field(
+        min_length=1,
+        description="with `value`: every condition tested against it; without: exactly [a, b], effect a − b",
+    )
+    value: float | None = Field(None, description="the value each condition's mean is claimed to equal; "
+                                                  "omit to claim a ≈ b")
+    margin: float = Field(gt=0, description="the equivalence margin: effects within ±margin count as equal")
+    relative: bool = Field(False, description="margin is a fraction of |value| (e.g. 0.15 for ±15%)")
+    test: Literal["t", "paired_t"] = Field("t", description="t (one-sample or Welch TOST) | paired_t (a ≈ b, "
+                                                            "TOST on per-seed differences)")
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if self.value is None and len(self.conditions) != 2:
+            raise ValueError("without `value`, list exactly two conditions [a, b] (the claim is a ≈ b)")
+        if self.relative and not self.value:
+            raise ValueError("`relative: true` needs a non-zero `value` (the margin is a fraction of it)")
+        if self.test == "paired_t" and self.value is not None:
+            raise ValueError("`test: paired_t` compares two conditions; drop `value` or use `test: t`")
+        return self
+
+    def conditions_used(self, available=None) -> list[str]:
+        return list(self.conditions)
+
+    def half_width(self) -> float:
+        return self.margin * abs(self.value) if self.relative else self.margin
+
+    def bounds(self) -> tuple[float, float]:
+        m = self.half_width()
+        return (-m, m)
+
+    def smallest_effect(self) -> float:
+        return self.half_width()
+
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        m, sd = self.half_width(), result.extra.get("sd", float("nan"))
+        two_groups = self.value is None and self.test == "t"
+        tests = len(self.conditions) if self.value is not None else 1
+        return power.plan(
+            m, "the margin, for a true effect of 0", result.n_min(), alpha,
+            f"TOST normal-theory power{' (every one of %d conditions)' % tests if tests > 1 else ''}, "
+            f"sd {sd:.4g} from the runs",
+            lambda k: power.tost_power(m, lambda j: sd * np.sqrt((2 if two_groups else 1) / j),
+                                       lambda j: (2 * j - 2) if two_groups else j - 1, k, alpha, tests),
+            unit="seeds (pairs)" if self.test == "paired_t" else "seeds per condition")
+
+
+@PREDICTIONS.register("equivalence", Equivalence)
+def evaluate(pred: Equivalence, data: pd.DataFrame, level: float = 0.95) -> TestResult:
+    """the effect lies within ±margin (two one-sided tests)"""
+    from scipy import stats
+    from statsmodels.stats import weightstats
+
+    m = pred.half_width()
+    if pred.value is None:
+        a_name, b_name = pred.conditions
+        label = f"{a_name} − {b_name}"
+        if pred.test == "paired_t":
+            a, b, seeds = paired(data, a_name, b_name)
+            return _one_sample(a - b, m, level, pred.alpha, f"mean per-seed difference ({label})",
+                               {"pairs": len(seeds)}, "TOST, paired t")
+        a, b = values(data, a_name), values(data, b_name)
+        n = {a_name: len(a), b_name: len(b)}
+        if min(n.values()) < 2:
+            return undefined("TOST, Welch t", label, n, "fewer than 2 runs in a group")
+        est = float(np.mean(a) - np.mean(b))
+        if np.var(a) == 0 and np.var(b) == 0:
+            return _exact(est, m, level, f"difference of means ({label})", n, "TOST, Welch t")
+        p, lower, upper = weightstats.ttost_ind(a, b, -m, m, usevar="unequal")
+        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
+        ci90 = stats.ttest_ind(a, b, equal_var=False).confidence_interval(1 - 2 * pred.alpha)
+        return _result("TOST, Welch t", p, lower, upper, est, ci, ci90, f"difference of means ({label})", n, m, level,
+                       power.pooled_sd(a, b))
+
+    per = {}
+    for c in pred.conditions:
+        x = values(data, c) - pred.value
+        per[c] = _one_sample(x, m, level, pred.alpha, f"mean − {pred.value:g} in {c}", {c: len(x)},
+                             "TOST, one-sample t")
+    if len(per) == 1:
+        return next(iter(per.values()))
+    worst = _least_favourable(per, m)
+    res = per[worst]
+    res.test = f"TOST, one-sample t, every condition (intersection–union over {len(per)})"
+    res.p = max(r.p for r in per.values()) if all(np.isfinite(r.p) for r in per.values()) else float("nan")
+    res.effect = f"mean − {pred.value:g} in {worst}, the least favourable of {len(per)} conditions"
+    res.n = {c: r.n[c] for c, r in per.items()}
+    for c, r in per.items():
+        res.extra[f"mean − value [{c}]"] = r.estimate
+        res.extra[f"p [{c}]"] = r.p
+    return res
+
+
+def _least_favourable(per: dict[str, TestResult], m: float) -> str:
+    # A condition credibly outside the margin decides the claim; otherwise the one with the largest p.
+    outside = [c for c, r in per.items() if r.ci[0] > m or r.ci[1] < -m]
+    if outside:
+        return max(outside, key=lambda c: abs(per[c].estimate))
+    return max(per, key=lambda c: per[c].p if np.isfinite(per[c].p) else np.inf)
+
+
+def _one_sample(x: np.ndarray, m: float, level: float, alpha: float, effect: str, n: dict[str, int], test: str) -> TestResult:
+    from scipy import stats
+    from statsmodels.stats import weightstats
+
+    if len(x) < 2:
+        return undefined(test, effect, n, "fewer than 2 runs")
+    est = float(np.mean(x))
+    if np.var(x) == 0:
+        return _exact(est, m, level, effect, n, test)
+    p, lower, upper = weightstats.DescrStatsW(x).ttost_mean(-m, m)
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
+    # The (1 − 2α) interval is the one whose inclusion in ±margin the TOST checks.
+    ci90 = stats.ttest_1samp(x, 0.0).confidence_interval(1 - 2 * alpha)
+    return _result(test, p, lower, upper, est, ci, ci90, effect, n, m, level, float(np.std(x, ddof=1)))
+
+
+def _result(test, p, lower, upper, est, ci, ci90, effect, n, m, level, sd) -> TestResult:
+    (t_lo, p_lo, _), (t_hi, p_hi, _) = lower, upper
+    binding = t_lo if p_lo >= p_hi else t_hi
+    return TestResult(test, float(binding), float(p), est, (float(ci.low), float(ci.high)), effect, n,
+                      {"margin": m, "p_lower": float(p_lo), "p_upper": float(p_hi),
+                       "ci_tost_low": float(ci90.low), "ci_tost_high": float(ci90.high), "sd": sd},
+                      ci_level=level)
+
+
+def _exact(est: float, m: float, level: float, effect: str, n: dict[str, int], test: str) -> TestResult:
+    inside = -m < est < m
+    return TestResult(test, float("inf") if inside else 0.0, 0.0 if inside else 1.0, est, (est, est), effect, n,
+                      {"margin": m}, notes=["no variance across seeds: the effect is known exactly"], ci_level=level)

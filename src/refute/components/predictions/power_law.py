@@ -1,0 +1,113 @@
+"""power_law: value ∝ x^b with the exponent b inside a declared range (a scaling claim).
+
+The exponent is the slope of log(value) on log(x), fitted by OLS (cluster-robust by seed when a seed
+is measured at several x) or by a mixed model with a random intercept per seed (statsmodels). The
+claim `exponent: {low, high}` is tested like an equivalence: two one-sided t-tests on the slope,
+H0 b ≤ low and H0 b ≥ high (either end may be left open, making it one one-sided test); p is the
+larger. It holds when both reject, and is contradicted when the 95% CI of b lies outside the range.
+Every value must be positive: a power law says nothing about zeros.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from refute.registry import PREDICTIONS
+from refute.spec.schema import Strict
+from refute.components.predictions import power
+from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels
+from refute.components.predictions import Interval, TestResult, Unit, undefined
+from refute.components.predictions.trend import fit_slope
+
+
+class ExponentRange(Strict):
+    low: float | None = Field(None, description="the smallest exponent the claim allows (omit: no lower end)")
+    high: float | None = Field(None, description="the largest exponent the claim allows (omit: no upper end)")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.low is None and self.high is None:
+            raise ValueError("give low, high or both")
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError("low must be < high")
+        return self
+
+
+class PowerLaw(Interval):
+    kind: Literal["power_law"] = Field(description="value ∝ x^exponent, with the exponent in a declared range")
+    metric: str | None = Field(None, description="the metric measured at each condition's x (with x.param)")
+    x: FromParam | FromMetrics = Field(description="{param: dotted.field} across conditions, or "
+                                                   "{metrics: {metric: x, ...}} within each run")
+    conditions: list[str] | None = Field(None, description="conditions to include (default: all)")
+    exponent: ExponentRange = Field(description="the predicted range of the exponent: {low, high}")
+    test: Literal["ols", "mixed"] = Field("ols", description="ols (log–log least squares) | mixed (random "
+                                                             "intercept per seed)")
+
+    def conditions_used(self, available=None) -> list[str]:
+        return list(self.conditions) if self.conditions is not None else list(available or [])
+
+    def units(self, conditions) -> list[Unit]:
+        return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
+
+    def check_kind(self, conditions) -> list[tuple[str, str]]:
+        return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=True)
+
+    def bounds(self) -> tuple[float, float]:
+        lo, hi = self.exponent.low, self.exponent.high
+        return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
+
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        seeds, se = result.n.get("seeds", 0), result.extra.get("se", float("nan"))
+        if not seeds or not se > 0:
+            return None
+        sd = se * np.sqrt(seeds)
+        low, high = self.bounds()
+        if math.isfinite(low) and math.isfinite(high):
+            half = (high - low) / 2
+            return power.plan(half, "half the exponent range, for a true exponent at its centre", seeds, alpha,
+                              f"TOST on the slope, standard error × √seeds = {sd:.4g}",
+                              lambda k: power.tost_power(half, lambda j: sd / np.sqrt(j), lambda j: j - 1, k, alpha),
+                              unit="seeds (each at every x)")
+        # One open end: plan for a true exponent as far inside the bound as the estimate is.
+        bound = low if math.isfinite(low) else high
+        distance = abs(result.estimate - bound) if math.isfinite(result.estimate) else float("nan")
+        return power.plan(distance, "the observed distance of the exponent from the bound", seeds, alpha,
+                          f"one-sided slope t-test over seeds, standard error × √seeds = {sd:.4g}",
+                          lambda k: power.t_power(distance, sd, k, alpha, "greater", 1, False),
+                          unit="seeds (each at every x)")
+
+
+@PREDICTIONS.register("power_law", PowerLaw)
+def evaluate(pred: PowerLaw, data: pd.DataFrame, level: float = 0.95) -> TestResult:
+    """value ∝ x^exponent with the exponent in a range (log–log fit, two one-sided tests)"""
+    from scipy import stats
+
+    data = data[data.role == "y"].copy()
+    n = {"points": len(data), "seeds": int(data.seed.nunique()), "levels": levels(data)}
+    effect = "exponent b in value ∝ x^b (log–log slope)"
+    if (data.value <= 0).any():
+        return undefined(pred.test, effect, n, f"{int((data.value <= 0).sum())} value(s) ≤ 0: a power law needs "
+                                               "positive values (reduce to a positive quantity, e.g. a loss)")
+    if len(data) < 3 or n["levels"] < 2:
+        return undefined(pred.test, effect, n, "a power law needs at least 3 points at 2 or more distinct x")
+    data["x"], data["value"] = np.log(data.x), np.log(data.value)
+    fit = fit_slope(data, pred.test, level, n)
+    if isinstance(fit, str):
+        return undefined(pred.test, effect, n, fit)
+    low, high = pred.bounds()
+    dist = stats.t(fit.df)
+    p_low = float(dist.sf((fit.slope - low) / fit.se)) if math.isfinite(low) else 0.0
+    p_high = float(dist.cdf((fit.slope - high) / fit.se)) if math.isfinite(high) else 0.0
+    binding = (fit.slope - low) / fit.se if p_low >= p_high else (fit.slope - high) / fit.se
+    tost = 1 - 2 * pred.alpha
+    half = dist.ppf(0.5 + tost / 2) * fit.se
+    return TestResult(f"{fit.test}, log–log; two one-sided tests", float(binding), max(p_low, p_high), fit.slope,
+                      fit.ci, effect, n,
+                      {**fit.extra, "p_lower": p_low, "p_upper": p_high, "ci_tost_low": fit.slope - half,
+                       "ci_tost_high": fit.slope + half},
+                      fit.notes, level)

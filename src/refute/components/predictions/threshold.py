@@ -1,0 +1,67 @@
+"""threshold: one condition's reduced value against a fixed number (one-sample t or Wilcoxon).
+
+The effect is value minus threshold: the mean (t-test) or the Hodges–Lehmann pseudo-median
+(Wilcoxon signed-rank).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from refute.registry import PREDICTIONS
+from refute.components.predictions import power
+from refute.components.predictions import Directional, TestResult, Unit, undefined, values
+from refute.components.predictions.compare import _degenerate_p, signed_rank
+
+
+class Threshold(Directional):
+    kind: Literal["threshold"] = Field(description="test one condition's value against a threshold")
+    condition: str = Field(description="the condition whose runs are tested")
+    threshold: float = Field(description="the effect is value − threshold")
+    test: Literal["t", "wilcoxon"] = Field("t", description="one-sample t-test or Wilcoxon signed-rank test")
+
+    def conditions_used(self, available=None) -> list[str]:
+        return [self.condition]
+
+    def least_favourable(self, unit: Unit) -> float | None:
+        if self.test != "wilcoxon" or self.direction == "two-sided":
+            return None
+        return -np.inf if self.direction == "greater" else np.inf
+
+
+    def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        effect, basis = self.planned_effect(result)
+        sd = result.extra.get("sd", result.extra.get("sd_diff", float("nan")))
+        rank = self.test == "wilcoxon"
+        return power.plan(effect, basis, result.n_min(), alpha,
+                          f"TTestPower{' ÷ ARE 3/π' if rank else ''}, sd {sd:.4g} from the runs",
+                          lambda k: power.t_power(effect, sd, k, alpha, self.direction, 1, rank))
+
+
+@PREDICTIONS.register("threshold", Threshold)
+def evaluate(pred: Threshold, data: pd.DataFrame, level: float = 0.95) -> TestResult:
+    """test one condition against a threshold"""
+    from scipy import stats
+
+    x = values(data, pred.condition) - pred.threshold
+    n = {pred.condition: len(x)}
+    label = f"{pred.condition} − {pred.threshold:g}"
+    if len(x) < 2:
+        return undefined(pred.test, label, n, "fewer than 2 runs")
+    if pred.test == "wilcoxon":
+        return signed_rank(x, pred.direction, f"pseudo-median ({label})", n, level)
+    est = float(np.mean(x))
+    if np.var(x) == 0:
+        p = _degenerate_p(est, pred.direction)
+        return TestResult("one-sample t-test", float(np.sign(est) * np.inf) if est else 0.0, p, est, (est, est),
+                          f"mean ({label})", n, notes=["no variance across seeds"], ci_level=level)
+    res = stats.ttest_1samp(x, 0.0, alternative=pred.direction)
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
+    sd = float(np.std(x, ddof=1))
+    return TestResult("one-sample t-test", float(res.statistic), float(res.pvalue), est,
+                      (float(ci.low), float(ci.high)), f"mean ({label})", n, {"cohens_d": est / sd, "sd": sd},
+                      ci_level=level)

@@ -1,0 +1,119 @@
+"""linear_probe: decode a target from a site's activations with a linear classifier, against a control task.
+
+Held-out accuracy alone says little: a probe can memorize. So the same probe is also fit on a
+control task (Hewitt & Liang 2019): every distinct input gets a random label drawn from the
+target's own distribution, a task with the same structure that the representation cannot
+"know". Selectivity = accuracy − control accuracy is what the probe reports.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import re
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from refute.components.probes import ExampleParams, ProbeContext, Split, Table, check_site
+from refute.components.probes.hooks import activations
+from refute.registry import PROBES
+
+if TYPE_CHECKING:
+    import torch
+
+
+TARGET = re.compile(r"^(label|input\.(\d+))$")
+
+
+class LinearProbeParams(ExampleParams):
+    site: str = Field(description="the site whose activations are decoded, e.g. hidden.0")
+    target: str = Field("label", description="what to decode: 'label' (the task's class) or 'input.<i>' (token i)")
+    split: Split = Field("all", description="which examples to use: train, val or all")
+    test_fraction: float = Field(0.5, gt=0, lt=1, description="held-out share of the examples, for accuracy")
+    C: float = Field(1.0, gt=0, description="inverse L2 regularization strength of the logistic regression")
+    seed: int = Field(0, ge=0, description="seed of the held-out split and of the control task's labels")
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, v: str) -> str:
+        if not TARGET.match(v):
+            raise ValueError("must be 'label' or 'input.<i>' (the i-th input token)")
+        return v
+
+
+def targets(target: str, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    m = TARGET.match(target)
+    return (y if m.group(2) is None else x[:, int(m.group(2))]).numpy()
+
+
+def control_targets(x: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each distinct input gets a random label: the targets of the distinct inputs, shuffled among them."""
+    _, first, inverse = np.unique(x.reshape(len(x), -1), axis=0, return_index=True, return_inverse=True)
+    return rng.permutation(target[first])[inverse.reshape(-1)]
+
+
+def fit_score(features: np.ndarray, target: np.ndarray, train: np.ndarray, C: float) -> tuple[float, float]:
+    """Held-out accuracy of a standardized logistic regression, and the majority-class rate (chance)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    test = ~train
+    classes, counts = np.unique(target[train], return_counts=True)
+    majority = float(np.mean(target[test] == classes[np.argmax(counts)]))
+    if len(classes) < 2:
+        return majority, majority
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
+    clf.fit(features[train], target[train])
+    return float(clf.score(features[test], target[test])), majority
+
+
+def probe_accuracies(acts: np.ndarray, x: np.ndarray, target: np.ndarray, test_fraction: float, C: float,
+                     seed: int) -> dict[str, np.ndarray]:
+    """acts: [S, N, D] -> per seed: accuracy, control_accuracy, selectivity, majority."""
+    rng = np.random.default_rng(seed)
+    train = np.ones(len(target), dtype=bool)
+    train[rng.permutation(len(target))[: max(1, round(test_fraction * len(target)))]] = False
+    control = control_targets(x, target, rng)
+    out = {k: np.full(len(acts), np.nan) for k in ("accuracy", "control_accuracy", "selectivity", "majority")}
+    for i, a in enumerate(acts):
+        if not np.isfinite(a).all():
+            continue  # a diverged seed: no probe
+        out["accuracy"][i], out["majority"][i] = fit_score(a, target, train, C)
+        out["control_accuracy"][i], _ = fit_score(a, control, train, C)
+    out["selectivity"] = out["accuracy"] - out["control_accuracy"]
+    return out
+
+
+@PROBES.register("linear_probe", LinearProbeParams)
+class LinearProbe:
+    """held-out accuracy of a linear decoder of a target, with a control task (selectivity)"""
+
+    @staticmethod
+    def check(p: LinearProbeParams, run, anatomy) -> list[str]:
+        from refute.components.tasks import task_info
+
+        issues = check_site(p.site, anatomy, run.model.name)
+        data = task_info(run.task)
+        m = TARGET.match(p.target)
+        if m.group(2) is not None and (data.inputs != "tokens" or int(m.group(2)) >= data.in_dim):
+            issues.append(f"target: {p.target!r} needs a token task with more than {m.group(2)} input tokens")
+        if m.group(2) is None and data.objective != "classification":
+            issues.append("target: 'label' needs a classification task")
+        return issues
+
+    @staticmethod
+    def outputs(p: LinearProbeParams, run, anatomy) -> list[tuple[str, str]]:
+        return [(m, p.site) for m in ("accuracy", "control_accuracy", "selectivity", "majority")]
+
+    @staticmethod
+    def compute(p: LinearProbeParams, ctx: ProbeContext) -> Table:
+        x, y = ctx.examples(p.split, p.max_examples, seed=p.seed)
+        _, acts = activations(ctx.model, x, [p.site])
+        a = acts[p.site].flatten(2).double().numpy()  # [S, N, features]
+        res = probe_accuracies(a, x.numpy(), targets(p.target, x, y), p.test_fraction, p.C, p.seed)
+        t = Table(ctx.seeds)
+        for metric, values in res.items():
+            t.add(metric, values, site=p.site)
+        return t

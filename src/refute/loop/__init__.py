@@ -1,0 +1,1 @@
+"""The research loop around verdicts: lineage, refinement drafts, the scoreboard and status."""

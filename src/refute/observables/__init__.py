@@ -1,1 +1,0 @@
-"""Observables: what a run logs over training, one module each, registered by name."""

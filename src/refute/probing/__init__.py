@@ -1,0 +1,1 @@
+"""Probing: one probe on one run's weights, as a job."""

@@ -1,1 +1,0 @@
-"""Prediction kinds: one module each, registered under the `kind:` a hypothesis file names."""

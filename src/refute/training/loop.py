@@ -1,0 +1,225 @@
+"""The training loop: every seed of one condition trained at once as one seed-batched model.
+
+A seed's numbers do not depend on which seeds share its batch: each seed has its own
+initialization and data generator, the loss is a sum of per-seed means (so each seed's
+gradient is its own), the optimizers act elementwise and gradients are clipped per seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from refute.components import objectives
+from refute.components import optimizers
+from refute.scaling import tuning
+from refute.training.checkpoint import Checkpoint, capture, restore
+from refute.components.observables import EvalContext
+from refute.registry import MODELS, OBSERVABLES, TASKS
+from refute.training.snapshots import Snapshots
+from refute.components.tasks import TaskData
+
+METRIC_COLUMNS = ["seed", "step", "metric", "value"]
+
+
+@dataclass
+class FitResult:
+    metrics: pd.DataFrame  # tidy: seed, step, metric, value
+    state: dict[str, torch.Tensor]  # parameters with a leading seed dimension
+    seeds: list[int]
+    diverged: dict[int, int] = field(default_factory=dict)  # seed -> first step with a non-finite loss
+    wall_seconds: float = 0.0
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # step -> state (train.snapshots)
+    device: str = "cpu"
+
+
+# Random draws are made for many steps at once, about this many bytes of examples (or indices) per
+# seed per draw: on small models, per-step draws cost more than the model itself.
+DRAW_BYTES = 1 << 20
+
+
+class Batches:
+    """Each step's training batch. Full batch shares the training set; minibatches are drawn per seed
+    from the seed's own generator; an online task draws fresh examples per seed the same way.
+
+    A draw covers `block` steps. Minibatch indices are then the very numbers one draw per step gives
+    (a generator's stream does not depend on how it is cut); a resumed run redraws the current block
+    from the generator states saved at its start.
+    """
+
+    def __init__(self, data: TaskData, batch_size, seeds: list[int], device: str = "cpu"):
+        self.data, n, self.device = data, len(data.x_train), device
+        self.size = n if batch_size == "full" else int(batch_size)
+        self.full = not data.online and self.size >= n
+        self.y_full = objectives.shared(data.y_train, len(seeds))
+        # Offset from the init seed so data order and initialization are independent streams.
+        self.gens = [torch.Generator().manual_seed(int(s) + 7919) for s in seeds]
+        example_bytes = (data.x_train[0].numel() * data.x_train.element_size() + data.y_train[0].numel()
+                         * data.y_train.element_size()) if data.online else 8
+        self.block = max(1, DRAW_BYTES // (self.size * example_bytes))
+        self._drawn, self._used, self._block_start = None, 0, None
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """(x, y, batched): x shared by all seeds ([B, ...], batched False) or per seed ([S, B, ...])."""
+        d = self.data
+        if self.full:
+            return d.x_train, self.y_full, False
+        if self._drawn is None or self._used == self.block:
+            self._draw()
+        k, self._used = self._used, self._used + 1
+        if d.online:
+            return self._drawn[0][:, k], self._drawn[1][:, k], True
+        idx = self._drawn[:, k]
+        return d.x_train[idx], d.y_train[idx], True
+
+    def _draw(self) -> None:
+        d, n = self.data, self.block * self.size
+        self._block_start = [g.get_state() for g in self.gens]
+
+        def by_step(per_seed):  # [S] x [block * size, ...] -> [S, block, size, ...]; a step is [:, k]
+            return torch.stack(per_seed).view(len(per_seed), self.block, self.size, *per_seed[0].shape[1:])
+
+        # Drawn on the CPU whatever the device, so every device sees the same examples.
+        if d.online:
+            xs, ys = zip(*(d.sample(g, n) for g in self.gens))
+            self._drawn = (by_step(xs).to(self.device), by_step(ys).to(self.device))
+        else:
+            self._drawn = by_step([torch.randint(0, len(d.x_train), (n,), generator=g) for g in self.gens]).to(self.device)
+        self._used = 0
+
+    def state_dict(self) -> dict:
+        """The generator states at the start of the current block and the steps of it already used."""
+        if self._drawn is None:
+            return {"generators": [g.get_state() for g in self.gens], "used": None}
+        return {"generators": self._block_start, "used": self._used}
+
+    def load_state_dict(self, state: dict) -> None:
+        for g, s in zip(self.gens, state["generators"], strict=True):
+            g.set_state(s)
+        self._drawn = None
+        if state["used"] is not None:
+            self._draw()
+            self._used = state["used"]
+
+
+def _observe(run, model, data, seeds: list[int], step: int, final: bool, lr: float) -> list[tuple[str, np.ndarray]]:
+    ctx = EvalContext(model, data, step, lr, seeds)
+    out = []
+    for obs in run.observables:
+        every = obs.every or run.train.eval_every
+        if step % every == 0 or final:
+            for metric, values in OBSERVABLES.get(obs.name).impl.compute(obs, ctx).items():
+                out.append((metric, values.detach().double().cpu().numpy()))
+    return out
+
+
+def _to(data: TaskData, device: str) -> TaskData:
+    if device == "cpu":
+        return data
+    moved = {f.name: getattr(data, f.name).to(device) for f in dataclasses.fields(data)
+             if isinstance(getattr(data, f.name), torch.Tensor)}
+    return dataclasses.replace(data, **moved)
+
+
+def fit(run, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu") -> FitResult:
+    """Train every seed of `run` (a validated run spec) on `device` ('cpu' or 'cuda') and return its
+    logged metrics and weights (on the CPU).
+
+    Seeds are trained as one batched model, or in chunks when one step of all of them would be big
+    (see refute.scaling.tuning; the chunks follow from the spec alone). With a `checkpoint`, resume from
+    it if it holds a state of this run, and save one when it is due.
+    """
+    seeds = list(run.seeds)
+    data = TASKS.get(run.task.name).impl(run.task.params)
+    _, size = tuning.plan(run, data)
+    # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
+    # run starts from the same numbers on every device.
+    data = _to(data, device)
+    chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
+    if len(chunks) > 1:
+        log(f"training {len(seeds)} seeds in {len(chunks)} chunks of up to {size}")
+    parts = [_fit_seeds(run, data, chunk, log, checkpoint and checkpoint.part(i, len(chunks)), device)
+             for i, chunk in enumerate(chunks)]
+    if len(parts) == 1:
+        return parts[0]
+    metrics = pd.concat([p.metrics for p in parts], ignore_index=True)
+    def cat(states):  # per-chunk states -> one state with every seed on dim 0
+        return {k: torch.cat([s[k] for s in states]) for k in states[0]}
+
+    return FitResult(metrics.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True),
+                     cat([p.state for p in parts]), seeds, {s: step for p in parts for s, step in p.diverged.items()},
+                     sum(p.wall_seconds for p in parts),
+                     {step: cat([p.snapshots[step] for p in parts]) for step in parts[0].snapshots}, device)
+
+
+def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None,
+               device: str = "cpu") -> FitResult:
+    """Train `seeds` of `run` as one seed-batched model."""
+    t0 = time.perf_counter()
+    train, steps = run.train, run.train.steps
+    model = MODELS.get(run.model.name).impl(run.model.params, data, seeds).to(device)
+    opt = optimizers.build(train, model)
+    batches = Batches(data, train.batch_size, seeds, device)
+
+    alive = torch.ones(len(seeds), dtype=torch.bool)
+    diverged: dict[int, int] = {}
+    records: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # step, metric, values, alive
+    report_every = max(1, steps // 10)
+    snapshots = Snapshots(run.train.snapshots)
+    start, spent = 0, 0.0
+    # What a resume must restore, each with state_dict()/load_state_dict().
+    stateful = {"model": model, "optimizer": opt, "batches": batches, "snapshots": snapshots}
+    if checkpoint and (saved := checkpoint.load()):
+        start, spent = restore(saved, stateful, records, alive, diverged)
+    for step in range(start, steps + 1):
+        if checkpoint and step > start and checkpoint.due():
+            checkpoint.save(capture(step, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
+        final = step == steps
+        snapshots.take(step, model)
+        factor = optimizers.lr_factor(train.schedule, step, steps)
+        for metric, values in _observe(run, model, data, seeds, step, final, train.lr * factor):
+            records.append((step, metric, values, alive.numpy().copy()))
+        if final:
+            break
+        x, y, batched = batches.next()
+        loss = objectives.loss(model(x, batched=batched), y, data.objective)
+        finite = torch.isfinite(loss.detach()).cpu()
+        if not finite.all() and (newly := alive & ~finite).any():
+            # A diverged seed stops being logged; its slice of the batch cannot affect the others.
+            for i in torch.nonzero(newly).flatten().tolist():
+                diverged[seeds[i]] = step
+                log(f"seed {seeds[i]} diverged at step {step} (loss {loss[i].item()})")
+            alive &= finite
+        optimizers.update(opt, model, loss, train.grad_clip, factor)
+        if step % report_every == 0:
+            live = loss.detach().cpu()[alive]
+            mean = live.mean().item() if len(live) else math.nan
+            log(f"step {step}/{steps}  mean train loss {mean:.4g}  ({time.perf_counter() - t0:.1f}s)")
+
+    if checkpoint and checkpoint.keep_finished and start <= steps:
+        # One chunk of several: keep it, so a kill during a later chunk does not lose this one.
+        checkpoint.save(capture(steps + 1, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
+    frame = _tidy(records, seeds)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0, snapshots.states, device)
+
+
+def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:
+    if not records:
+        return pd.DataFrame(columns=METRIC_COLUMNS)
+    S = len(seeds)
+    frame = pd.DataFrame({
+        "seed": np.tile(np.asarray(seeds, dtype=np.int64), len(records)),
+        "step": np.repeat([r[0] for r in records], S).astype(np.int64),
+        "metric": np.repeat([r[1] for r in records], S),
+        "value": np.concatenate([r[2] for r in records]),
+    })
+    # A diverged seed's rows end at its last finite step; every live value is kept, even a NaN.
+    frame = frame[np.concatenate([r[3] for r in records])]
+    return frame.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""Workflow: what the Snakefile needs from the package."""
