@@ -41,12 +41,12 @@ def train_pool(seeds: int, steps: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Final validation and training loss of `seeds` independent seeds of one tiny run spec."""
     import torch
 
-    from refute.spec.schema import run_spec_model
+    from refute.spec.schema import RunSpec
     from refute.components import reductions
     from refute.training.loop import fit
 
     torch.set_num_threads(1)
-    run = run_spec_model().model_validate({
+    run = RunSpec.model_validate({
         "task": {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}},
         "model": {"name": "mlp", "params": {"width": 16, "d_embed": 8}},
         "train": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1, "steps": steps, "eval_every": steps},
@@ -67,16 +67,16 @@ def train_pool(seeds: int, steps: int) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def reductions_union():
-    from refute.spec.schema import reduction_union
+    from refute.components.reductions import Reduction
 
-    return reduction_union()
+    return Reduction
 
 
 def prediction(**kw):
-    from refute.spec.schema import component_union_by_kind
+    from refute.components.predictions import PredictionSpec
 
     base = {"id": "p", "metric": "val_loss", "reduce": "final", "alpha": 0.05}
-    return TypeAdapter(component_union_by_kind()).validate_python({**base, **kw})
+    return TypeAdapter(PredictionSpec).validate_python({**base, **kw})
 
 
 def table(groups: dict[str, np.ndarray], x: dict[str, float] | None = None, seed_ids: dict[str, list[int]] | None = None,
@@ -90,7 +90,7 @@ def table(groups: dict[str, np.ndarray], x: dict[str, float] | None = None, seed
 
 
 def judge(pred, data: pd.DataFrame, p: float | None = None):
-    from refute.registry import PREDICTIONS
+    from refute.components.predictions import PREDICTIONS
 
     res = PREDICTIONS.get(pred.kind).impl(pred, data)
     return res, pred.outcome(res, res.p if p is None else p, res.ci)

@@ -22,7 +22,8 @@ from refute.components import optimizers
 from refute.components.observables import EvalContext
 from refute.components.observables.sharpness import Sharpness, SharpnessParams
 from refute.spec.loader import load_hypothesis
-from refute.registry import MODELS, TASKS
+from refute.components.models import MODELS
+from refute.components.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 

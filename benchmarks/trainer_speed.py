@@ -98,11 +98,11 @@ def naive_loop(workload: str, seeds: int, steps: int) -> float:
 
 def refute_job(base: dict, seeds: int, steps: int, work: Path) -> dict:
     """(c) refute's train job on the same workload, with the threads the workflow would give it."""
-    from refute.spec.schema import run_spec_model
+    from refute.spec.schema import RunSpec
     from refute.workflow.agenda import threads_for
 
     spec = {**base, "seeds": seeds, "train": {**base["train"], "steps": steps, "eval_every": steps}}
-    run = run_spec_model().model_validate(spec)
+    run = RunSpec.model_validate(spec)
     threads = threads_for(run)
     path = work / "spec.json"
     path.write_text(json.dumps(run.model_dump(mode="json")))

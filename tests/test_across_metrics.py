@@ -39,7 +39,7 @@ def test_reduced_rows_collapse_to_one_value_per_run():
 
 def test_a_hypothesis_names_the_metrics_it_relates(tmp_path, tiny):
     tiny["predictions"][0]["metric"] = {"across": {"train_loss": 1.0, "val_loss": 2.0}, "statistic": "slope"}
-    assert load_hypothesis(write_yaml(tmp_path / "ok.yaml", tiny)).spec.predictions[0].metric.statistic == "slope"
+    assert load_hypothesis(write_yaml(tmp_path / "ok.yaml", tiny)).hypothesis.predictions[0].metric.statistic == "slope"
     tiny["predictions"][0]["metric"] = {"across": {"train_loss": 1.0, "val_los": 2.0}, "statistic": "slope"}
     with pytest.raises(SpecError, match="predictions.0.metric.across: metric 'val_los' is never logged"):
         load_hypothesis(write_yaml(tmp_path / "bad.yaml", tiny))

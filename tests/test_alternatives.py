@@ -22,7 +22,7 @@ def with_control(tiny):
 
 def test_a_valid_alternative_loads(tmp_path, with_control):
     h = load_hypothesis(write_yaml(tmp_path / "h.yaml", with_control))
-    assert h.spec.alternatives[0].ruled_out_if == "holds"
+    assert h.hypothesis.alternatives[0].ruled_out_if == "holds"
 
 
 @pytest.mark.parametrize("edit, expected", [

@@ -20,7 +20,7 @@ def fake_runs(results, hyp_path, value, steps=100, diverged=None):
     """Write every condition's run as training would: `value(condition, seed, metric, step)` gives the
     logged numbers; `diverged` maps condition → {seed: step}."""
     hyp = load_hypothesis(hyp_path)
-    for cond, h in hyp.runs().items():
+    for cond, h in hyp.runs.items():
         run = hyp.conditions[cond]
         rows = [{"seed": s, "step": t, "metric": m, "value": float(value(cond, s, m, t))}
                 for s in run.seeds for m in METRICS for t in range(0, steps + 1, 5)]

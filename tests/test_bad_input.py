@@ -276,7 +276,7 @@ def test_sweep_paths_outside_the_run_spec_are_refused(tmp_path, tiny, path):
     (lambda d: d["train"].update(optimizer={"name": "lion"}), "train.optimizer", "unknown name 'lion'"),
     (lambda d: d.update(observables=["loss", "hessian_top"]), "observables.1", "unknown name 'hessian_top'"),
     (lambda d: d.update(observables=[{"every": 5}]), "observables.0", "needs a name"),
-    (lambda d: d["predictions"][0].update(kind="bayes"), "predictions.0.kind", "unknown name 'bayes'"),
+    (lambda d: d["predictions"][0].update(kind="bayes"), "predictions.0.kind", "unknown kind 'bayes'"),
     (lambda d: d["predictions"][0].update(reduce="median"), "predictions.0.reduce", "unknown name 'median'"),
     (lambda d: d["predictions"][0].update(condition="nope"), "predictions.0", "unknown condition 'nope'; defined: default"),
 ])

@@ -4,7 +4,7 @@ import pytest
 
 from refute.scaling import costs
 from refute.components.models import mlp
-from refute.registry import MODELS
+from refute.components.models import MODELS
 from refute.components.tasks.modular_arithmetic import build
 from refute.training.loop import fit
 from test_train import run_spec

@@ -45,7 +45,7 @@ def test_the_device_request_does_not_change_the_run_hash(tmp_path, tiny):
     hashes = set()
     for device in ("auto", "cpu", "cuda"):
         write_yaml(tmp_path / f"{device}.yaml", {**tiny, "compute": {"device": device}})
-        hashes.add(load_hypothesis(tmp_path / f"{device}.yaml").run_hash("default"))
+        hashes.add(load_hypothesis(tmp_path / f"{device}.yaml").runs["default"])
     assert len(hashes) == 1
 
 
@@ -107,4 +107,4 @@ def test_the_readme_compute_block_is_valid(tmp_path, tiny):
     readme = (ROOT / "README.md").read_text()
     block = readme.split("**GPU.**")[1].split("```yaml\n")[1].split("```")[0]
     h = load_hypothesis(write_yaml(tmp_path / "h.yaml", {**tiny, **yaml.safe_load(block)}))
-    assert h.spec.compute.device == "auto" and h.spec.compute.seeds_per_job == "all"
+    assert h.hypothesis.compute.device == "auto" and h.hypothesis.compute.seeds_per_job == "all"

@@ -20,8 +20,8 @@ from refute import io
 from refute.training.checkpoint import FILE, Checkpoint
 from refute.report.markdown import write_report
 from refute.training.job import train_run
-from refute.spec.loader import run_hash
-from refute.spec.schema import run_spec_model
+from refute.spec.hashing import run_hash
+from refute.spec.schema import RunSpec
 from refute.stats.analyse import analyse
 from refute.training.loop import fit
 
@@ -29,7 +29,7 @@ QUIET = dict(log=lambda msg: None)
 
 
 def spec(seeds=(0, 1), **train):
-    return run_spec_model().model_validate({
+    return RunSpec.model_validate({
         "task": {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}},
         "model": {"name": "mlp", "params": {"width": 32, "d_embed": 8}},
         "train": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1, "steps": 40, "eval_every": 10,
@@ -95,7 +95,7 @@ def test_a_run_resumed_from_its_checkpoint_is_bit_identical(tmp_path, crash_at, 
 def test_resuming_restores_the_lr_schedule_clipping_online_data_and_snapshots(tmp_path):
     # Fresh examples every step from each seed's generator, a cosine schedule with warmup, clipping,
     # and weight snapshots taken before and after the kill.
-    run = run_spec_model().model_validate({
+    run = RunSpec.model_validate({
         "task": {"name": "sparse_parity", "params": {"n_bits": 12, "k": 2, "n_train": 64, "n_val": 64,
                                                      "online": True}},
         "model": {"name": "mlp", "params": {"width": 16}},

@@ -44,7 +44,7 @@ def test_a_missing_parent_in_a_broken_file_is_not_blamed_twice(tmp_path, tiny):
 
 def test_the_bundled_chain_is_linked():
     hyps = {h.id: h for h in load_all(ROOT / "hypotheses")}
-    parents = {k: h.spec.refines for k, h in hyps.items()}
+    parents = {k: h.hypothesis.refines for k, h in hyps.items()}
     assert list(ancestors("wd-grok-mod17-general", parents)) == ["wd-grok-mod17-more-seeds", "wd-grok-mod17"]
 
 

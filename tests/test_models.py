@@ -6,8 +6,9 @@ import torch.nn.functional as F
 
 from refute.components import objectives
 from refute.components import optimizers
-from refute.registry import MODELS, TASKS
-from refute.spec.schema import run_spec_model
+from refute.components.models import MODELS
+from refute.components.tasks import TASKS
+from refute.spec.schema import RunSpec
 
 PAIRS = [  # (model, params, task, task params)
     ("mlp", {"width": 16, "d_embed": 4}, "modular_arithmetic", {"p": 7}),
@@ -44,7 +45,7 @@ def coordinate_check(parameterization: str, widths=(64, 512)) -> list[float]:
     data = TASKS.get("teacher_student").impl(TASKS.get("teacher_student").params(d_in=16, n_train=64))
     out = []
     for width in widths:
-        run = run_spec_model().model_validate({
+        run = RunSpec.model_validate({
             "task": "teacher_student", "seeds": 1, "observables": ["loss"],
             "model": {"name": "mlp", "params": {"width": width, "depth": 2, "parameterization": parameterization,
                                                  "base_width": 64}},

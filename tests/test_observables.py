@@ -10,10 +10,12 @@ from refute.components import hessian
 from refute.components import objectives
 from refute.components.observables import EvalContext
 from refute.components.observables.effective_rank import effective_rank
-from refute.registry import MODELS, OBSERVABLES, TASKS
+from refute.components.models import MODELS
+from refute.components.observables import OBSERVABLES
+from refute.components.tasks import TASKS
 from refute.spec.errors import SpecError
 from refute.spec.loader import load_hypothesis, metrics_of
-from refute.spec.schema import run_spec_model
+from refute.spec.schema import RunSpec
 
 
 def quadratic(eigenvalues: list[torch.Tensor]):
@@ -48,7 +50,7 @@ def tiny(model="mlp", mp=None, task="teacher_student", tp=None, seeds=(0,)):
 
 
 def compute(name, net, data, seeds=(0,), lr=0.1, **params):
-    p = OBSERVABLES.get(name).params(**params)
+    p = OBSERVABLES.get(name).params(name=name, **params)
     return OBSERVABLES.get(name).impl.compute(p, EvalContext(net, data, 0, lr, list(seeds)))
 
 
@@ -130,7 +132,7 @@ def run(**over):
     spec = {"task": {"name": "deep_linear_teacher"}, "model": {"name": "deep_linear", "params": {"layers": 2}},
             "train": {"lr": 0.1, "steps": 5, "eval_every": 1}, "seeds": 1, "observables": ["loss"]}
     spec.update(over)
-    return run_spec_model().model_validate(spec)
+    return RunSpec.model_validate(spec)
 
 
 def test_metric_names_come_from_the_model_and_task():

@@ -9,13 +9,13 @@ from pydantic import ValidationError
 
 from refute.components import optimizers
 from refute.components.optimizers import Constant, Cosine, Warmup, lr_factor
-from refute.spec.schema import run_spec_model
+from refute.spec.schema import RunSpec
 from refute.training.loop import fit
 
 
 def shallow_run(**train):
     """A one-layer linear network on white inputs: the loss is ||W − W*||², its Hessian 2·I."""
-    return run_spec_model().model_validate({
+    return RunSpec.model_validate({
         "task": {"name": "deep_linear_teacher", "params": {"d_in": 4, "d_out": 3, "singular_values": [2.0, 1.0],
                                                            "n_train": 64}},
         "model": {"name": "deep_linear", "params": {"layers": 1, "init_scale": 1.0}},
@@ -82,11 +82,12 @@ def test_clipped_training_keeps_seeds_independent():
 
 
 def test_muP_learning_rates_become_parameter_groups():
-    run = run_spec_model().model_validate({
+    run = RunSpec.model_validate({
         "task": "teacher_student", "seeds": 1, "observables": ["loss"],
         "model": {"name": "mlp", "params": {"width": 32, "depth": 2, "parameterization": "mup", "base_width": 8}},
         "train": {"optimizer": "adamw", "lr": 0.01, "steps": 1, "eval_every": 1}})
-    from refute.registry import MODELS, TASKS
+    from refute.components.models import MODELS
+    from refute.components.tasks import TASKS
 
     data = TASKS.get("teacher_student").impl(run.task.params)
     opt = optimizers.build(run.train, MODELS.get("mlp").impl(run.model.params, data, [0]))
@@ -154,9 +155,9 @@ def test_a_training_job_does_not_import_torch_dynamo():
 
     code = """
 import sys
-from refute.spec.schema import run_spec_model
+from refute.spec.schema import RunSpec
 from refute.training.loop import fit
-run = run_spec_model().model_validate({"task": "teacher_student", "model": "mlp", "seeds": 2,
+run = RunSpec.model_validate({"task": "teacher_student", "model": "mlp", "seeds": 2,
     "train": {"optimizer": "adamw", "lr": 0.01, "steps": 3, "eval_every": 3}, "observables": ["loss"]})
 fit(run, log=lambda m: None)
 print("torch._dynamo" in sys.modules)

@@ -54,7 +54,7 @@ def test_a_plan_for_one_hypothesis_counts_only_its_jobs(project, calibrated):
 
 def test_finished_runs_are_not_planned_again(project, calibrated):
     plan = load_plan(project / "hypotheses", project / "results")
-    wide = plan.hypotheses["tiny"].run_hash("wide")
+    wide = plan.hypotheses["tiny"].runs["wide"]
     io.write_json(plan.run_dir(wide) / "run.json", {"seeds": [0, 1, 2], "steps": 150})
     text = planning.plan_text(plan, ["tiny"])
     assert "Jobs to run: 3 (1 train, 1 stats, 1 report)" in text

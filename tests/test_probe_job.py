@@ -6,12 +6,12 @@ import pandas as pd
 
 from refute.probing.job import probe_run
 from refute.training.job import train_run
-from refute.spec.loader import run_hash
-from refute.spec.schema import run_spec_model
+from refute.spec.hashing import run_hash
+from refute.spec.schema import RunSpec
 
 
 def trained(results, **train):
-    run = run_spec_model().model_validate({
+    run = RunSpec.model_validate({
         "task": {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}},
         "model": {"name": "mlp", "params": {"width": 16, "d_embed": 4}},
         "train": {"lr": 0.01, "steps": 30, "eval_every": 10, "snapshots": [0, 10, 20], **train},

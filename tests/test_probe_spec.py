@@ -3,9 +3,10 @@
 import pytest
 
 from conftest import write_yaml
-from refute.spec.probe_jobs import probe_jobs
+
 from refute.spec.errors import SpecError
-from refute.spec.loader import load_hypothesis, run_hash
+from refute.spec.hashing import run_hash
+from refute.spec.loader import load_hypothesis
 from refute.workflow.agenda import Plan
 
 
@@ -30,7 +31,7 @@ def test_probes_and_predictions_on_their_outputs_validate(tmp_path, tiny):
                                 "metric": "lin/selectivity@hidden.0", "threshold": 0.2, "direction": "greater"})
     h = load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
     assert h.conditions["default"].train.snapshots == [0, 50, 100, 150]
-    assert [p.label for p in h.spec.probes] == ["fourier", "lin"]
+    assert [p.label for p in h.hypothesis.probes] == ["fourier", "lin"]
 
 
 @pytest.mark.parametrize(
@@ -91,8 +92,8 @@ def test_the_same_probe_of_the_same_run_is_one_job_across_hypotheses(tmp_path, t
     tiny.update(id="other", probes=[{"name": "fourier", "id": "g"}, {"name": "fourier", "id": "h", "top_k": 2}])
     b = load_hypothesis(write_yaml(tmp_path / "hyp" / "b.yaml", tiny))
     plan = Plan([a, b], tmp_path / "results")
-    assert probe_jobs(a)[0].hash == probe_jobs(b)[0].hash  # the id only labels
-    assert probe_jobs(b)[0].hash != probe_jobs(b)[1].hash
+    assert a.probe_jobs[0].hash == b.probe_jobs[0].hash  # the id only labels
+    assert b.probe_jobs[0].hash != b.probe_jobs[1].hash
     assert len(plan.probes) == 2
 
 
@@ -102,10 +103,10 @@ def test_a_cka_probe_between_conditions_depends_on_both_runs(tmp_path, tiny):
     with_probes(tiny, {"name": "cka", "site": "hidden.0", "between": "conditions", "reference": "small",
                        "conditions": ["wide"]})
     h = load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
-    (job,) = probe_jobs(h)
-    assert job.condition == "wide" and job.reference == h.runs()["small"] and job.run == h.runs()["wide"]
+    (job,) = h.probe_jobs
+    assert job.condition == "wide" and job.reference == h.runs["small"] and job.run == h.runs["wide"]
     inputs = Plan([h], tmp_path / "results").probe_inputs(job.hash)
-    assert any(h.runs()["small"] in i for i in inputs) and any(h.runs()["wide"] in i for i in inputs)
+    assert any(h.runs["small"] in i for i in inputs) and any(h.runs["wide"] in i for i in inputs)
 
 
 def test_the_readme_probe_example_is_valid(tmp_path):
@@ -119,4 +120,4 @@ def test_the_readme_probe_example_is_valid(tmp_path):
     spec["train"].update(snippet["train"])
     spec.update(probes=snippet["probes"], predictions=snippet["predictions"])
     h = load_hypothesis(write_yaml(tmp_path / "readme.yaml", spec))
-    assert [p.label for p in h.spec.probes] == ["fourier", "decode-a"]
+    assert [p.label for p in h.hypothesis.probes] == ["fourier", "decode-a"]

@@ -12,15 +12,17 @@ from refute.components.probes.cka import linear_cka
 from refute.components.probes.fourier import frequency_power
 from refute.components.probes.linear_probe import probe_accuracies
 from refute.components.probes.localization import group_search
-from refute.registry import MODELS, PROBES
-from refute.spec.schema import probe_union, run_spec_model
+from refute.components.models import MODELS
+from refute.components.probes import PROBES
+from refute.components.probes import ProbeSpec
+from refute.spec.schema import RunSpec
 from refute.training.loop import fit
 
 from pydantic import TypeAdapter
 
 
 def run_spec(task=None, model=None, seeds=(0, 1), steps=40, **train):
-    return run_spec_model().model_validate({
+    return RunSpec.model_validate({
         "task": task or {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}},
         "model": model or {"name": "mlp", "params": {"width": 16, "d_embed": 4}},
         "train": {"lr": 0.01, "steps": steps, "eval_every": 10, **train},
@@ -38,7 +40,7 @@ def context(run, state=None, step=None) -> ProbeContext:
 
 
 def probe(**spec):
-    return TypeAdapter(probe_union()).validate_python(spec)
+    return TypeAdapter(ProbeSpec).validate_python(spec)
 
 
 def compute(ctx, **spec):

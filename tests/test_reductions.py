@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from refute.spec.schema import reduction_union
+from refute.components.reductions import Reduction
 from pydantic import TypeAdapter
 
 from refute.components import reductions
@@ -13,7 +13,7 @@ VALUES = np.array([0.0, 0.2, 0.9, 0.96, 0.94])
 
 
 def spec(**kw):
-    return TypeAdapter(reduction_union()).validate_python(kw)
+    return TypeAdapter(Reduction).validate_python(kw)
 
 
 @pytest.mark.parametrize(

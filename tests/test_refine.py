@@ -18,7 +18,7 @@ def analysed(tmp_path, spec: dict, verdict: str, status: dict[str, str], power: 
     out.mkdir(parents=True)
     preds = [{"id": p.id, "kind": p.kind, "spec": p.model_dump(mode="json"), "outcome": {"status": status[p.id]},
               "result": {"power": {"seeds_for_80": power[p.id]}} if power and p.id in power else {}}
-             for p in h.spec.predictions]
+             for p in h.hypothesis.predictions]
     (out / "predictions.json").write_text(json.dumps(preds))
     (out / "verdict.json").write_text(json.dumps({"id": h.id, "verdict": verdict, "predictions": status,
                                                   "provenance": {"hypothesis_sha256": h.file_sha256}}))

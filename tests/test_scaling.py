@@ -68,7 +68,7 @@ def test_identical_training_is_one_job_across_conditions_and_hypotheses(tmp_path
     write_yaml(tmp_path / "hypotheses" / "two.yaml", other)
     jobs, _ = dry_run(tmp_path)
     assert jobs == {"train": 1, "stats": 2, "report": 2}
-    runs = {load_hypothesis(p).run_hash(c) for p, c in
+    runs = {load_hypothesis(p).runs[c] for p, c in
             [(tmp_path / "hypotheses/one.yaml", "a"), (tmp_path / "hypotheses/one.yaml", "b"),
              (tmp_path / "hypotheses/two.yaml", "same")]}
     assert len(runs) == 1
@@ -112,7 +112,7 @@ def test_a_split_run_matches_one_job_and_is_not_redone_when_the_split_or_device_
     assert json.loads((tmp_path / "results/tiny/verdict.json").read_text())["verdict"] == "SUPPORTED"
 
     hyp = load_hypothesis(tmp_path / "hypotheses/tiny.yaml")
-    run_dir = tmp_path / "results/runs" / hyp.run_hash("default")
+    run_dir = tmp_path / "results/runs" / hyp.runs["default"]
     assert sorted(p.name for p in run_dir.glob("seeds-*")) == ["seeds-0-2", "seeds-2-3"]
     alone = fit(hyp.conditions["default"], log=lambda m: None)
     merged = pd.read_parquet(run_dir / "metrics.parquet")
@@ -154,12 +154,17 @@ def test_partition_and_account_live_in_profiles_never_in_rules():
 CONDA_NAMES = {"torch": {"pytorch", "pytorch-cpu"}, "yaml": {"pyyaml"}, "matplotlib": {"matplotlib-base", "matplotlib"},
                "sklearn": {"scikit-learn"}}
 FAMILIES = {
-    "train": "import refute.training.job, refute.training.loop, refute.scaling.chunks; from refute.registry import TASKS, MODELS, "
-             "OPTIMIZERS, OBSERVABLES; [r.names() for r in (TASKS, MODELS, OPTIMIZERS, OBSERVABLES)]",
-    "stats": "import refute.stats.analyse; from refute.spec.schema import hypothesis_model; hypothesis_model()",
+    "train": "import refute.training.job, refute.training.loop, refute.scaling.chunks; from refute.components.tasks import TASKS; "
+             "from refute.components.models import MODELS; from refute.components.optimizers import OPTIMIZERS; "
+             "from refute.components.observables import OBSERVABLES; "
+             "[r.names() for r in (TASKS, MODELS, OPTIMIZERS, OBSERVABLES)]",
+    "stats": "import refute.stats.analyse; from refute.spec.schema import Hypothesis; "
+             "from refute.components.predictions import PREDICTIONS; PREDICTIONS.names()",
     "report": "import refute.report.markdown, refute.report.figures, refute.stats.analyse; "
-              "from refute.spec.schema import hypothesis_model; hypothesis_model()",
-    "probes": "import refute.probing.job; from refute.registry import PROBES, MODELS, TASKS; "
+              "from refute.spec.schema import Hypothesis; from refute.components.predictions import PREDICTIONS; "
+              "PREDICTIONS.names()",
+    "probes": "import refute.probing.job; from refute.components.probes import PROBES; "
+              "from refute.components.models import MODELS; from refute.components.tasks import TASKS; "
               "[r.names() for r in (PROBES, MODELS, TASKS)]",
 }
 DECLARED = ["torch", "numpy", "scipy", "statsmodels", "pandas", "pyarrow", "pydantic", "yaml", "matplotlib", "sklearn"]

@@ -51,7 +51,7 @@ def test_the_dag_runs_through_sbatch_to_the_workstation_numbers_and_verdict(clus
     hyp = load_hypothesis(tmp_path / "hypotheses/tiny.yaml")
     job_ids = set()
     for cond, run in hyp.conditions.items():
-        run_dir = tmp_path / "results/runs" / hyp.run_hash(cond)
+        run_dir = tmp_path / "results/runs" / hyp.runs[cond]
         record = json.loads((run_dir / "run.json").read_text())
         assert record["slurm_job_id"], f"{cond} was not trained inside a SLURM job"
         job_ids.add(record["slurm_job_id"])

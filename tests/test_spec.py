@@ -19,7 +19,7 @@ def test_bundled_example_is_valid():
     assert set(h.conditions) == {"wd1", "wd0"}
     assert h.conditions["wd0"].train.weight_decay == 0.0
     assert h.conditions["wd1"].train.weight_decay == 1.0
-    assert h.run_hash("wd0") != h.run_hash("wd1")
+    assert h.runs["wd0"] != h.runs["wd1"]
 
 
 def test_seed_count_expands_to_a_list(tmp_path, tiny):
@@ -134,7 +134,7 @@ def test_run_hash_ignores_everything_but_training(tmp_path, tiny):
     b = load_hypothesis(write_yaml(tmp_path / "b.yaml", tiny))
     tiny["train"]["lr"] = 0.02
     c = load_hypothesis(write_yaml(tmp_path / "c.yaml", tiny))
-    assert a.runs() == b.runs() != c.runs()
+    assert a.runs == b.runs != c.runs
 
 
 def test_the_readme_example_hypothesis_is_valid(tmp_path):

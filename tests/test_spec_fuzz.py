@@ -35,7 +35,7 @@ def check(path: Path) -> None:
         return
     results = (path.parent / "results").resolve()
     assert (results / h.id).resolve().parent == results
-    for condition, run_hash in h.runs().items():
+    for condition, run_hash in h.runs.items():
         assert SAFE_NAME.match(condition), condition
         assert re.fullmatch(r"[0-9a-f]{16}", run_hash)
         # Nothing that loads carries a NaN or an infinity into training.

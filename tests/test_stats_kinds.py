@@ -5,15 +5,15 @@ import pandas as pd
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from refute.registry import PREDICTIONS
-from refute.spec.schema import component_union_by_kind
+from refute.components.predictions import PREDICTIONS
+from refute.components.predictions import PredictionSpec
 from refute.components.predictions import frame
 from refute.components.predictions.outcome import CONTRADICTED, HOLDS, UNDECIDED
 
 
 def pred(**kw):
     base = {"id": "p", "metric": "m", "reduce": "final", "alpha": 0.05}
-    return TypeAdapter(component_union_by_kind()).validate_python({**base, **kw})
+    return TypeAdapter(PredictionSpec).validate_python({**base, **kw})
 
 
 def run(p, data):

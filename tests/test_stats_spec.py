@@ -19,7 +19,7 @@ def line_of(path, text: str) -> int:
 
 def test_analysis_defaults_to_holm_and_invalidating_failures(tmp_path, tiny):
     h = load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
-    assert h.spec.analysis.correction == "holm" and h.spec.analysis.failed_runs == "invalid"
+    assert h.hypothesis.analysis.correction == "holm" and h.hypothesis.analysis.failed_runs == "invalid"
 
 
 def test_unknown_correction_is_named_with_its_line(tmp_path, tiny):

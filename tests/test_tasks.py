@@ -4,7 +4,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from refute.registry import TASKS
+from refute.components.tasks import TASKS
 
 
 def build(name, **params):

@@ -4,13 +4,13 @@ import pandas as pd
 import pytest
 import torch
 
-from refute.spec.schema import run_spec_model
+from refute.spec.schema import RunSpec
 from refute.components.tasks.modular_arithmetic import ModularArithmetic, build
 from refute.training.loop import fit
 
 
 def run_spec(seeds, **train):
-    return run_spec_model().model_validate({
+    return RunSpec.model_validate({
         "task": {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}},
         "model": {"name": "mlp", "params": {"width": 32, "d_embed": 8}},
         "train": {"lr": 0.01, "steps": 40, "eval_every": 10, **train},
@@ -94,7 +94,7 @@ def test_every_model_trains_a_seed_in_the_batch_as_if_alone(name):
     task, model, train = MODEL_RUNS[name]
 
     def spec(seeds):
-        return run_spec_model().model_validate({
+        return RunSpec.model_validate({
             "task": task, "model": model, "seeds": seeds, "observables": ["loss", "weight_norm"],
             "train": {"steps": 20, "eval_every": 10, "batch_size": 16, **train}})
 
@@ -109,7 +109,7 @@ def test_every_model_trains_a_seed_in_the_batch_as_if_alone(name):
 
 
 def test_online_data_draws_a_fresh_batch_every_step():
-    from refute.registry import TASKS
+    from refute.components.tasks import TASKS
     from refute.training.loop import Batches
 
     data = TASKS.get("sparse_parity").impl(TASKS.get("sparse_parity").params(n_bits=8, k=2, online=True))

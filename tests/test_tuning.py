@@ -10,16 +10,16 @@ import torch
 
 from refute.scaling import tuning
 from refute.training.checkpoint import FILE, Checkpoint
-from refute.registry import TASKS
-from refute.spec.loader import run_hash
-from refute.spec.schema import run_spec_model
+from refute.components.tasks import TASKS
+from refute.spec.hashing import run_hash
+from refute.spec.schema import RunSpec
 from refute.training.loop import Batches, fit
 
 QUIET = dict(log=lambda m: None)
 
 
 def grokking(seeds=16, **train):
-    return run_spec_model().model_validate({
+    return RunSpec.model_validate({
         "task": {"name": "modular_arithmetic", "params": {"p": 97, "train_fraction": 0.3}},
         "model": {"name": "mlp", "params": {"width": 512, "d_embed": 128}},
         "train": {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1.0, "steps": 300, "eval_every": 300, **train},
@@ -27,7 +27,7 @@ def grokking(seeds=16, **train):
 
 
 def sparse_parity(seeds=16, **train):
-    return run_spec_model().model_validate({
+    return RunSpec.model_validate({
         "task": {"name": "sparse_parity", "params": {"n_bits": 40, "k": 3, "online": True, "n_train": 256,
                                                      "n_val": 256}},
         "model": {"name": "mlp", "params": {"width": 128}},
@@ -36,7 +36,7 @@ def sparse_parity(seeds=16, **train):
 
 
 def small_modular(**train):
-    return run_spec_model().model_validate({
+    return RunSpec.model_validate({
         "task": {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}},
         "model": {"name": "mlp", "params": {"width": 32, "d_embed": 8}},
         "train": {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.1, "steps": 30, "eval_every": 10,

@@ -91,7 +91,7 @@ def new(a: argparse.Namespace) -> int:
     import re
 
     from refute.spec.loader import load_hypothesis
-    from refute.spec.schema import SLUG
+    from refute.registry import SLUG
 
     if not re.match(SLUG, a.id):
         raise CommandError(f"id {a.id!r} must be a slug matching {SLUG}")
@@ -118,7 +118,7 @@ def check(a: argparse.Namespace) -> int:
     from refute.spec.loader import load_all
 
     hyps = load_all(a.hypotheses)  # a SpecError is printed by main
-    runs = {r for h in hyps for r in h.runs().values()}
+    runs = {r for h in hyps for r in h.runs.values()}
     print(f"{len(hyps)} hypotheses valid; {len(runs)} distinct training runs.")
     return 0
 

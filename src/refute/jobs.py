@@ -29,12 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--results", default="results")
     pr.add_argument("--threads", type=int, default=1)
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
-    s.add_argument("hypothesis")
+    s.add_argument("plan", help="the hypothesis's plan file (results/plans/<digest>.json)")
     s.add_argument("--results", default="results")
     r = sub.add_parser("report", help="write a hypothesis's report.md, report.html and figures")
     r.add_argument("id")
     r.add_argument("--results", default="results")
     i = sub.add_parser("index", help="write the agenda index (index.md, index.html) with the prediction scoreboard")
+    i.add_argument("--plans", nargs="+", help="every hypothesis's plan file")
     i.add_argument("--hypotheses", default="hypotheses")
     i.add_argument("--results", default="results")
     a = ap.parse_args(argv)
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     elif a.stage == "stats":
         from refute.stats.analyse import analyse
 
-        print(analyse(a.hypothesis, a.results)["verdict"])
+        print(analyse(a.plan, a.results)["verdict"])
     elif a.stage == "report":
         from refute.report.html import write_html_report
         from refute.report.markdown import write_report
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from refute.report.index import write_index
 
-        for path in write_index(a.hypotheses, a.results):
+        for path in write_index(a.hypotheses, a.results, plans=a.plans):
             print(path)
     return 0
 

@@ -1,49 +1,129 @@
-"""Named, pluggable components: tasks, models, optimizers, observables, probes, reductions, prediction kinds.
+"""Named, pluggable components, each kind with an explicit contract.
 
-A component is one module that registers itself under a name with a pydantic class for its
-parameters. Hypothesis files select components by name; the spec validates their parameters with
-that class. Adding a component means adding a module to the right package: each package imports
-all of its modules on first use, so nothing in the core needs editing.
+A component is a class registered under a name with a pydantic class for its parameters:
+
+    @TASKS.register("sparse_parity", SparseParityParams)
+    class SparseParity(Task):
+        def info(self, p): ...
+        def build(self, p): ...
+
+Hypothesis files select components by name; the spec validates their parameters with that class.
+Each kind has a contract (an abstract base class: `Task`, `Model`, `Observable`, ...); registering a
+class that does not implement it (a missing method, a method with the wrong parameters, parameters
+that are not a `Params` class, a name taken) fails when its module is imported, with the module's file
+and line, so a broken component stops everything before any job runs. Each kind's package imports all
+of its modules on first use, so adding a component means adding a module: nothing in the core changes.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, WrapValidator, field_serializer,
+                      field_validator, model_validator)
+
+# Names a hypothesis gives things (ids of hypotheses, predictions, probes, alternatives): safe as folder names.
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
 
 class Params(BaseModel):
-    """Base for component parameters: unknown keys are errors, never silently ignored."""
+    """Base for every spec type and component parameters: unknown keys are errors, never silently
+    ignored; values are immutable and finite."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class ComponentError(TypeError):
+    """A component that does not meet its kind's contract; the message names its file and line."""
+
+
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class Entry:
+class Entry(Generic[T]):
     name: str
     params: type[Params]
-    impl: Any
+    impl: T  # an instance of the component's class (prediction kinds: the class itself)
     help: str
+    source: str  # file:line of the component's class, for error messages
 
 
-class Registry:
-    def __init__(self, kind: str, package: str):
+def where(obj: Any) -> str:
+    """file:line of a class or function."""
+    try:
+        return f"{inspect.getsourcefile(obj)}:{inspect.getsourcelines(obj)[1]}"
+    except (OSError, TypeError):
+        return getattr(obj, "__module__", "?")
+
+
+def check_contract(contract: type, cls: type, kind: str, name: str) -> None:
+    """Raise ComponentError unless `cls` implements every method of `contract` with the contract's parameters."""
+    at = where(cls)
+    if not (isinstance(cls, type) and issubclass(cls, contract)):
+        raise ComponentError(f"{at}: {kind} {name!r} must be a class deriving from {contract.__module__}."
+                             f"{contract.__qualname__}")
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        raise ComponentError(f"{at}: {kind} {name!r} does not implement {', '.join(missing)} "
+                             f"(required by {contract.__qualname__})")
+    for attr, spec in vars(contract).items():
+        if not getattr(spec, "__isabstractmethod__", False):
+            continue
+        want = _arity(spec)
+        got = _arity(getattr(cls, attr))
+        if want != got:
+            raise ComponentError(f"{where(getattr(cls, attr))}: {kind} {name!r}: {attr}() takes "
+                                 f"{', '.join(got) or 'nothing'}; the contract is {attr}({', '.join(want)})")
+
+
+def _arity(fn: Any) -> list[str]:
+    # Positional parameters after self/cls; names may differ, the count may not.
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    names = [p.name for p in params]
+    return names[1:] if names and names[0] in ("self", "cls") else names
+
+
+class Registry(Generic[T]):
+    """The components of one kind, by name, checked against the kind's `contract` when registered."""
+
+    # Base parameter class -> its registry, for kinds written flat ({name, ...params}); see `flat`.
+    flat_registries: ClassVar[dict[type, "Registry"]] = {}
+    key: str = "name"  # the field that names the component in a flat reference
+
+    def __init__(self, kind: str, package: str, contract: type | None = None, params_base: type[Params] = Params,
+                 instantiate: bool = True):
         self.kind = kind
+        self.contract = contract
+        self.params_base = params_base
         self._package = package
-        self._entries: dict[str, Entry] = {}
+        self._instantiate = instantiate
+        self._entries: dict[str, Entry[T]] = {}
         self._loaded = False
 
-    def register(self, name: str, params: type[Params], help: str = ""):
-        """Decorator: register `impl` (a function or class) under `name`."""
+    def register(self, name: str, params: type[Params] | None = None, help: str = ""):
+        """Decorator: register the class (or, for kinds without a contract, function) under `name`."""
 
         def deco(impl):
+            at = where(impl)
             if name in self._entries:
-                raise RuntimeError(f"{self.kind} {name!r} registered twice")
+                raise ComponentError(f"{at}: {self.kind} {name!r} is already registered by "
+                                     f"{self._entries[name].source}")
+            p = params if params is not None else impl
+            if not (isinstance(p, type) and issubclass(p, self.params_base)):
+                raise ComponentError(f"{at}: {self.kind} {name!r}: its parameters must be a class deriving from "
+                                     f"{self.params_base.__module__}.{self.params_base.__qualname__}")
+            if self.contract is not None:
+                check_contract(self.contract, impl, self.kind, name)
+            obj = impl() if self.contract is not None and self._instantiate else impl
             doc = help or next(iter((impl.__doc__ or "").strip().splitlines()), "")
-            self._entries[name] = Entry(name, params, impl, doc)
+            self._entries[name] = Entry(name, p, obj, doc, at)
             return impl
 
         return deco
@@ -66,22 +146,99 @@ class Registry:
         self._load()
         return name in self._entries
 
-    def get(self, name: str) -> Entry:
+    def get(self, name: str) -> Entry[T]:
         self._load()
         try:
             return self._entries[name]
         except KeyError:
             raise KeyError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}") from None
 
-    def entries(self) -> list[Entry]:
+    def entries(self) -> list[Entry[T]]:
         self._load()
         return [self._entries[n] for n in sorted(self._entries)]
 
 
-TASKS = Registry("task", "refute.components.tasks")
-MODELS = Registry("model", "refute.components.models")
-OPTIMIZERS = Registry("optimizer", "refute.components.optimizers")
-OBSERVABLES = Registry("observable", "refute.components.observables")
-REDUCTIONS = Registry("reduction", "refute.components.reductions")
-PREDICTIONS = Registry("prediction kind", "refute.components.predictions")
-PROBES = Registry("probe", "refute.components.probes")
+# --- references to components in a spec ---------------------------------------------------------------------
+# A spec names a component and gives its parameters in one of two shapes:
+#   nested: {name: mlp, params: {width: 64}}  (tasks, models, optimizers), a subclass of ComponentRef;
+#   flat:   {name: sharpness, every: 50}      (observables, probes, reductions; prediction kinds by `kind`),
+#           the registered parameter class itself, which carries the name.
+# Both accept the bare name as shorthand and validate the parameters with the class the component registered,
+# so errors point into the parameters (task.params.p) and a new component needs no change here.
+
+
+def _expand(value: Any, key: str = "name") -> Any:
+    return {key: value} if isinstance(value, str) else value
+
+
+def unknown_name(registry: Registry, key: str, value: Any, loc: tuple = ()) -> Exception:
+    from pydantic import ValidationError
+    from pydantic_core import InitErrorDetails, PydanticCustomError
+
+    known = ", ".join(repr(n) for n in registry.names())
+    if value is None:
+        err = PydanticCustomError("missing_component", f"needs a {key} (one of: {known})")
+    else:
+        err = PydanticCustomError("unknown_component", f"unknown {key} {value!r}; known: {known}")
+    return ValidationError.from_exception_data(registry.kind, [InitErrorDetails(type=err, loc=loc, input=value)])
+
+
+class ComponentRef(Params):
+    """A component chosen by name, with its parameters validated by the class it registered.
+    Subclasses set `registry` (a ClassVar) to the kind's registry."""
+
+    name: str
+    params: Params = Field(default_factory=dict, validate_default=True)
+    registry: ClassVar[Registry]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _expand(value)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in cls.registry:
+            raise unknown_name(cls.registry, "name", value)
+        return value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.data.get("name")
+        if name not in cls.registry:
+            return Params()  # the unknown name is the error; its parameters cannot be checked
+        schema = cls.registry.get(name).params
+        if isinstance(value, schema):
+            return value
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        return schema.model_validate({} if value is None else value)
+
+    @field_serializer("params")
+    def _dump_params(self, params: Params, info):
+        return params.model_dump(mode=info.mode)
+
+
+def flat(registry: Registry, key: str = "name") -> Any:
+    """The annotated type of a flat component reference: `{<key>: <registered name>, ...its parameters}`."""
+
+    registry.key = key
+    Registry.flat_registries[registry.params_base] = registry
+
+    def dispatch(value: Any, handler) -> Any:
+        value = _expand(value, key)
+        if isinstance(value, registry.params_base):
+            name = getattr(value, key)
+            if name in registry and isinstance(value, registry.get(name).params):
+                return value
+            value = value.model_dump()
+        if not isinstance(value, dict):
+            return handler(value)  # the base class reports the type error
+        name = value.get(key)
+        if not isinstance(name, str) or name not in registry:
+            raise unknown_name(registry, key, name, (key,) if name is not None else ())
+        return registry.get(name).params.model_validate(value)
+
+    return Annotated[SerializeAsAny[registry.params_base], WrapValidator(dispatch)]

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field
 
-from refute.registry import OPTIMIZERS, Params
+from refute.registry import ComponentRef, Params, Registry
+
+OPTIMIZERS: Registry = Registry("optimizer", __name__)
+
+
+class OptimizerRef(ComponentRef):
+    """`train.optimizer`: a name (adamw, adam, sgd) or {name, params}."""
+
+    registry: ClassVar[Registry] = OPTIMIZERS
+
 
 # Optimizers whose step is invariant to the gradient's scale; muP scales their learning rates differently.
 ADAPTIVE = {"adam", "adamw"}

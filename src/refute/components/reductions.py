@@ -12,10 +12,21 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from refute.registry import REDUCTIONS, Params
+from refute.registry import Params, Registry, flat
 
 
-class NoParams(Params):
+class ReductionParams(Params):
+    """Base of every reduction's parameters: the registered name, beside the reduction's own fields."""
+
+    name: str = Field(description="the reduction, e.g. final or first_crossing")
+
+
+REDUCTIONS: Registry = Registry("reduction", __name__, params_base=ReductionParams)
+# `reduce:` in a prediction: a name or {name, ...params}.
+Reduction = flat(REDUCTIONS)
+
+
+class NoParams(ReductionParams):
     pass
 
 
@@ -43,7 +54,7 @@ def change(p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> f
     return float(values[-1] - values[0])
 
 
-class MeanLast(Params):
+class MeanLast(ReductionParams):
     k: int = Field(5, gt=0, description="number of final evaluations to average")
 
 
@@ -53,7 +64,7 @@ def mean_last(p: MeanLast, steps: np.ndarray, values: np.ndarray, budget: int) -
     return float(np.mean(values[-p.k :]))
 
 
-class FirstCrossing(Params):
+class FirstCrossing(ReductionParams):
     threshold: float = Field(description="the level to cross")
     above: bool = Field(True, description="true: first step with value >= threshold; false: value <= threshold")
     if_never: Literal["budget", "nan"] = Field(

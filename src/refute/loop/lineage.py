@@ -79,9 +79,9 @@ def _top(key: str) -> str:
 
 def _rank(top: str) -> int:
     # Changes are listed in the order the fields appear in a hypothesis file: task, model, ... predictions.
-    from refute.spec.schema import hypothesis_model
+    from refute.spec.schema import Hypothesis
 
-    order = list(hypothesis_model().model_fields)
+    order = list(Hypothesis.model_fields)
     return order.index(top) if top in order else len(order)
 
 

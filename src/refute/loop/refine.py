@@ -31,8 +31,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from refute.spec.loader import RUN_FIELDS, Hypothesis, _set_dotted, condition_grid, load_all
-from refute.spec.schema import MAX_SEEDS, SLUG, run_spec_model
+from refute.dotted import set_dotted
+from refute.registry import SLUG
+from refute.spec.loader import condition_grid, load_all
+from refute.spec.plan import Plan
+from refute.spec.schema import MAX_SEEDS, RUN_FIELDS, RunSpec
 from refute.components.predictions.outcome import CONTRADICTED, HOLDS, INCONCLUSIVE, INVALID, REFUTED, SUPPORTED, UNDECIDED
 
 MORE_SEEDS, GENERALIZATION, BOUNDARY = "more seeds", "generalization", "boundary probe"
@@ -78,7 +81,7 @@ def next_kind(verdict: str) -> str:
     raise RefineError(f"unknown verdict {verdict!r}")
 
 
-def draft(hyp: Hypothesis, verdict: dict, predictions: list[dict], taken: set[str],
+def draft(hyp: Plan, verdict: dict, predictions: list[dict], taken: set[str],
           axis: str | None = None, values: list[Any] | None = None) -> Draft:
     """The draft that follows `hyp` given its verdict record and predictions.json; `taken` holds the ids
     (and file stems) already in use, so the draft never replaces anything."""
@@ -95,8 +98,8 @@ def draft(hyp: Hypothesis, verdict: dict, predictions: list[dict], taken: set[st
         values = _valid_values(hyp, axis, values)
         resweep(data, hyp, axis, values)
         n = len(data["predictions"])
-        if n > len(hyp.spec.predictions):
-            correction = getattr(getattr(hyp.spec, "analysis", None), "correction", "none")
+        if n > len(hyp.hypothesis.predictions):
+            correction = getattr(getattr(hyp.hypothesis, "analysis", None), "correction", "none")
             why.append(f"{n} predictions now: " + (
                 "each is tested at its own α with no correction for multiplicity; consider analysis.correction."
                 if correction == "none" else
@@ -107,9 +110,9 @@ def draft(hyp: Hypothesis, verdict: dict, predictions: list[dict], taken: set[st
     return Draft(data["id"], kind, data, why)
 
 
-def _base(hyp: Hypothesis, new_id: str) -> dict:
+def _base(hyp: Plan, new_id: str) -> dict:
     """The parent's file as the starting point: new id, `refines` the parent, priors cleared."""
-    raw = copy.deepcopy(hyp.raw)
+    raw = copy.deepcopy(hyp.source)
     data = {"id": new_id, "refines": hyp.id, "title": raw.pop("title"), "statement": raw.pop("statement")}
     raw.pop("id")
     raw.pop("refines", None)
@@ -148,7 +151,7 @@ def seeds_needed(predictions: list[dict]) -> tuple[int | None, list[str]]:
     return n, [k for k, v in asks.items() if v == n]
 
 
-def _more_seeds(hyp: Hypothesis, data: dict, predictions: list[dict]) -> list[str]:
+def _more_seeds(hyp: Plan, data: dict, predictions: list[dict]) -> list[str]:
     used = sorted({s for run in hyp.conditions.values() for s in run.seeds})
     current = max(len(run.seeds) for run in hyp.conditions.values())
     n, who = seeds_needed(predictions)
@@ -173,8 +176,8 @@ def _more_seeds(hyp: Hypothesis, data: dict, predictions: list[dict]) -> list[st
 
 # ---------------------------------------------------------------- axes and values
 
-def _base_run(hyp: Hypothesis) -> dict:
-    return {k: copy.deepcopy(hyp.raw[k]) for k in RUN_FIELDS if k in hyp.raw}
+def _base_run(hyp: Plan) -> dict:
+    return {k: copy.deepcopy(hyp.source[k]) for k in RUN_FIELDS if k in hyp.source}
 
 
 def _value_at(run: Any, path: str) -> Any:
@@ -186,14 +189,14 @@ def _value_at(run: Any, path: str) -> Any:
     return node
 
 
-def choose_axis(hyp: Hypothesis) -> str:
+def choose_axis(hyp: Plan) -> str:
     """The axis to sweep next: the hypothesis's own sweep axis if it has one (widen what it swept);
     else the first of PREFERRED_AXES that is a number in its runs and that no condition overrides (the
     conditions' own fields are the treatment, not an axis to generalize over); else any numeric task or
     model parameter."""
-    if hyp.spec.sweep:
-        return next(iter(hyp.spec.sweep))
-    overridden = {k for o in hyp.spec.conditions.values() for k in o}
+    if hyp.hypothesis.sweep:
+        return next(iter(hyp.hypothesis.sweep))
+    overridden = {k for o in hyp.hypothesis.conditions.values() for k in o}
     run = next(iter(hyp.conditions.values()))
     numeric = lambda p: isinstance(_value_at(run, p), (int, float)) and not isinstance(_value_at(run, p), bool)
     for path in PREFERRED_AXES:
@@ -213,17 +216,17 @@ def _round(x: float, like: Any) -> Any:
     return float(f"{x:.3g}")
 
 
-def _is_valid(hyp: Hypothesis, axis: str, value: Any) -> bool:
+def _is_valid(hyp: Plan, axis: str, value: Any) -> bool:
     run = _base_run(hyp)
     try:
-        _set_dotted(run, axis, value)
-        run_spec_model().model_validate(run)
+        set_dotted(run, axis, value)
+        RunSpec.model_validate(run)
     except (ValidationError, KeyError, TypeError, ValueError, IndexError, AttributeError):
         return False
     return True
 
 
-def _valid_values(hyp: Hypothesis, axis: str, values: list[Any]) -> list[Any]:
+def _valid_values(hyp: Plan, axis: str, values: list[Any]) -> list[Any]:
     good = [v for v in dict.fromkeys(values) if _is_valid(hyp, axis, v)]
     bad = [v for v in values if v not in good]
     if len(good) < 2:
@@ -232,7 +235,7 @@ def _valid_values(hyp: Hypothesis, axis: str, values: list[Any]) -> list[Any]:
     return sorted(good)
 
 
-def _step_out(hyp: Hypothesis, axis: str, value: Any, factor: float) -> Any | None:
+def _step_out(hyp: Plan, axis: str, value: Any, factor: float) -> Any | None:
     """`value` moved by `factor` (× for up, ÷ for down), or the nearest valid point short of it
     (for bounded fields such as a fraction below 1: halfway to the bound)."""
     for f in (factor, math.sqrt(factor)):
@@ -246,9 +249,9 @@ def _step_out(hyp: Hypothesis, axis: str, value: Any, factor: float) -> Any | No
     return None
 
 
-def _current(hyp: Hypothesis, axis: str) -> list[Any]:
-    if axis in hyp.spec.sweep:
-        return sorted(hyp.spec.sweep[axis])
+def _current(hyp: Plan, axis: str) -> list[Any]:
+    if axis in hyp.hypothesis.sweep:
+        return sorted(hyp.hypothesis.sweep[axis])
     values = {_value_at(run, axis) for run in hyp.conditions.values()}
     values.discard(None)
     if not values:
@@ -256,7 +259,7 @@ def _current(hyp: Hypothesis, axis: str) -> list[Any]:
     return sorted(values)
 
 
-def _generalization_values(hyp: Hypothesis, axis: str, predictions: list[dict]) -> tuple[list[Any], list[str]]:
+def _generalization_values(hyp: Plan, axis: str, predictions: list[dict]) -> tuple[list[Any], list[str]]:
     tested = _current(hyp, axis)
     lo, hi = tested[0], tested[-1]
     if len(tested) > 1 and lo > 0:
@@ -271,9 +274,9 @@ def _generalization_values(hyp: Hypothesis, axis: str, predictions: list[dict]) 
                     f"tested {tested}, now {values}; every prediction is repeated at every value."]
 
 
-def _boundary_values(hyp: Hypothesis, axis: str, predictions: list[dict]) -> tuple[list[Any], list[str]]:
+def _boundary_values(hyp: Plan, axis: str, predictions: list[dict]) -> tuple[list[Any], list[str]]:
     tested = _current(hyp, axis)
-    if axis in hyp.spec.sweep:
+    if axis in hyp.hypothesis.sweep:
         status = _status_by_value(hyp, axis, predictions)
         pairs = [(a, b) for a, b in zip(tested, tested[1:]) if status.get(a) and status.get(b) and
                  status[a] != status[b] and {status[a], status[b]} == {HOLDS, CONTRADICTED}]
@@ -300,10 +303,10 @@ def _between(a: Any, b: Any, k: int = 3) -> list[Any]:
     return sorted({_round(x, a) for x in pts} - {a, b})
 
 
-def _status_by_value(hyp: Hypothesis, axis: str, predictions: list[dict]) -> dict[Any, str]:
+def _status_by_value(hyp: Plan, axis: str, predictions: list[dict]) -> dict[Any, str]:
     """Per value of the swept axis: 'holds' if every prediction tied to it held, 'contradicted' if any
     was contradicted, else undecided."""
-    cond_value = {name: swept.get(axis) for name, _, swept in condition_grid(hyp.spec.conditions, hyp.spec.sweep)}
+    cond_value = {name: swept.get(axis) for name, _, swept in condition_grid(hyp.hypothesis.conditions, hyp.hypothesis.sweep)}
     per: dict[Any, list[str]] = {}
     for p in predictions:
         vals = {cond_value.get(c) for c in _conditions_of(p["spec"])}
@@ -332,11 +335,11 @@ def _with_label(pid: str, old_label: str | None, label: str) -> str:
     return pid[: 64 - len(tail)] + tail
 
 
-def resweep(data: dict, hyp: Hypothesis, axis: str, values: list[Any]) -> None:
+def resweep(data: dict, hyp: Plan, axis: str, values: list[Any]) -> None:
     """Set `sweep[axis] = values` in the draft and carry the predictions and alternatives over to the new
     condition names: a prediction whose conditions all sit at one value of the axis (or that predates the
     axis) is repeated at every value; one that compares values of the axis is kept as it is."""
-    old_sweep = dict(hyp.spec.sweep)
+    old_sweep = dict(hyp.hypothesis.sweep)
     new_sweep = {**old_sweep, axis: values}
     # The sweep goes right after the conditions it is crossed with.
     rest = {k: data.pop(k) for k in list(data) if k not in ("id", "refines", "title", "statement", *RUN_FIELDS,
@@ -345,9 +348,9 @@ def resweep(data: dict, hyp: Hypothesis, axis: str, values: list[Any]) -> None:
     rest.pop("sweep", None)
     data["sweep"] = {k: list(v) for k, v in new_sweep.items()}
     data.update(rest)
-    old = {name: (cname, swept) for name, cname, swept in condition_grid(hyp.spec.conditions, old_sweep)}
+    old = {name: (cname, swept) for name, cname, swept in condition_grid(hyp.hypothesis.conditions, old_sweep)}
     new = {(cname, tuple(sorted(swept.items(), key=lambda kv: kv[0]))): name
-           for name, cname, swept in condition_grid(hyp.spec.conditions, new_sweep)}
+           for name, cname, swept in condition_grid(hyp.hypothesis.conditions, new_sweep)}
     leaf = axis.rsplit(".", 1)[-1]
 
     def renamed(cond: str, value: Any) -> str:

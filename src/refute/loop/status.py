@@ -72,7 +72,7 @@ def files_of(hypotheses: str | Path, results: str) -> dict[str, list[str]]:
     files of its training runs."""
     out = {}
     for h in load_all(hypotheses):
-        runs = [f"{results}/runs/{r}/" for r in h.runs().values()]
+        runs = [f"{results}/runs/{r}/" for r in h.runs.values()]
         out[h.id] = [f"{results}/{h.id}/", *runs]
     return out
 

@@ -11,8 +11,10 @@ import pandas as pd
 from refute import io
 from refute.training import snapshots
 from refute.components.probes import VALUE_COLUMNS, ProbeContext, steps_of
-from refute.registry import MODELS, PROBES
-from refute.spec.schema import probe_union, run_spec_model
+from refute.components.models import MODELS
+from refute.components.probes import PROBES
+from refute.components.probes import ProbeSpec
+from refute.spec.schema import RunSpec
 
 
 def load_run(results: Path, run_hash: str):
@@ -20,7 +22,7 @@ def load_run(results: Path, run_hash: str):
     import torch
 
     run_dir = results / "runs" / run_hash
-    run = run_spec_model().model_validate(json.loads((run_dir / "spec.json").read_text()))
+    run = RunSpec.model_validate(json.loads((run_dir / "spec.json").read_text()))
     record = run_dir / "run.json"
     meta = io.read_json(record)
     final = torch.load(io.verify(run_dir / "weights.pt", meta, record), weights_only=True)
@@ -48,7 +50,7 @@ def probe_run(spec_path: str | Path, out_dir: str | Path, results: str | Path = 
     t0 = time.perf_counter()
     results, out = Path(results), Path(out_dir)
     job = json.loads(Path(spec_path).read_text())
-    probe = TypeAdapter(probe_union()).validate_python(job["probe"])
+    probe = TypeAdapter(ProbeSpec).validate_python(job["probe"])
     impl = PROBES.get(probe.name).impl
     run, run_dir, seeds, meta, states = load_run(results, job["run"])
     ref = load_run(results, job["reference"]) if job.get("reference") else None

@@ -87,7 +87,7 @@ def probe_sections(verdict: dict, probes: pd.DataFrame | None, figures: Path) ->
     """Per probe in the verdict: its parameters, its summary outputs at the last probed step (as report.md
     shows them) and its figures (report.md's figures/probe-<id>-*.png)."""
     from refute.components.probes import address
-    from refute.registry import PROBES
+    from refute.components.probes import PROBES
 
     out = []
     for spec in verdict.get("probes", []):

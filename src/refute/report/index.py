@@ -14,6 +14,7 @@ from refute import io
 from refute.loop.lineage import tree
 from refute.loop.scoreboard import Scoreboard, score
 from refute.spec.loader import load_all
+from refute.spec.plan import read_plan
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE",
          "INVALID": "⚠️ INVALID", None: "⏳ not run"}
@@ -23,12 +24,13 @@ def _read(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def collect(hypotheses: str | Path = "hypotheses", results: str | Path = "results") -> list[dict]:
+def collect(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
+            plans: list[str | Path] | None = None) -> list[dict]:
     """One entry per hypothesis file: its verdict and predictions as last analysed (None if never), and
     whether the file changed since (stale)."""
     results = Path(results)
     entries = []
-    for h in load_all(hypotheses):
+    for h in ([read_plan(p) for p in plans] if plans is not None else load_all(hypotheses)):
         out = results / h.id
         verdict, preds = _read(out / "verdict.json"), _read(out / "predictions.json")
         if verdict and preds is not None:
@@ -36,12 +38,12 @@ def collect(hypotheses: str | Path = "hypotheses", results: str | Path = "result
                            for p in preds]
         else:
             verdict = None
-            predictions = [{"id": p.id, "status": None, "prior": p.prior} for p in h.spec.predictions]
+            predictions = [{"id": p.id, "status": None, "prior": p.prior} for p in h.hypothesis.predictions]
         entries.append({
             "id": h.id,
-            "title": h.spec.title,
+            "title": h.hypothesis.title,
             "file": str(h.path),
-            "refines": h.spec.refines,
+            "refines": h.hypothesis.refines,
             "verdict": verdict["verdict"] if verdict else None,
             "post_hoc": bool(verdict and verdict.get("post_hoc")),
             "analysed_at": verdict["provenance"]["analysed_at"] if verdict else None,
@@ -114,10 +116,11 @@ def render_html(entries: list[dict], board: Scoreboard, generated: str) -> str:
                        generated=_date(generated), pct=_pct)
 
 
-def write_index(hypotheses: str | Path = "hypotheses", results: str | Path = "results") -> list[Path]:
+def write_index(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
+                plans: list[str | Path] | None = None) -> list[Path]:
     """Write results/index.md and results/index.html."""
     results = Path(results)
-    entries = collect(hypotheses, results)
+    entries = collect(hypotheses, results, plans)
     board = score(entries)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     paths = [results / "index.md", results / "index.html"]

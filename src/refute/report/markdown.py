@@ -233,7 +233,7 @@ def preregistration_lines(verdict: dict) -> list[str]:
 def probe_section(verdict: dict, probes: pd.DataFrame, figures: dict[str, list[Path]]) -> list[str]:
     """Per probe: its parameters, a table of its summary outputs at the last probed step, its figures."""
     from refute.components.probes import address
-    from refute.registry import PROBES
+    from refute.components.probes import PROBES
 
     lines = ["## Probes", ""]
     for spec in verdict.get("probes", []):

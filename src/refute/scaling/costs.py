@@ -11,7 +11,8 @@ import math
 import sys
 from dataclasses import dataclass
 
-from refute.registry import MODELS, TASKS
+from refute.components.models import MODELS
+from refute.components.tasks import TASKS
 from refute.components.tasks import task_info
 
 # A training job's resident memory besides the counted tensors: python, torch, pandas, pyarrow (~300 MB

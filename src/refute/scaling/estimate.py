@@ -43,9 +43,9 @@ class Calibration:
 
 
 def _reference(p: int, width: int, d_embed: int, seeds: int, steps: int, fraction: float):
-    from refute.spec.schema import run_spec_model
+    from refute.spec.schema import RunSpec
 
-    return run_spec_model().model_validate({
+    return RunSpec.model_validate({
         "task": {"name": "modular_arithmetic", "params": {"p": p, "train_fraction": fraction}},
         "model": {"name": "mlp", "params": {"width": width, "d_embed": d_embed}},
         "train": {"lr": 1e-3, "steps": steps, "eval_every": steps},
@@ -133,7 +133,7 @@ def _done(path: Path) -> bool:
 def pending_jobs(plan: Plan, ids: list[str], cal: Calibration) -> list[Job]:
     """The jobs a run of `ids` needs, judged by which outputs exist (`snakemake -n` also sees edits)."""
     jobs: list[Job] = []
-    runs = sorted({h for i in ids for h in plan.hypotheses[i].runs().values()})
+    runs = sorted({h for i in ids for h in plan.hypotheses[i].runs.values()})
     pending_runs = set()
     for h in runs:
         if _done(plan.run_dir(h) / "run.json"):
@@ -159,7 +159,7 @@ def pending_jobs(plan: Plan, ids: list[str], cal: Calibration) -> list[Job]:
                 # Timed as start-up only: what a probe costs depends on the probe (not estimated).
                 jobs.append(Job("probe", job.hash, cal.startup_s))
     for i in ids:
-        stale = any(h in pending_runs for h in plan.hypotheses[i].runs().values()) or \
+        stale = any(h in pending_runs for h in plan.hypotheses[i].runs.values()) or \
             any(j.hash in pending_probes for j in plan.probe_jobs[i])
         if stale or not _done(plan.results / i / "verdict.json"):
             jobs.append(Job("stats", i, cal.startup_s + 2.0))
@@ -216,7 +216,7 @@ def plan_text(plan: Plan, ids: list[str] | None = None, cores: int | None = None
     unknown = [i for i in ids if i not in plan.hypotheses]
     if unknown:
         raise KeyError(f"no hypothesis with id {', '.join(map(repr, unknown))}; known: {', '.join(sorted(plan.hypotheses))}")
-    threads = max([threads_for(plan.runs[h]) for i in ids for h in plan.hypotheses[i].runs().values()] or [1])
+    threads = max([threads_for(plan.runs[h]) for i in ids for h in plan.hypotheses[i].runs.values()] or [1])
     cores = cores or os.cpu_count() or 1
     cal, cal_path = calibration(threads=threads)
     jobs = pending_jobs(plan, ids, cal)
@@ -225,15 +225,15 @@ def plan_text(plan: Plan, ids: list[str] | None = None, cores: int | None = None
     lines = []
     for i in ids:
         hyp = plan.hypotheses[i]
-        lines.append(f"Plan for {i} ({hyp.path}): {hyp.spec.title}")
+        lines.append(f"Plan for {i} ({hyp.path}): {hyp.hypothesis.title}")
         # As split (a finished run keeps the split it was trained with).
         per_job = sorted({max(hi - lo for lo, hi in plan.chunks[h]) if plan.is_chunked(h) else 0
-                          for h in hyp.runs().values()})
+                          for h in hyp.runs.values()})
         per_job_text = ", ".join(str(n) if n else "all" for n in per_job)
-        lines.append(f"  device: {hyp.spec.compute.device}   seeds per job: {per_job_text}")
+        lines.append(f"  device: {hyp.hypothesis.compute.device}   seeds per job: {per_job_text}")
         header = ("condition", "run", "seeds", "jobs", "params/seed", "FLOPs", "memory", "limit", "est. time", "status")
         rows = [header]
-        for cond, h in hyp.runs().items():
+        for cond, h in hyp.runs.items():
             cost = plan.job_cost(h)
             n_jobs = len(plan.chunks[h]) + plan.is_chunked(h)
             per_job = [plan.job_cost(h, lo, hi) for lo, hi in plan.chunks[h]]

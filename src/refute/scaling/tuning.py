@@ -72,7 +72,8 @@ def examples_per_step(batch_size, data) -> int:
 
 def plan(run, data=None) -> tuple[int, int]:
     """(threads, seeds per chunk) for training `run`, from one seed's model and the run's batch."""
-    from refute.registry import MODELS, TASKS
+    from refute.components.models import MODELS
+    from refute.components.tasks import TASKS
 
     data = data if data is not None else TASKS.get(run.task.name).impl(run.task.params)
     model = MODELS.get(run.model.name).impl(run.model.params, data, list(run.seeds)[:1])

@@ -65,21 +65,20 @@ def data_path(data: Any, loc: tuple) -> list:
     """The part of a pydantic error location that exists in the user's data.
 
     Pydantic adds union tags and validator names to locations; walking the data drops them, so
-    `('task', 'modular_arithmetic', 'params', 'p')` becomes `['task', 'params', 'p']`.
+    `('train', 'schedule', 'cosine', 'warmup_steps')` becomes `['train', 'schedule', 'warmup_steps']`.
     """
-    path, node, tag_skipped = [], data, False
-    for key in loc:
-        if isinstance(node, dict) and not tag_skipped and key in (node.get("name"), node.get("kind")):
-            tag_skipped = True  # a union tag, once per level (a field may have the same name, e.g. threshold)
-            continue
-        tag_skipped = False
+    path, node = [], data
+    for i, key in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict) and key not in node and not last and key in (node.get("name"), node.get("kind")):
+            continue  # a union tag (the value of the node's own name or kind), not a field
         if isinstance(node, dict) and key in node:
             path.append(key)
             node = node[key]
         elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
             path.append(key)
             node = node[key]
-        elif isinstance(node, dict) and isinstance(key, str) and not _looks_like_tag(key, node):
+        elif isinstance(node, dict) and isinstance(key, str) and not _internal(key):
             path.append(key)  # a missing or unknown key: still part of the field's name
             node = None
     return path
@@ -98,31 +97,48 @@ def error_path(data: Any, err: dict) -> list:
     return path
 
 
-def _looks_like_tag(key: str, node: dict) -> bool:
-    # A union tag is the value of the node's own `name`/`kind`, or a pydantic internal label.
-    return key in (node.get("name"), node.get("kind")) or "[" in key or key in ("function-after", "function-before")
+def _internal(key: str) -> bool:
+    # Pydantic's own labels in a location: union members, validator kinds.
+    return "[" in key or key in ("function-after", "function-before", "function-wrap")
 
 
-def allowed_fields(model: Any, loc: tuple) -> list[str]:
-    """The field names the schema allows where `loc` points (for 'did you mean' hints)."""
-    t = model
-    for key in loc:
-        t = _unwrap(t, key)
+def allowed_fields(model: Any, data: Any, path: list) -> list[str]:
+    """The field names the schema allows at `path` in `data` (for 'did you mean' hints). Components
+    are resolved through their registries by the name the data gives them."""
+    from refute.registry import ComponentRef, Registry
+
+    t, node = model, data
+    for key in path:
+        t = _model_of(_unwrap(t, None), node)
         if isinstance(t, type) and issubclass(t, BaseModel):
-            info = t.model_fields.get(key) if isinstance(key, str) else None
-            if info or not _tagged(t, key):  # a union member's tag in the location is not a field
+            if issubclass(t, ComponentRef) and key == "params" and isinstance(node, dict) and node.get("name") in t.registry:
+                t = t.registry.get(node["name"]).params
+            else:
+                info = t.model_fields.get(key) if isinstance(key, str) else None
                 t = info.annotation if info else None
         elif get_origin(t) in (list, tuple) and isinstance(key, int):
             t = get_args(t)[0]
         elif get_origin(t) is dict:
             t = get_args(t)[1]
-    t = _unwrap(t, None)
+        else:
+            return []
+        node = node.get(key) if isinstance(node, dict) else node[key] if isinstance(node, list) and \
+            isinstance(key, int) and key < len(node) else None
+    t = _model_of(_unwrap(t, None), node)
     return list(t.model_fields) if isinstance(t, type) and issubclass(t, BaseModel) else []
 
 
-def _tagged(model: type[BaseModel], key: Any) -> bool:
-    fields = model.model_fields
-    return any(key in get_args(fields[f].annotation) for f in ("name", "kind") if f in fields)
+def _model_of(t: Any, node: Any) -> Any:
+    """A flat component's own parameter class, found by the name (or kind) the data gives it."""
+    from refute.registry import Registry
+
+    if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(node, dict):
+        registry = Registry.flat_registries.get(t)
+        if registry is not None:
+            name = node.get(registry.key)
+            if name in registry:
+                return registry.get(name).params
+    return t
 
 
 def _unwrap(t: Any, tag: Any) -> Any:
@@ -135,6 +151,8 @@ def _unwrap(t: Any, tag: Any) -> Any:
             tagged = [m for m in members if any(getattr(a, "tag", None) == tag for a in getattr(m, "__metadata__", ()))]
             models = [m for m in members if isinstance(_strip(m), type) and issubclass(_strip(m), BaseModel)]
             t = tagged[0] if tagged else (models[0] if len(models) == 1 else None)
+        elif getattr(t, "__origin__", None) is not None and get_origin(t) is None:
+            t = t.__origin__
         else:
             return t
 

@@ -1,4 +1,4 @@
-"""Load hypothesis files: YAML → validated spec → one concrete run spec per condition.
+"""Load hypothesis files: YAML → validated spec → one concrete run spec per condition → a Plan.
 
 Every problem is collected and reported with file, line and field before anything runs.
 """
@@ -9,71 +9,55 @@ import copy
 import hashlib
 import itertools
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from refute.registry import OBSERVABLES
-from refute.spec.hashing import TRAINER_VERSION, run_hash  # noqa: F401 (re-exported)
-from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
-from refute.spec.probes import probe_issues, probe_metrics
-from refute.spec.schema import hypothesis_model, run_spec_model
-from refute.spec.yamlfile import read_yaml
+from refute.components.observables import OBSERVABLES
 from refute.components.predictions.across_metrics import AcrossMetrics
 from refute.components.tasks import compatibility
+from refute.dotted import set_dotted
+from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
+from refute.spec.hashing import run_hash
+from refute.spec.plan import Plan
+from refute.spec.probes import probe_issues, probe_jobs, probe_metrics
+from refute.spec.schema import RUN_FIELDS, Hypothesis, RunSpec
+from refute.spec.yamlfile import read_yaml
 
-RUN_FIELDS = ("task", "model", "train", "seeds", "observables")
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
 
 
-@dataclass
-class Hypothesis:
-    """A validated hypothesis file and the training runs it needs, one per condition."""
-
-    path: Path
-    spec: BaseModel
-    conditions: dict[str, BaseModel]
-    file_sha256: str
-    raw: dict = field(repr=False)
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    def run_hash(self, condition: str) -> str:
-        return run_hash(self.conditions[condition])
-
-    def runs(self) -> dict[str, str]:
-        """condition name -> run hash"""
-        return {c: run_hash(r) for c, r in self.conditions.items()}
-
-
-def metrics_of(run: BaseModel) -> list[str]:
+def metrics_of(run: RunSpec) -> list[str]:
     names: list[str] = []
     for obs in run.observables:
         names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
     return names
 
 
-def _issues(err: ValidationError, data: Any, lines: LineMap, file: str, model: type[BaseModel]) -> list[SpecIssue]:
+def _issues(err: ValidationError, data: Any, lines: LineMap, file: str) -> list[SpecIssue]:
     out = []
     for e in err.errors():
         path = error_path(data, e)
-        allowed = allowed_fields(model, e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
+        allowed = allowed_fields(Hypothesis, data, path[:-1]) if e["type"] == "extra_forbidden" else None
         out.append(SpecIssue(file, lines.line(path), dotted(path), humanize(e, allowed)))
     return out
 
 
-def load_hypothesis(path: str | Path) -> Hypothesis:
+def load_hypothesis(path: str | Path) -> Plan:
+    """Validate one hypothesis file (every problem at once, as a SpecError) and plan it."""
     path = Path(path)
-    file = str(path)
     data, lines, text = read_yaml(path)
+    return plan_data(data, str(path), lines, hashlib.sha256(text.encode()).hexdigest())
+
+
+def plan_data(data: dict, file: str, lines: LineMap | None = None, sha256: str = "") -> Plan:
+    """Validate a hypothesis given as data (as read from `file`) and plan it."""
+    lines = lines or LineMap("")
     try:
-        spec = hypothesis_model().model_validate(data)
+        spec = Hypothesis.model_validate(data)
     except ValidationError as err:
-        raise SpecError(_issues(err, data, lines, file, hypothesis_model())) from None
+        raise SpecError(_issues(err, data, lines, file)) from None
 
     conditions, issues = _expand_conditions(spec, data, lines, file)
     issues += probe_issues(spec, conditions, lines, file)
@@ -81,23 +65,9 @@ def load_hypothesis(path: str | Path) -> Hypothesis:
     issues += _check_alternatives(spec, conditions, data, lines, file)
     if issues:
         raise SpecError(issues)
-    return Hypothesis(path, spec, conditions, hashlib.sha256(text.encode()).hexdigest(), data)
-
-
-def _set_dotted(target: dict, path: str, value: Any) -> None:
-    keys = path.split(".")
-    node: Any = target
-    for k in keys[:-1]:
-        if isinstance(node, list):
-            node = node[int(k)]
-            continue
-        if isinstance(node.get(k), str) and k in ("optimizer", "task", "model"):
-            node[k] = {"name": node[k]}  # shorthand `optimizer: adamw` expands so params can be set
-        node = node.setdefault(k, {})
-    if isinstance(node, list):
-        node[int(keys[-1])] = value
-    else:
-        node[keys[-1]] = value
+    runs = {c: run_hash(r) for c, r in conditions.items()}
+    return Plan(hypothesis=spec, file=file, file_sha256=sha256, source=data, conditions=conditions, runs=runs,
+                probe_jobs=probe_jobs(spec, conditions, runs))
 
 
 def _sweep_label(path: str, value: Any, leaves: list[str]) -> str:
@@ -119,7 +89,7 @@ def condition_grid(conditions: dict[str, dict], sweep: dict[str, list]) -> list[
     return out
 
 
-def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dict[str, BaseModel], list[SpecIssue]]:
+def _expand_conditions(spec: Hypothesis, data: dict, lines: LineMap, file: str) -> tuple[dict[str, RunSpec], list[SpecIssue]]:
     """Apply each condition's overrides (crossed with the sweep grid) to the base run spec."""
     base = {k: data[k] for k in RUN_FIELDS if k in data}
     issues: list[SpecIssue] = []
@@ -132,7 +102,7 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
                                     f"can only sweep fields of {', '.join(RUN_FIELDS)} (dotted, e.g. train.lr)"))
     sweep_paths = list(sweep)
 
-    conditions: dict[str, BaseModel] = {}
+    conditions: dict[str, RunSpec] = {}
     for name, cname, swept in condition_grid(spec.conditions, sweep):
         overrides = spec.conditions.get(cname, {})
         values = tuple(swept.values())
@@ -150,13 +120,13 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
                                         f"can only override {', '.join(RUN_FIELDS)} (dotted, e.g. train.lr)"))
                 continue
             try:
-                _set_dotted(run, path, copy.deepcopy(value))
+                set_dotted(run, path, copy.deepcopy(value))
             except (KeyError, ValueError, IndexError, TypeError, AttributeError):
                 issues.append(SpecIssue(file, lines.line(where), dotted(where), f"no field {path!r} to override"))
                 continue
             sources[path] = where
         try:
-            conditions[name] = run_spec_model().model_validate(run)
+            conditions[name] = RunSpec.model_validate(run)
             for where, message in _cross_check(conditions[name]):
                 conditions[name] = None
                 label = f"{dotted(where)} (condition {name})" if cname or sweep_paths else dotted(where)
@@ -168,12 +138,12 @@ def _expand_conditions(spec, data: dict, lines: LineMap, file: str) -> tuple[dic
                 where = next((w for p, w in sources.items() if path == p or path.startswith(p + ".")), None)
                 line = lines.line(where) if where else lines.line(error_path(run, e))
                 field = f"{dotted(where[:2])}: {path}" if where else path
-                allowed = allowed_fields(run_spec_model(), e["loc"][:-1]) if e["type"] == "extra_forbidden" else None
+                allowed = allowed_fields(RunSpec, run, error_path(run, e)[:-1]) if e["type"] == "extra_forbidden" else None
                 issues.append(SpecIssue(file, line, field, humanize(e, allowed)))
     return conditions, issues
 
 
-def _cross_check(run: BaseModel) -> list[tuple[list, str]]:
+def _cross_check(run: RunSpec) -> list[tuple[list, str]]:
     """Problems between components that each validate alone: a model that cannot read the task's
     inputs, an observable that cannot measure this task or model."""
     problems = []
@@ -189,7 +159,7 @@ def _cross_check(run: BaseModel) -> list[tuple[list, str]]:
     return problems
 
 
-def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
+def _check_predictions(spec: Hypothesis, conditions: dict[str, RunSpec], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
     issues = []
     ids = set()
     valid = {c: r for c, r in conditions.items() if r is not None}
@@ -235,7 +205,7 @@ def _check_predictions(spec, conditions: dict[str, BaseModel], data: dict, lines
     return issues
 
 
-def _check_alternatives(spec, conditions: dict[str, BaseModel], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
+def _check_alternatives(spec: Hypothesis, conditions: dict[str, RunSpec], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:
     """Each alternative names existing conditions and predictions, and each condition it names is one its
     predictions actually test (otherwise it distinguishes nothing)."""
     issues = []
@@ -262,14 +232,14 @@ def _check_alternatives(spec, conditions: dict[str, BaseModel], data: dict, line
     return issues
 
 
-def check_lineage(hyps: list[Hypothesis], complete: bool = True) -> list[SpecIssue]:
+def check_lineage(hyps: list[Plan], complete: bool = True) -> list[SpecIssue]:
     """`refines` names a loaded hypothesis, and following parents never comes back to where it started.
     With `complete=False` (some files failed to load) a missing parent may be one of those, so only cycles
     are reported."""
     by_id = {h.id: h for h in hyps}
     issues = []
     for h in hyps:
-        parent = h.spec.refines
+        parent = h.hypothesis.refines
         if parent is None:
             continue
         where = (str(h.path), LineMap(h.path.read_text()).line(["refines"]), "refines")
@@ -282,13 +252,13 @@ def check_lineage(hyps: list[Hypothesis], complete: bool = True) -> list[SpecIss
         chain, node = [h.id], parent
         while node is not None and node in by_id and node not in chain:
             chain.append(node)
-            node = by_id[node].spec.refines
+            node = by_id[node].hypothesis.refines
         if node == h.id:
             issues.append(SpecIssue(*where, "lineage cycle: " + " → ".join([*chain, h.id])))
     return issues
 
 
-def load_all(directory: str | Path = "hypotheses") -> list[Hypothesis]:
+def load_all(directory: str | Path = "hypotheses") -> list[Plan]:
     """Load and validate every `*.yaml` in `directory`; raise one SpecError listing all problems."""
     hyps, issues = [], []
     for path in sorted(Path(directory).glob("*.yaml")):
@@ -296,7 +266,7 @@ def load_all(directory: str | Path = "hypotheses") -> list[Hypothesis]:
             hyps.append(load_hypothesis(path))
         except SpecError as err:
             issues += err.issues
-    seen: dict[str, Hypothesis] = {}
+    seen: dict[str, Plan] = {}
     for h in hyps:
         if h.id in seen:
             issues.append(SpecIssue(str(h.path), LineMap(h.path.read_text()).line(["id"]), "id",

@@ -6,14 +6,17 @@ reference conditions), so a bad probe stops the workflow before any job runs.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
 
-from refute.components.probes import address, anatomy_of, check_steps, steps_of
-from refute.registry import PROBES
+from refute.components.probes import PROBES, address, anatomy_of, check_steps, steps_of
 from refute.spec.errors import LineMap, SpecIssue
+from refute.spec.plan import ProbeJob
+
+if TYPE_CHECKING:
+    from refute.spec.schema import Hypothesis, RunSpec
 
 
-def applies_to(probe, conditions: dict[str, BaseModel]) -> list[str]:
+def applies_to(probe, conditions: dict) -> list[str]:
     return [c for c in conditions if probe.conditions is None or c in probe.conditions]
 
 
@@ -22,7 +25,7 @@ def reference_of(probe) -> tuple[str, str] | None:
     return ref(probe) if ref else None
 
 
-def probe_issues(spec, conditions: dict[str, BaseModel | None], lines: LineMap, file: str) -> list[SpecIssue]:
+def probe_issues(spec: Hypothesis, conditions: dict[str, RunSpec | None], lines: LineMap, file: str) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     seen: dict[str, int] = {}
     for i, probe in enumerate(spec.probes):
@@ -89,3 +92,15 @@ def probe_metrics(spec, condition: str, run) -> list[str]:
         impl = PROBES.get(probe.name).impl
         names += [address(probe.label, m, s) for m, s in impl.outputs(probe, run, anatomy_of(run))]
     return names
+
+
+def probe_jobs(spec: Hypothesis, conditions: dict[str, RunSpec], runs: dict[str, str]) -> list[ProbeJob]:
+    """One job per (probe, condition it applies to)."""
+    jobs = []
+    for probe in spec.probes:
+        params = probe.model_dump(mode="json", exclude={"id", "conditions"})
+        ref = reference_of(probe)
+        for cond in applies_to(probe, conditions):
+            jobs.append(ProbeJob(condition=cond, probe=probe.label, run=runs[cond],
+                                 reference=runs[ref[0]] if ref else None, params=params))
+    return jobs

@@ -1,72 +1,39 @@
 """The hypothesis schema: what a YAML file in `hypotheses/` may say, with help beside every field.
 
-The parts that name a component (task, model, optimizer, observables, reductions, prediction
-kinds) are unions over the registries, built once on first use, so a new component module
-extends the schema without touching this file.
+`RunSpec` is everything that determines one condition's training runs (and so its run hash);
+`Hypothesis` is a run spec (the base condition) plus the claim, its conditions and its predictions.
+Both are plain module-level classes. The fields that name a component (task, model, optimizer,
+observables, probes, reductions, prediction kinds) are references checked against the registries
+when a file is validated (see refute.registry), so a new component module extends the vocabulary
+without touching this file.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from refute.components.optimizers import Schedule
-from refute.registry import MODELS, OBSERVABLES, OPTIMIZERS, PREDICTIONS, PROBES, REDUCTIONS, TASKS, Registry
-from refute.spec.analysis import AnalysisPlan
+from refute.components.models import ModelRef
+from refute.components.observables import Observable
+from refute.components.optimizers import OptimizerRef, Schedule
+from refute.components.predictions import PredictionSpec
+from refute.components.probes import ProbeSpec
+from refute.components.tasks import TaskRef
+from refute.registry import SLUG, Params
 
-SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_STEPS = 10_000_000
 MAX_SEEDS = 10_000
 
 
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must never fall back to a default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-def _name_of(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return value.get("name")
-    return getattr(value, "name", None)
-
-
 def _expand_shorthand(value: Any) -> Any:
-    # `optimizer: adamw` is short for `optimizer: {name: adamw}`.
+    # `schedule: cosine` is short for `schedule: {name: cosine}`.
     return {"name": value} if isinstance(value, str) else value
 
 
-def component_union(reg: Registry, flat: bool = False) -> Any:
-    """A discriminated union with one member per registered component.
-
-    `flat=False`: members look like `{name: ..., params: {...}}` (tasks, models, optimizers).
-    `flat=True`: the parameters sit beside `name` (observables, reductions), which reads better
-    for components with one or two parameters.
-    """
-    members = []
-    for e in reg.entries():
-        name_field = (Literal[e.name], Field(description=f"{reg.kind}: {e.help}"))
-        if flat:
-            member = create_model(f"{reg.kind.title().replace(' ', '')}_{e.name}", __base__=e.params, name=name_field)
-        else:
-            member = create_model(
-                f"{reg.kind.title().replace(' ', '')}_{e.name}",
-                __base__=Strict,
-                name=name_field,
-                params=(e.params, Field(default_factory=e.params, description=f"parameters of {reg.kind} {e.name!r}")),
-            )
-        members.append(Annotated[member, Tag(e.name)])
-    if len(members) == 1:
-        return members[0]
-    return Annotated[Union[tuple(members)], Discriminator(_name_of)]
-
-
-class Train(Strict):
-    optimizer: Any = Field("adamw", description="optimizer: a name (adamw, adam, sgd) or {name, params}")
+class Train(Params):
+    optimizer: OptimizerRef = Field({"name": "adamw"}, validate_default=True,
+                                    description="optimizer: a name (adamw, adam, sgd) or {name, params}")
     lr: float = Field(gt=0, le=100, description="learning rate")
     weight_decay: float = Field(0.0, ge=0, description="decoupled weight decay (AdamW) or L2 coefficient (SGD)")
     steps: int = Field(gt=0, le=MAX_STEPS, description="number of optimizer steps")
@@ -82,7 +49,6 @@ class Train(Strict):
     grad_clip: float | None = Field(
         None, gt=0, description="clip each seed's gradient to this global L2 norm (per seed; none by default)"
     )
-
     snapshots: list[Annotated[int, Field(ge=0, le=MAX_STEPS)]] = Field(
         default_factory=list,
         description="steps at which to keep the weights, for probes over training: a list of steps, or "
@@ -129,11 +95,15 @@ class Train(Strict):
 
 
 def _seeds(v: Any) -> Any:
-    # `seeds: 5` means seeds 0..4; an explicit list is also accepted.
+    # `seeds: 5` means seeds 0..4; an explicit list is also accepted, each seed once.
     if isinstance(v, int) and not isinstance(v, bool):
         if not 1 <= v <= MAX_SEEDS:
             raise ValueError(f"must be between 1 and {MAX_SEEDS}")
         return list(range(v))
+    if isinstance(v, list):
+        seen = [s for i, s in enumerate(v) if s in v[:i]]
+        if seen:
+            raise ValueError(f"seed(s) {sorted(set(seen), key=str)} listed more than once; each seed is one run")
     return v
 
 
@@ -143,51 +113,24 @@ SeedList = Annotated[
 ]
 
 
-@lru_cache(maxsize=None)
-def run_spec_model() -> type[BaseModel]:
+class RunSpec(Params):
     """Everything that determines one condition's training runs (and so its run hash)."""
 
-    class TrainSpec(Train):
-        optimizer: component_union(OPTIMIZERS) = Field(  # type: ignore[valid-type]
-            default_factory=lambda: {"name": "adamw"}, validate_default=True,
-            description=Train.model_fields["optimizer"].description,
-        )
+    task: TaskRef = Field(description="the task: {name, params}")
+    model: ModelRef = Field(description="the model: {name, params}")
+    train: Train = Field(description="optimizer and training loop settings")
+    seeds: SeedList
+    observables: list[Observable] = Field(
+        min_length=1, description="what to log during training: names or {name, every, ...}"
+    )
 
-        @field_validator("optimizer", mode="before")
-        @classmethod
-        def _short(cls, v):
-            return _expand_shorthand(v)
-
-    observable = component_union(OBSERVABLES, flat=True)
-
-    class RunSpec(Strict):
-        task: component_union(TASKS) = Field(description="the task: {name, params}")  # type: ignore[valid-type]
-        model: component_union(MODELS) = Field(description="the model: {name, params}")  # type: ignore[valid-type]
-        train: TrainSpec = Field(description="optimizer and training loop settings")
-        seeds: SeedList
-        observables: list[observable] = Field(  # type: ignore[valid-type]
-            min_length=1, description="what to log during training: names or {name, every, ...}"
-        )
-
-        @field_validator("seeds", mode="before")
-        @classmethod
-        def _seed_count(cls, v):
-            return _seeds(v)
-
-        @field_validator("observables", mode="before")
-        @classmethod
-        def _short(cls, v):
-            return [_expand_shorthand(o) for o in v] if isinstance(v, list) else v
-
-        @field_validator("task", "model", mode="before")
-        @classmethod
-        def _short_component(cls, v):
-            return _expand_shorthand(v)
-
-    return RunSpec
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_count(cls, v):
+        return _seeds(v)
 
 
-class Compute(Strict):
+class Compute(Params):
     """Where and how a hypothesis's training jobs run. Not part of any run hash: a run's numbers
     are the same (to floating-point tolerance) on any device and under any seed split."""
 
@@ -210,7 +153,7 @@ class Compute(Strict):
         return v
 
 
-class Alternative(Strict):
+class Alternative(Params):
     """A rival explanation of the same observations, and the evidence that would tell it apart."""
 
     id: str = Field(pattern=SLUG, description="a short slug naming the alternative explanation")
@@ -228,82 +171,68 @@ class Alternative(Strict):
     )
 
 
-@lru_cache(maxsize=None)
-def reduction_union() -> Any:
-    return component_union(REDUCTIONS, flat=True)
+class Analysis(Params):
+    """How the predictions are judged together (`analysis:`; part of the pre-registration)."""
+
+    correction: Literal["holm", "bh", "none"] = Field(
+        "holm",
+        description="correction of p across the hypothesis's predictions: holm (family-wise error, the default), "
+        "bh (Benjamini–Hochberg false discovery rate) or none",
+    )
+    failed_runs: Literal["invalid", "against"] = Field(
+        "invalid",
+        description="a diverged run (non-finite loss) makes the verdict INVALID (invalid, the default), or counts "
+        "against the predictions that read it as their least favourable outcome (against; needs a rank or count test)",
+    )
 
 
-@lru_cache(maxsize=None)
-def probe_union() -> Any:
-    """One probe: `{name: <probe>, ...params}` (or just the name)."""
-    return Annotated[component_union(PROBES, flat=True), BeforeValidator(_expand_shorthand)]
+class Hypothesis(RunSpec):
+    """A hypothesis file: a run spec (the base condition), the claim, its conditions and predictions."""
+
+    id: str = Field(pattern=SLUG, description="a short slug naming the hypothesis; results go to results/<id>/")
+    title: str = Field(min_length=1, description="one line naming the hypothesis")
+    statement: str = Field(min_length=1, description="the falsifiable claim, in words")
+    conditions: dict[Annotated[str, Field(pattern=SLUG)], dict[str, Any]] = Field(
+        default_factory=dict,
+        description="named conditions, each a set of overrides of dotted fields, e.g. {train.weight_decay: 0}",
+    )
+    sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(
+        default_factory=dict, description="a grid: dotted field -> list of values; crossed with the conditions",
+    )
+    compute: Compute = Field(default_factory=Compute, description="device and seeds per job; does not change results")
+    probes: list[ProbeSpec] = Field(
+        default_factory=list,
+        description="interpretability probes run on each condition's trained weights (final or snapshots); their "
+        "outputs are metrics predictions can test, named <id>/<metric>@<site>",
+    )
+    refines: str | None = Field(
+        None, pattern=SLUG, description="the id of the parent hypothesis this one refines (more seeds, a "
+        "generalization, a boundary probe); the report shows what changed and how the verdict moved",
+    )
+    alternatives: list[Alternative] = Field(
+        default_factory=list, description="rival explanations, each with the conditions and predictions that would "
+        "rule it out; the report says which were ruled out and which survive",
+    )
+    analysis: Analysis = Field(
+        default_factory=Analysis, description="how the predictions are judged together: correction across "
+        "predictions and the handling of failed runs",
+    )
+    predictions: list[PredictionSpec] = Field(
+        min_length=1, description="pre-registered predictions, each decided by a statistical test"
+    )
+
+    @field_validator("sweep")
+    @classmethod
+    def _distinct_values(cls, v: dict[str, list]) -> dict[str, list]:
+        for path, values in v.items():
+            repeated = [x for i, x in enumerate(values) if x in values[:i]]
+            if repeated:
+                raise ValueError(f"{path}: value(s) {repeated} listed more than once; each value is one condition")
+        return v
+
+    def run_spec(self) -> dict:
+        """The base condition's run fields, as data (conditions override dotted paths of it)."""
+        return self.model_dump(mode="json", include=set(RunSpec.model_fields))
 
 
-@lru_cache(maxsize=None)
-def hypothesis_model() -> type[BaseModel]:
-    run_spec = run_spec_model()
-    prediction = component_union_by_kind()
-
-    fields: dict[str, Any] = {
-        "id": (str, Field(pattern=SLUG, description="a short slug naming the hypothesis; results go to results/<id>/")),
-        "title": (str, Field(min_length=1, description="one line naming the hypothesis")),
-        "statement": (str, Field(min_length=1, description="the falsifiable claim, in words")),
-        "conditions": (
-            dict[Annotated[str, Field(pattern=SLUG)], dict[str, Any]],
-            Field(
-                default_factory=dict,
-                description="named conditions, each a set of overrides of dotted fields, e.g. {train.weight_decay: 0}",
-            ),
-        ),
-        "sweep": (
-            dict[str, Annotated[list[Any], Field(min_length=1)]],
-            Field(
-                default_factory=dict,
-                description="a grid: dotted field -> list of values; crossed with the conditions",
-            ),
-        ),
-        "compute": (
-            Compute,
-            Field(default_factory=Compute, description="device and seeds per job; does not change results"),
-        ),
-        "probes": (
-            list[probe_union()],  # type: ignore[valid-type]
-            Field(
-                default_factory=list,
-                description="interpretability probes run on each condition's trained weights (final or "
-                "snapshots); their outputs are metrics predictions can test, named <id>/<metric>@<site>",
-            ),
-        ),
-        "refines": (
-            str | None,
-            Field(None, pattern=SLUG, description="the id of the parent hypothesis this one refines (more seeds, "
-                  "a generalization, a boundary probe); the report shows what changed and how the verdict moved"),
-        ),
-        "alternatives": (
-            list[Alternative],
-            Field(default_factory=list, description="rival explanations, each with the conditions and predictions "
-                  "that would rule it out; the report says which were ruled out and which survive"),
-        ),
-        "analysis": (
-            AnalysisPlan,
-            Field(default_factory=AnalysisPlan, description="how the predictions are judged together: "
-                  "correction across predictions and the handling of failed runs"),
-        ),
-        "predictions": (
-            list[prediction],  # type: ignore[valid-type]
-            Field(min_length=1, description="pre-registered predictions, each decided by a statistical test"),
-        ),
-    }
-    # A hypothesis is a run spec (the base condition) plus its claim, conditions and predictions.
-    return create_model("Hypothesis", __base__=run_spec, **fields)
-
-
-def component_union_by_kind() -> Any:
-    members = [Annotated[e.params, Tag(e.name)] for e in PREDICTIONS.entries()]
-
-    def kind_of(v: Any) -> str | None:
-        return v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
-
-    if len(members) == 1:
-        return members[0]
-    return Annotated[Union[tuple(members)], Discriminator(kind_of)]
+RUN_FIELDS = tuple(RunSpec.model_fields)

@@ -20,9 +20,9 @@ import pandas as pd
 
 from refute import io
 from refute.components.probes import address
-from refute.spec.probe_jobs import probe_jobs
-from refute.registry import PREDICTIONS
-from refute.spec.loader import Hypothesis, load_hypothesis
+from refute.components.predictions import PREDICTIONS
+from refute.spec.loader import load_hypothesis
+from refute.spec.plan import Plan, read_plan
 from refute.components import reductions
 from refute.components.predictions import across_metrics
 from refute.stats import preregistration
@@ -35,10 +35,10 @@ PACKAGES = ["refute", "torch", "numpy", "scipy", "statsmodels", "pandas", "pydan
 REDUCED_COLUMNS = ["prediction", "condition", "seed", "metric", "role", "x", "value", "censored", "failed", "used"]
 
 
-def read_runs(hyp: Hypothesis, results: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
+def read_runs(hyp: Plan, results: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
     """The tidy table of every condition (condition, seed, step, metric, value) and each run's record."""
     frames, meta = [], {}
-    for cond, h in hyp.runs().items():
+    for cond, h in hyp.runs.items():
         run_dir = results / "runs" / h
         meta[cond] = io.read_json(run_dir / "run.json")
         frame = io.read_parquet(run_dir / "metrics.parquet", meta[cond], run_dir / "run.json")
@@ -50,10 +50,10 @@ def read_runs(hyp: Hypothesis, results: Path) -> tuple[pd.DataFrame, dict[str, d
 PROBE_COLUMNS = ["condition", "seed", "step", "probe", "metric", "site", "unit", "value"]
 
 
-def read_probes(hyp: Hypothesis, results: Path) -> pd.DataFrame:
+def read_probes(hyp: Plan, results: Path) -> pd.DataFrame:
     """Every probe table of the hypothesis: condition, seed, step, probe, metric, site, unit, value."""
     frames = []
-    for job in probe_jobs(hyp):
+    for job in hyp.probe_jobs:
         folder = results / "probes" / job.hash
         frame = io.read_parquet(folder / "values.parquet", io.read_json(folder / "probe.json"), folder / "probe.json")
         frame.insert(0, "condition", job.condition)
@@ -77,7 +77,7 @@ def diverged_seeds(meta: dict[str, dict]) -> dict[str, dict[int, int]]:
     return {c: {int(s): int(step) for s, step in m.get("diverged", {}).items()} for c, m in meta.items()}
 
 
-def reduce_runs(pred, hyp: Hypothesis, table: pd.DataFrame, meta: dict[str, dict]) -> pd.DataFrame:
+def reduce_runs(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict]) -> pd.DataFrame:
     """One row per (unit, seed): the reduced value, whether it is censored, whether the run failed."""
     diverged = diverged_seeds(meta)
     rows = []
@@ -103,7 +103,7 @@ def reduce_runs(pred, hyp: Hypothesis, table: pd.DataFrame, meta: dict[str, dict
     return frame
 
 
-def tested_rows(pred, hyp: Hypothesis, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
+def tested_rows(pred, hyp: Plan, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
     """The rows the test sees, the counts of rows it does not, and notes saying why."""
     reduced = reduced.copy()
     units = {(u.condition, u.metric, u.role): u for u in pred.units(hyp.conditions)}
@@ -138,21 +138,22 @@ def tested_rows(pred, hyp: Hypothesis, reduced: pd.DataFrame, failed_runs: str) 
     return reduced, counts, notes
 
 
-def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dict:
+def analyse(plan_path: str | Path, results: str | Path = "results") -> dict:
     """Write results/<id>/{observations.parquet, probes.parquet, reduced.parquet, predictions.json, verdict.json}
     (and preregistration.json on the first analysis, never after)."""
     results = Path(results)
-    hyp = load_hypothesis(hypothesis_path)
+    # The workflow hands over the plan file it wrote; a hypothesis file is validated here (tests, notebooks).
+    hyp = read_plan(plan_path) if Path(plan_path).suffix == ".json" else load_hypothesis(plan_path)
     out_dir = results / hyp.id
     registration = preregistration.check(hyp, out_dir)
-    plan = hyp.spec.analysis
+    plan = hyp.hypothesis.analysis
     table, meta = read_runs(hyp, results)
     probes = read_probes(hyp, results)
     if len(probes):
         table = pd.concat([table, probe_observations(probes)], ignore_index=True)
     failures = run_failures(meta)
 
-    preds = list(hyp.spec.predictions)
+    preds = list(hyp.hypothesis.predictions)
     reduced, tests, data, counts = [], {}, {}, {}
     for pred in preds:
         per_unit = reduce_runs(pred, hyp, table, meta)
@@ -189,23 +190,23 @@ def analyse(hypothesis_path: str | Path, results: str | Path = "results") -> dic
     undecided = [p for p in predictions if p["outcome"]["status"] == UNDECIDED and p["result"].get("power")]
     record = {
         "id": hyp.id,
-        "title": hyp.spec.title,
-        "statement": hyp.spec.statement,
+        "title": hyp.hypothesis.title,
+        "statement": hyp.hypothesis.statement,
         "verdict": verdict,
         "post_hoc": registration["status"] == preregistration.POST_HOC,
         "reasons": reasons,
         "predictions": {p["id"]: p["outcome"]["status"] for p in predictions},
         "analysis": plan.model_dump(mode="json"),
-        "alternatives": judge_alternatives(hyp.spec.alternatives, outcomes,
+        "alternatives": judge_alternatives(hyp.hypothesis.alternatives, outcomes,
                                            valid=not (failures and plan.failed_runs == "invalid")),
-        "refines": hyp.spec.refines,
-        "spec": hyp.spec.model_dump(mode="json"),
+        "refines": hyp.hypothesis.refines,
+        "spec": hyp.hypothesis.model_dump(mode="json"),
         "failures": failures,
         "preregistration": registration,
         "power": {p["id"]: p["result"]["power"] for p in undecided},
-        "runs": {c: {"hash": h, **_run_summary(meta[c])} for c, h in hyp.runs().items()},
+        "runs": {c: {"hash": h, **_run_summary(meta[c])} for c, h in hyp.runs.items()},
         "probes": [{"id": p.label, "name": p.name, "params": p.model_dump(mode="json", exclude={"id", "name"})}
-                   for p in hyp.spec.probes],
+                   for p in hyp.hypothesis.probes],
         "provenance": provenance(hyp, meta),
     }
     io.write_parquet(out_dir / "observations.parquet", table)
@@ -244,7 +245,7 @@ def _clean(obj):
     return obj
 
 
-def provenance(hyp: Hypothesis, meta: dict[str, dict]) -> dict:
+def provenance(hyp: Plan, meta: dict[str, dict]) -> dict:
     versions = {}
     for name in PACKAGES:
         try:

@@ -18,26 +18,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from refute import io
-from refute.spec.loader import Hypothesis
+from refute.spec.plan import Plan
 
 FILE = "preregistration.json"
 PRE_REGISTERED, POST_HOC = "pre-registered", "post hoc"
 
 
-def plan_of(hyp: Hypothesis) -> dict:
+def plan_of(hyp: Plan) -> dict:
     """The parts of a hypothesis a verdict depends on, in canonical form (defaults left out, so
     spelling out a default is not an edit)."""
     preds = {p.id: p.model_dump(mode="json", exclude_defaults=True, exclude={"description"})
-             for p in hyp.spec.predictions}
+             for p in hyp.hypothesis.predictions}
     design = {c: r.model_dump(mode="json", exclude_defaults=True) for c, r in hyp.conditions.items()}
     # Keeping weights at more steps changes no logged number; it matters only to probes (below).
     snapshots = {c: d["train"].pop("snapshots", []) for c, d in design.items()}
     plan = {
         "predictions": preds,
-        "analysis": hyp.spec.analysis.model_dump(mode="json", exclude_defaults=True),
+        "analysis": hyp.hypothesis.analysis.model_dump(mode="json", exclude_defaults=True),
         "design": design,
     }
-    probes = getattr(hyp.spec, "probes", None)
+    probes = getattr(hyp.hypothesis, "probes", None)
     if probes:  # what the probes measure, and when, is part of what the predictions test
         plan["probes"] = {"probes": [p.model_dump(mode="json", exclude_defaults=True) for p in probes],
                           "snapshots": snapshots}
@@ -48,7 +48,7 @@ def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-def check(hyp: Hypothesis, out_dir: str | Path) -> dict:
+def check(hyp: Plan, out_dir: str | Path) -> dict:
     """Register the plan if this is the hypothesis's first analysis; say whether the current plan is
     the registered one, and if not, what changed."""
     path = Path(out_dir) / FILE

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from refute import io
 from refute.training import snapshots
-from refute.spec.schema import run_spec_model
+from refute.spec.schema import RunSpec
 
 
 def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, checkpoint_every: float = 300.0,
@@ -32,7 +32,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
 
     torch.set_num_threads(max(1, threads))
     out = Path(out_dir)
-    run = run_spec_model().model_validate(json.loads(Path(spec_path).read_text()))
+    run = RunSpec.model_validate(json.loads(Path(spec_path).read_text()))
     if seeds is not None:
         chunk = list(run.seeds)[seeds]
         if not chunk:

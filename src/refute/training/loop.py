@@ -21,7 +21,9 @@ from refute.components import optimizers
 from refute.scaling import tuning
 from refute.training.checkpoint import Checkpoint, capture, restore
 from refute.components.observables import EvalContext
-from refute.registry import MODELS, OBSERVABLES, TASKS
+from refute.components.models import MODELS
+from refute.components.observables import OBSERVABLES
+from refute.components.tasks import TASKS
 from refute.training.snapshots import Snapshots
 from refute.components.tasks import TaskData
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from refute import io
 from refute.scaling import chunks
 from refute.scaling import costs
-from refute.spec.probe_jobs import probe_jobs
 from refute.spec.errors import SpecError
-from refute.spec.loader import Hypothesis, load_all, run_hash
+from refute.spec.hashing import run_hash
+from refute.spec.loader import load_all
+from refute.spec.plan import Plan
 
 # When hypotheses sharing a run ask for different devices: a GPU request wins (results agree to
 # floating-point tolerance), then an explicit cpu (auto accepts the CPU), then auto.
@@ -38,7 +39,7 @@ class Plan:
     `seeds_per_job` in the Snakemake config), one job per chunk of seeds and a merge job.
     """
 
-    def __init__(self, hypotheses: list[Hypothesis], results: str | Path, seeds_per_job: int | None = None,
+    def __init__(self, hypotheses: list[Plan], results: str | Path, seeds_per_job: int | None = None,
                  tiny_job_s: float = TINY_JOB_S):
         self.results = Path(results)
         self.hypotheses = {h.id: h for h in hypotheses}
@@ -46,15 +47,15 @@ class Plan:
         self.users: dict[str, list[tuple[str, str]]] = {k: [] for k in self.runs}  # run -> (hypothesis, condition)
         requests: dict[str, list] = {k: [] for k in self.runs}
         for h in hypotheses:
-            for cond, k in h.runs().items():
+            for cond, k in h.runs.items():
                 self.users[k].append((h.id, cond))
-                requests[k].append(h.spec.compute)
+                requests[k].append(h.hypothesis.compute)
         self.compute = {k: _merge_compute(requests[k], seeds_per_job) for k in self.runs}
         self.chunks = {k: self._recorded_split(k) or chunks.split(len(run.seeds), self.compute[k].seeds_per_job)
                        for k, run in self.runs.items()}
         self.tiny_job_s = tiny_job_s
         self._costs: dict[tuple[str, int], costs.JobCost] = {}
-        self.probe_jobs = {h.id: probe_jobs(h) for h in hypotheses}
+        self.probe_jobs = {h.id: h.probe_jobs for h in hypotheses}
         self.probes = {j.hash: j for jobs in self.probe_jobs.values() for j in jobs}
 
     def _recorded_split(self, h: str) -> list[tuple[int, int]] | None:
@@ -72,7 +73,7 @@ class Plan:
         return self.results / "runs" / h
 
     def run_outputs(self, hyp_id: str, name: str) -> list[str]:
-        return [str(self.run_dir(h) / name) for h in self.hypotheses[hyp_id].runs().values()]
+        return [str(self.run_dir(h) / name) for h in self.hypotheses[hyp_id].runs.values()]
 
     def chunk_dirs(self, h: str) -> list[str]:
         return [str(self.run_dir(h) / chunks.chunk_name(lo, hi)) for lo, hi in self.chunks[h]]
@@ -91,7 +92,7 @@ class Plan:
 
     def parent_outputs(self, hyp_id: str, name: str) -> list[str]:
         """The parent's output `name` for a refinement (its report shows the parent), else nothing."""
-        parent = self.hypotheses[hyp_id].spec.refines
+        parent = self.hypotheses[hyp_id].hypothesis.refines
         return [str(self.results / parent / name)] if parent else []
 
     def probe_dir(self, h: str) -> Path:

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from refute.registry import ComponentRef, Registry
+
+MODELS: Registry = Registry("model", __name__)
+
+
+class ModelRef(ComponentRef):
+    """`model:` in a run spec: {name, params} (or just the name)."""
+
+    registry: ClassVar[Registry] = MODELS
+
 
 if TYPE_CHECKING:
     import torch

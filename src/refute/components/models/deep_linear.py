@@ -13,7 +13,8 @@ from pydantic import Field
 from refute.components.models import mlp
 from refute.components.models import declares_sites
 from refute.components.models.mlp import MLPParams
-from refute.registry import MODELS, Params
+from refute.registry import Params
+from refute.components.models import MODELS
 from refute.components.tasks import TaskData, reads
 
 if TYPE_CHECKING:

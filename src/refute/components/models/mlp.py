@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, model_validator
 
 from refute.components.models import Anatomy, declares_sites
-from refute.registry import MODELS, Params
+from refute.registry import Params
+from refute.components.models import MODELS
 from refute.components.tasks import TaskData, reads
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from refute.registry import Params
+from refute.registry import Params, Registry, flat
 
 if TYPE_CHECKING:
     import torch
@@ -20,9 +20,15 @@ class ObservableParams(Params):
     for that run spec; a ValueError there is reported as a spec error) and
     `compute(p, ctx: EvalContext) -> {metric: tensor [S]}`."""
 
+    name: str = Field(description="the observable, e.g. loss or sharpness")
     every: int | None = Field(
         None, gt=0, description="log every this many steps (default: train.eval_every); expensive ones want more"
     )
+
+
+OBSERVABLES: Registry = Registry("observable", __name__, params_base=ObservableParams)
+# An entry of `observables:` in a run spec: a name or {name, every, ...params}.
+Observable = flat(OBSERVABLES)
 
 
 class EvalContext:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def check_linear(run, observable: str) -> None:
     """Raise (reported as a spec error) unless the run's model is a linear map of dense inputs."""
-    from refute.registry import TASKS
+    from refute.components.tasks import TASKS
 
     m = run.model
     linear = m.name == "deep_linear" or (m.name == "mlp" and (m.params.activation == "linear" or m.params.depth == 0))

@@ -13,7 +13,8 @@ _CACHE: dict[str, dict[str, tuple[int, ...]]] = {}
 
 def parameter_shapes(run) -> dict[str, tuple[int, ...]]:
     """Parameter name -> shape of one seed's tensor, in the model's order."""
-    from refute.registry import MODELS, TASKS
+    from refute.components.models import MODELS
+    from refute.components.tasks import TASKS
 
     key = json.dumps([run.task.model_dump(mode="json"), run.model.model_dump(mode="json")], sort_keys=True)
     if key not in _CACHE:

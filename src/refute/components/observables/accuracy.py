@@ -1,7 +1,7 @@
 """accuracy: training and validation accuracy of every seed (classification tasks)."""
 
 from refute.components.observables import EvalContext, ObservableParams
-from refute.registry import OBSERVABLES
+from refute.components.observables import OBSERVABLES
 
 
 @OBSERVABLES.register("accuracy", ObservableParams)

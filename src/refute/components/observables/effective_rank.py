@@ -13,7 +13,7 @@ from pydantic import Field
 
 from refute.components.observables import EvalContext, ObservableParams, svdvals_per_seed
 from refute.components.observables._shapes import is_matrix, parameter_shapes
-from refute.registry import OBSERVABLES
+from refute.components.observables import OBSERVABLES
 
 if TYPE_CHECKING:
     import torch

@@ -3,7 +3,7 @@
 from pydantic import Field
 
 from refute.components.observables import EvalContext, ObservableParams
-from refute.registry import OBSERVABLES
+from refute.components.observables import OBSERVABLES
 
 
 class GradNormParams(ObservableParams):

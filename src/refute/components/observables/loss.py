@@ -1,7 +1,7 @@
 """loss: training and validation loss of every seed."""
 
 from refute.components.observables import EvalContext, ObservableParams
-from refute.registry import OBSERVABLES
+from refute.components.observables import OBSERVABLES
 
 
 @OBSERVABLES.register("loss", ObservableParams)

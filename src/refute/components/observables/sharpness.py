@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from refute.components.observables import EvalContext, ObservableParams
-from refute.registry import OBSERVABLES
+from refute.components.observables import OBSERVABLES
 
 
 class SharpnessParams(ObservableParams):

@@ -4,7 +4,7 @@ from pydantic import Field
 
 from refute.components.observables import EvalContext, ObservableParams, svdvals_per_seed
 from refute.components.observables._linear import check_linear, end_to_end
-from refute.registry import OBSERVABLES
+from refute.components.observables import OBSERVABLES
 
 
 class SingularValuesParams(ObservableParams):

@@ -6,7 +6,7 @@ W is the network's end-to-end map: 0 at a small initialization, 1 once the mode 
 
 from refute.components.observables import EvalContext, ObservableParams
 from refute.components.observables._linear import check_linear, end_to_end
-from refute.registry import OBSERVABLES
+from refute.components.observables import OBSERVABLES
 
 
 @OBSERVABLES.register("teacher_modes", ObservableParams)

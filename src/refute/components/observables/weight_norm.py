@@ -4,7 +4,7 @@ from pydantic import Field
 
 from refute.components.observables import EvalContext, ObservableParams
 from refute.components.observables._shapes import parameter_shapes
-from refute.registry import OBSERVABLES
+from refute.components.observables import OBSERVABLES
 
 
 class WeightNormParams(ObservableParams):

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from refute.registry import Params
-from refute.spec.schema import SLUG, reduction_union
 from refute.components.predictions.across_metrics import AcrossMetrics
 from refute.components.predictions.outcome import Outcome, judge, judge_interval
+from refute.components.reductions import Reduction
+from refute.dotted import get_dotted
+from refute.registry import SLUG, Params, Registry, flat
 
 # The columns of the table a kind's test receives: one row per measured value.
 DATA_COLUMNS = ["condition", "seed", "metric", "role", "x", "value"]
@@ -57,9 +58,7 @@ class Prediction(Params):
         description="the logged metric to test, e.g. val_acc; or {across: {metric: x, ...}, statistic} for one "
         "number per run relating several of its metrics to their x (see refute.components.predictions.across_metrics)"
     )
-    reduce: reduction_union() = Field(  # type: ignore[valid-type]
-        description="how each run's time series becomes one number: a name or {name, ...params}"
-    )
+    reduce: Reduction = Field(description="how each run's time series becomes one number: a name or {name, ...params}")
     alpha: float = Field(0.05, gt=0, lt=1, description="significance level (before correction across predictions)")
     prior: float | None = Field(
         None, ge=0, le=1,
@@ -70,11 +69,6 @@ class Prediction(Params):
         None, description="divide each run's value by times × param^power of its condition, e.g. "
         "{param: train.lr, power: -1, times: 2} tests sharpness ÷ (2/lr)",
     )
-
-    @field_validator("reduce", mode="before")
-    @classmethod
-    def _short(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
 
     def conditions_used(self, available: list[str] | None = None) -> list[str]:
         """The conditions whose runs this prediction reads (`available`: every condition of the hypothesis)."""
@@ -125,6 +119,11 @@ class Prediction(Params):
     def smallest_effect(self) -> float:
         """The effect size the power analysis plans for (0: none declared)."""
         return 0.0
+
+
+PREDICTIONS: Registry = Registry("prediction kind", __name__, params_base=Prediction)
+# An entry of `predictions:` in a hypothesis, chosen by its `kind`.
+PredictionSpec = flat(PREDICTIONS, key="kind")
 
 
 class Directional(Prediction):
@@ -189,15 +188,7 @@ class TestResult:
 
 def param_value(run: Any, path: str) -> Any:
     """The value at a dotted path of a validated run spec (KeyError when there is none)."""
-    node: Any = run.model_dump(mode="json")
-    for key in path.split("."):
-        if isinstance(node, list):
-            node = node[int(key)]
-        elif isinstance(node, dict):
-            node = node[key]
-        else:
-            raise KeyError(path)
-    return node
+    return get_dotted(run.model_dump(mode="json"), path)
 
 
 def undefined(test: str, effect: str, n: dict[str, int], why: str) -> TestResult:

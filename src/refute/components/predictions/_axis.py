@@ -15,16 +15,16 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from refute.spec.schema import Strict
+from refute.registry import Params
 from refute.components.predictions import Unit, param_value
 
 
-class FromParam(Strict):
+class FromParam(Params):
     param: str = Field(description="dotted field of the run spec whose value in each condition is x, "
                                    "e.g. train.lr or model.params.width")
 
 
-class FromMetrics(Strict):
+class FromMetrics(Params):
     metrics: dict[str, float] = Field(
         min_length=2, description="metric → its x value; every run gives one point per metric"
     )

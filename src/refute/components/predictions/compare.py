@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from refute.registry import PREDICTIONS
+from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
 from refute.components.predictions import Directional, TestResult, Unit, paired, undefined, values
 from refute.components.predictions.resampling import bootstrap_ci

@@ -14,23 +14,17 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from refute.registry import PREDICTIONS
-from refute.spec.schema import Strict, reduction_union
+from refute.components.predictions import PREDICTIONS
+from refute.components.reductions import Reduction
+from refute.registry import Params
 from refute.components.predictions import power
 from refute.components.predictions import Directional, TestResult, Unit, undefined
 from refute.components.predictions.trend import rank_ci
 
 
-class Measured(Strict):
+class Measured(Params):
     metric: str = Field(description="the other logged metric")
-    reduce: reduction_union() = Field(  # type: ignore[valid-type]
-        description="how each run's series of it becomes one number"
-    )
-
-    @field_validator("reduce", mode="before")
-    @classmethod
-    def _short(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
+    reduce: Reduction = Field(description="how each run's series of it becomes one number")
 
 
 class Correlation(Directional):

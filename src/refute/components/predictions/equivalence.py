@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from refute.registry import PREDICTIONS
+from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
 from refute.components.predictions import Interval, TestResult, paired, undefined, values
 

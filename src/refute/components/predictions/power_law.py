@@ -17,15 +17,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from refute.registry import PREDICTIONS
-from refute.spec.schema import Strict
+from refute.components.predictions import PREDICTIONS
+from refute.registry import Params
 from refute.components.predictions import power
 from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels
 from refute.components.predictions import Interval, TestResult, Unit, undefined
 from refute.components.predictions.trend import fit_slope
 
 
-class ExponentRange(Strict):
+class ExponentRange(Params):
     low: float | None = Field(None, description="the smallest exponent the claim allows (omit: no lower end)")
     high: float | None = Field(None, description="the largest exponent the claim allows (omit: no upper end)")
 

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from refute.registry import PREDICTIONS
-from refute.spec.schema import Strict
+from refute.components.predictions import PREDICTIONS
+from refute.registry import Params
 from refute.components.predictions import power
 from refute.components.predictions import Directional, TestResult, Unit, undefined
 
 
-class Meets(Strict):
+class Meets(Params):
     above: float | None = Field(None, description="a run meets the condition when its value ≥ above")
     below: float | None = Field(None, description="a run meets the condition when its value ≤ below")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from refute.registry import PREDICTIONS
+from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
 from refute.components.predictions import Directional, TestResult, Unit, undefined, values
 from refute.components.predictions.compare import _degenerate_p, signed_rank

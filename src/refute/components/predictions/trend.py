@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from refute.registry import PREDICTIONS
+from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
 from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels, seeds_repeat
 from refute.components.predictions import Directional, TestResult, Unit, one_sided_p, undefined

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from refute.registry import MODELS, TASKS, Params
+from refute.registry import SLUG, Params, Registry, flat
+from refute.components.models import MODELS
+from refute.components.tasks import TASKS
 from refute.components.tasks import task_info
 
 if TYPE_CHECKING:
@@ -26,8 +28,9 @@ Split = Literal["train", "val", "all"]
 
 
 class ProbeParams(Params):
+    name: str = Field(description="the probe, e.g. linear_probe or cka")
     id: str | None = Field(
-        None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        None, pattern=SLUG,
         description="names the probe's outputs in predictions (<id>/<metric>@<site>); default: the probe's name",
     )
     steps: Literal["final", "snapshots"] | list[int] = Field(
@@ -39,7 +42,12 @@ class ProbeParams(Params):
 
     @property
     def label(self) -> str:
-        return self.id or self.name  # type: ignore[attr-defined]
+        return self.id or self.name
+
+
+PROBES: Registry = Registry("probe", __name__, params_base=ProbeParams)
+# An entry of `probes:` in a hypothesis: a name or {name, ...params}.
+ProbeSpec = flat(PROBES)
 
 
 class ExampleParams(ProbeParams):

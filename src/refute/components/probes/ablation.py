@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from refute.components.probes._ablate import AblationBase, Ablator, check_components
 from refute.components.probes import ProbeContext, Table
-from refute.registry import PROBES
+from refute.components.probes import PROBES
 
 
 class AblationParams(AblationBase):

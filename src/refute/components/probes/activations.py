@@ -16,7 +16,7 @@ from pydantic import Field
 from refute import io
 from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
 from refute.components.probes.hooks import activations
-from refute.registry import PROBES
+from refute.components.probes import PROBES
 
 if TYPE_CHECKING:
     import torch

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from refute.components.probes import ProbeContext, ProbeParams, Table
-from refute.registry import PROBES
+from refute.components.probes import PROBES
 
 if TYPE_CHECKING:
     import torch

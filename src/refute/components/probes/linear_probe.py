@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 
 from refute.components.probes import ExampleParams, ProbeContext, Split, Table, check_site
 from refute.components.probes.hooks import activations
-from refute.registry import PROBES
+from refute.components.probes import PROBES
 
 if TYPE_CHECKING:
     import torch

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from refute.components.probes._ablate import AblationBase, Ablator, check_components
 from refute.components.probes import ProbeContext, Table
-from refute.registry import PROBES
+from refute.components.probes import PROBES
 
 
 Search = Generator[list[int], bool, tuple[list[int], int, bool]]

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
 from refute.components.tasks import task_info
 from refute.components.probes.hooks import activations, forward
-from refute.registry import PROBES
+from refute.components.probes import PROBES
 
 if TYPE_CHECKING:
     import torch

@@ -16,7 +16,8 @@ from pydantic import Field
 
 from refute.components import optimizers
 from refute.components.probes import ProbeContext, ProbeParams, Table
-from refute.registry import MODELS, PROBES
+from refute.components.models import MODELS
+from refute.components.probes import PROBES
 
 if TYPE_CHECKING:
     import torch

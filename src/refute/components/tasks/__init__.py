@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+
+from refute.registry import ComponentRef, Registry
+
+TASKS: Registry = Registry("task", __name__)
+
+
+class TaskRef(ComponentRef):
+    """`task:` in a run spec: {name, params} (or just the name)."""
+
+    registry: ClassVar[Registry] = TASKS
+
 
 if TYPE_CHECKING:
     import torch
@@ -82,7 +93,7 @@ def task_info(task) -> TaskInfo:
 
 @lru_cache(maxsize=64)
 def _task_info(task_json: str) -> TaskInfo:
-    from refute.registry import TASKS
+
 
     task = json.loads(task_json)
     entry = TASKS.get(task["name"])
@@ -129,7 +140,7 @@ def reads(*kinds: str):
 
 def compatibility(run) -> str | None:
     """Why the run's model cannot read its task's inputs, or None."""
-    from refute.registry import MODELS, TASKS
+    from refute.components.models import MODELS
 
     offered = getattr(TASKS.get(run.task.name).impl, "provides", None)
     wanted = getattr(MODELS.get(run.model.name).impl, "reads", None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from refute.registry import TASKS
+from refute.components.tasks import TASKS
 from refute.components.tasks import TaskData, TaskInfo, describes, provides
 from refute.components.tasks._sampled import SampledTask
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from refute.registry import TASKS
+from refute.components.tasks import TASKS
 from refute.components.tasks import TaskData, TaskInfo, describes, provides
 from refute.components.tasks._sampled import SampledTask
 

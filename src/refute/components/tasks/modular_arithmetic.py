@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from refute.registry import TASKS, Params
+from refute.registry import Params
+from refute.components.tasks import TASKS
 from refute.components.tasks import TaskData, TaskInfo, describes, provides
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from refute.registry import TASKS, Params
+from refute.registry import Params
+from refute.components.tasks import TASKS
 from refute.components.tasks import TaskData, TaskInfo, describes, provides
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from refute.registry import TASKS
+from refute.components.tasks import TASKS
 from refute.components.tasks import TaskData, TaskInfo, describes, provides
 from refute.components.tasks._sampled import SampledTask
 

@@ -1,0 +1,79 @@
+"""Where everything lives under the results folder: the one place that spells a results path.
+
+    <results>/
+      runs/<run hash>/                     one training run: all seeds of one condition
+        spec.json  metrics.parquet  weights.pt  snapshots.pt  run.json  [checkpoint.pt]
+        seeds-<lo>-<hi>/                   one chunk of a run whose seeds are split across jobs
+      probes/<probe hash>/                 one probe on one run: spec.json  values.parquet  probe.json
+      plans/<plan hash>.json               a hypothesis's validated plan (refute.spec.plan), by content
+      <hypothesis id>/                     observations/probes/reduced tables, predictions.json, verdict.json,
+                                           preregistration.json, report.md, report.html, figures/
+      index.md  index.html                 the agenda
+      logs/<rule>/...  benchmarks/<rule>/...
+
+Every method returns the path for a concrete name; given Snakemake wildcards instead (`"{run}"`), the same
+methods spell the rules' paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Files of a training run, in the order a train job writes them (run.json last: it marks completion).
+RUN_SPEC, METRICS, WEIGHTS, SNAPSHOTS, RUN_RECORD, CHECKPOINT = (
+    "spec.json", "metrics.parquet", "weights.pt", "snapshots.pt", "run.json", "checkpoint.pt")
+RUN_OUTPUTS = (METRICS, WEIGHTS, SNAPSHOTS, RUN_RECORD)
+# Files of a probe job (probe.json last).
+PROBE_SPEC, PROBE_VALUES, PROBE_RECORD = "spec.json", "values.parquet", "probe.json"
+# Files of a hypothesis's analysis (verdict.json last: it holds the others' checksums).
+OBSERVATIONS, PROBE_TABLE, REDUCED, PREDICTIONS, VERDICT = (
+    "observations.parquet", "probes.parquet", "reduced.parquet", "predictions.json", "verdict.json")
+PREREGISTRATION, REPORT_MD, REPORT_HTML, FIGURES = "preregistration.json", "report.md", "report.html", "figures"
+INDEX_MD, INDEX_HTML = "index.md", "index.html"
+
+
+def chunk_name(lo: int | str, hi: int | str) -> str:
+    """A chunk of a run's seeds, by positions in the run's seed list (fixed by the run hash and the split)."""
+    return f"seeds-{lo}-{hi}"
+
+
+class Layout:
+    """Paths under one results folder."""
+
+    def __init__(self, results: str | Path = "results"):
+        self.results = Path(results)
+
+    # --- training runs --------------------------------------------------------------------------------
+    def run_dir(self, run: str) -> Path:
+        return self.results / "runs" / run
+
+    def run_file(self, run: str, name: str) -> Path:
+        return self.run_dir(run) / name
+
+    def chunk_dir(self, run: str, lo: int | str, hi: int | str) -> Path:
+        return self.run_dir(run) / chunk_name(lo, hi)
+
+    # --- probe jobs -----------------------------------------------------------------------------------
+    def probe_dir(self, probe: str) -> Path:
+        return self.results / "probes" / probe
+
+    # --- hypotheses -----------------------------------------------------------------------------------
+    def plan_file(self, digest: str) -> Path:
+        return self.results / "plans" / f"{digest}.json"
+
+    def hypothesis_dir(self, hyp_id: str) -> Path:
+        return self.results / hyp_id
+
+    def hypothesis_file(self, hyp_id: str, name: str) -> Path:
+        return self.hypothesis_dir(hyp_id) / name
+
+    def index(self, name: str = INDEX_MD) -> Path:
+        return self.results / name
+
+    # --- job bookkeeping ------------------------------------------------------------------------------
+    def log(self, rule: str, name: str) -> Path:
+        return self.results / "logs" / rule / f"{name}.log"
+
+    def benchmark(self, rule: str, name: str) -> Path:
+        return self.results / "benchmarks" / rule / f"{name}.tsv"
+

@@ -1,0 +1,74 @@
+"""The plan of one hypothesis: everything later stages need from its file, validated once.
+
+A `Plan` holds the validated hypothesis, the file it came from (and its sha256), the data as written,
+every concrete condition's run spec and run hash, and the probe jobs. The workflow writes it, when a
+run starts, to a file named by a hash of its content (`Plan.digest`); statistics, reports, the index,
+refinement drafts, status and lineage read that file, never the YAML, so a hypothesis is validated
+once and every stage sees the same spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from refute.registry import Params
+from refute.spec.schema import Hypothesis, RunSpec
+
+# Bump when a change to probe code changes its numbers, so stale probe tables are not reused.
+PROBE_VERSION = 1
+
+
+class ProbeJob(Params):
+    """One probe on one condition's run, stored under a hash of what decides its numbers: the run, the
+    probe's parameters (not its id or conditions, which only label and select) and any reference run,
+    so the same probe of the same run is computed once however many hypotheses ask for it."""
+
+    condition: str
+    probe: str = Field(description="the probe's id in the hypothesis")
+    run: str = Field(description="run hash")
+    reference: str | None = Field(None, description="run hash of a reference condition (cka between conditions)")
+    params: dict[str, Any] = Field(description="the probe's parameters, without id and conditions")
+
+    @property
+    def record(self) -> dict:
+        return {"version": PROBE_VERSION, "run": self.run, "reference": self.reference, "probe": self.params}
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.record, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Plan(Params):
+    """A validated hypothesis and what follows from it; see the module docstring."""
+
+    hypothesis: Hypothesis
+    file: str = Field(description="the hypothesis file, as given")
+    file_sha256: str
+    source: dict[str, Any] = Field(description="the file's data as written (drafts start from it)")
+    conditions: dict[str, RunSpec] = Field(description="every concrete condition (named × swept) and its run spec")
+    runs: dict[str, str] = Field(description="condition -> run hash")
+    probe_jobs: list[ProbeJob] = Field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.hypothesis.id
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
+
+    def digest(self) -> str:
+        """The hash of this plan's content: the name of its file."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+def read_plan(path: str | Path) -> Plan:
+    """A plan file written by the workflow (see refute.layout)."""
+    from refute import io
+
+    return Plan.model_validate(io.read_json(path))
