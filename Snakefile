@@ -1,44 +1,65 @@
-# refute: every hypotheses/*.yaml becomes train -> probes -> stats -> report, and all of them the
+# refute: every hypotheses/*.yaml becomes plan -> train -> probes -> stats -> report, and all of them the
 # agenda index.
 # Run all:  snakemake -c all      One hypothesis:  snakemake -c all results/<id>/report.md
 # Snakemake's own report of a finished run:  snakemake --report report.html
-# Plan (jobs, models, FLOPs, wall time) without running:  snakemake -n
+# Plan (jobs, models, FLOPs, wall time) without running:  snakemake -n  (writes nothing)
 import shlex
 import sys
 from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
+from snakemake.utils import min_version
 
-from refute.workflow.agenda import TINY_JOB_S, load_plan
+from refute import layout
+from refute.layout import Layout
+from refute.workflow.agenda import TINY_JOB_S, load_agenda
+
+min_version("8.10")
 
 HYPOTHESES = config.get("hypotheses", "hypotheses")
 RESULTS = config.get("results", "results")
+L = Layout(RESULTS)
 # How a rule starts python: the interpreter that runs Snakemake, so jobs see the same installed refute;
 # under `--sdm conda`, the rule's environment's python, with this workflow's src/ on the path (the envs
 # hold refute's dependencies, not refute).
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-    PY = "env PYTHONPATH=" + shlex.quote(str(Path(workflow.basedir) / "src")) + " python"
+    SRC = shlex.quote(str(Path(workflow.basedir) / "src"))
+    PY = f"env PYTHONPATH={SRC} python"
 else:
     PY = shlex.quote(sys.executable)
 
-# Validation happens here, at parse time: a bad file stops the workflow before any job runs.
+
+# Validation happens here, at parse time: a bad file stops the workflow before any job runs. Nothing is
+# written here: plans and run specs are written by local jobs (rules/plan.smk), so a dry run, --lint or
+# --summary leaves results/ as it was.
 # `seeds_per_job` caps the seeds trained per job (e.g. `--config seeds_per_job=8`, or in a profile).
-PLAN = load_plan(HYPOTHESES, RESULTS, seeds_per_job=config.get("seeds_per_job"),
-                 tiny_job_s=float(config.get("tiny_job_seconds", TINY_JOB_S)))
+AGENDA = load_agenda(
+    HYPOTHESES,
+    RESULTS,
+    seeds_per_job=config.get("seeds_per_job"),
+    tiny_job_s=float(config.get("tiny_job_seconds", TINY_JOB_S)),
+)
 
 if workflow.output_settings.dryrun:
-    from refute.scaling.estimate import plan_text
+    from refute.workflow.preview import plan_text
 
-    print(plan_text(PLAN, cores=workflow.resource_settings.cores), flush=True)
+    print(
+        plan_text(AGENDA, cores=workflow.resource_settings.cores, calibrate_here=False),
+        flush=True,
+    )
+
 
 report: "rules/report.rst"
+
 
 wildcard_constraints:
     run="[0-9a-f]{16}",
     probe="[0-9a-f]{16}",
+    digest="[0-9a-f]{16}",
     id="[a-z0-9][a-z0-9_-]*",
 
 
+include: "rules/plan.smk"
 include: "rules/train.smk"
 include: "rules/probes.smk"
 include: "rules/stats.smk"
@@ -46,7 +67,10 @@ include: "rules/report.smk"
 
 
 rule all:
-    input:
-        expand(f"{RESULTS}/{{id}}/report.md", id=sorted(PLAN.hypotheses)),
-        f"{RESULTS}/index.md",
     default_target: True
+    input:
+        expand(str(L.hypothesis_file("{id}", layout.REPORT_MD)), id=sorted(AGENDA.hypotheses)),
+        str(L.index(layout.INDEX_MD)),
+        # Every run's and probe job's record too: a run folder deleted (or removed after damage) is made again,
+        # and everything downstream of it with it, though the reports that read it still exist.
+        AGENDA.records(),

@@ -1,19 +1,26 @@
 rule probe:
     """Run one probe on one run's weights (final, or snapshots over training), batched over seeds."""
     input:
-        spec=f"{RESULTS}/probes/{{probe}}/spec.json",
-        run=lambda wc: PLAN.probe_inputs(wc.probe),
+        spec=ancient(str(L.probe_dir("{probe}") / layout.PROBE_SPEC)),
+        run=lambda wc: AGENDA.probe_inputs(wc.probe),
     output:
-        values=f"{RESULTS}/probes/{{probe}}/values.parquet",
-        record=f"{RESULTS}/probes/{{probe}}/probe.json",
+        values=str(L.probe_dir("{probe}") / layout.PROBE_VALUES),
+        record=str(L.probe_dir("{probe}") / layout.PROBE_RECORD),
     log:
-        f"{RESULTS}/logs/probe/{{probe}}.log",
+        str(L.log("probe", "{probe}")),
     benchmark:
-        f"{RESULTS}/benchmarks/probe/{{probe}}.tsv"
-    threads: 1
+        str(L.benchmark("probe", "{probe}"))
     # With the statistics and the report: one cluster job per hypothesis after training.
-    group: "analysis"
+    group:
+        "analysis"
     conda:
         "../envs/probes.yaml"
+    threads: 1
+    params:
+        py=PY,
+        out=lambda wc: str(L.probe_dir(wc.probe)),
+        # the results folder, from this job's own files
+        results=lambda wc, output: str(Path(output.values).parents[2]),
     shell:
-        "{PY} -m refute.jobs probe {input.spec} --out $(dirname {output.values}) --results {RESULTS} --threads {threads} > {log} 2>&1"
+        "{params.py} -m refute.jobs probe {input.spec:q} --out {params.out:q} --results {params.results:q}"
+        " --threads {threads} > {log:q} 2>&1"

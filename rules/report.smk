@@ -2,51 +2,69 @@ rule report:
     """Write the verdict report (markdown and self-contained HTML), its learning-curve figures and its probe
     tables and figures."""
     input:
-        verdict=f"{RESULTS}/{{id}}/verdict.json",
-        predictions=f"{RESULTS}/{{id}}/predictions.json",
-        observations=f"{RESULTS}/{{id}}/observations.parquet",
-        reduced=f"{RESULTS}/{{id}}/reduced.parquet",
-        probes=f"{RESULTS}/{{id}}/probes.parquet",
+        verdict=str(L.hypothesis_file("{id}", layout.VERDICT)),
+        predictions=str(L.hypothesis_file("{id}", layout.PREDICTIONS)),
+        observations=str(L.hypothesis_file("{id}", layout.OBSERVATIONS)),
+        reduced=str(L.hypothesis_file("{id}", layout.REDUCED)),
+        probes=str(L.hypothesis_file("{id}", layout.PROBE_TABLE)),
         # A refinement's report shows its parent's verdict and spec: it waits for the parent's statistics.
-        parent=lambda wc: PLAN.parent_outputs(wc.id, "verdict.json"),
+        parent=lambda wc: AGENDA.parent_outputs(wc.id, layout.VERDICT),
     output:
-        report=f"{RESULTS}/{{id}}/report.md",
-        html=report(f"{RESULTS}/{{id}}/report.html", category="Hypotheses", subcategory="{id}",
-                    labels={"hypothesis": "{id}", "file": "report.html"}),
-        figures=report(directory(f"{RESULTS}/{{id}}/figures"), patterns=["{metric}.png"], category="Hypotheses",
-                       subcategory="{id}", labels={"hypothesis": "{id}", "file": "{metric}.png"}),
+        report=str(L.hypothesis_file("{id}", layout.REPORT_MD)),
+        html=report(
+            str(L.hypothesis_file("{id}", layout.REPORT_HTML)),
+            category="Hypotheses",
+            subcategory="{id}",
+            labels={"hypothesis": "{id}", "file": "report.html"},
+        ),
+        figures=report(
+            directory(str(L.hypothesis_file("{id}", layout.FIGURES))),
+            patterns=["{metric}.png"],
+            category="Hypotheses",
+            subcategory="{id}",
+            labels={"hypothesis": "{id}", "file": "{metric}.png"},
+        ),
     log:
-        f"{RESULTS}/logs/report/{{id}}.log",
+        str(L.log("report", "{id}")),
     benchmark:
-        f"{RESULTS}/benchmarks/report/{{id}}.tsv"
+        str(L.benchmark("report", "{id}"))
+    # Seconds of work each: grouped, so a cluster runs a hypothesis's merges, probes, statistics and
+    # report as one job.
+    group:
+        "analysis"
+    conda:
+        "../envs/report.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    # Seconds of work each: grouped, so a cluster runs a hypothesis's merges, probes, statistics and
-    # report as one job.
-    group: "analysis"
-    conda:
-        "../envs/report.yaml"
+    params:
+        py=PY,
+        # the results folder, from this job's own files
+        results=lambda wc, output: str(Path(output.report).parent.parent),
     shell:
-        "{PY} -m refute.jobs report {wildcards.id} --results {RESULTS} > {log} 2>&1"
+        "{params.py} -m refute.jobs report {wildcards.id} --results {params.results:q} > {log:q} 2>&1"
 
 
 rule index:
     """The agenda index: every hypothesis, its verdict and lineage, and the prediction scoreboard."""
     input:
-        hypotheses=lambda wc: [str(h.path) for h in PLAN.hypotheses.values()],
-        reports=expand(f"{RESULTS}/{{id}}/report.html", id=sorted(PLAN.hypotheses)),
-        verdicts=expand(f"{RESULTS}/{{id}}/verdict.json", id=sorted(PLAN.hypotheses)),
+        plans=AGENDA.plan_files(),
+        reports=expand(str(L.hypothesis_file("{id}", layout.REPORT_HTML)), id=sorted(AGENDA.hypotheses)),
+        verdicts=expand(str(L.hypothesis_file("{id}", layout.VERDICT)), id=sorted(AGENDA.hypotheses)),
     output:
-        md=f"{RESULTS}/index.md",
-        html=report(f"{RESULTS}/index.html", category="Agenda", labels={"page": "index.html"}),
+        md=str(L.index(layout.INDEX_MD)),
+        html=report(str(L.index(layout.INDEX_HTML)), category="Agenda", labels={"page": "index.html"}),
     log:
-        f"{RESULTS}/logs/index.log",
+        str(L.log("index", "index")),
     benchmark:
-        f"{RESULTS}/benchmarks/index.tsv"
+        str(L.benchmark("index", "index"))
     # Seconds of work after everything else: run where Snakemake runs, not through a cluster queue.
     localrule: True
     conda:
         "../envs/report.yaml"
+    params:
+        py=PY,
+        # the results folder, from this job's own files
+        results=lambda wc, output: str(Path(output.md).parent),
     shell:
-        "{PY} -m refute.jobs index --hypotheses {HYPOTHESES} --results {RESULTS} > {log} 2>&1"
+        "{params.py} -m refute.jobs index --results {params.results:q} --plans {input.plans:q} > {log:q} 2>&1"

@@ -1,27 +1,32 @@
 rule stats:
     """Gather runs and probes, reduce each run, test each prediction, decide the verdict of one hypothesis."""
     input:
-        hypothesis=lambda wc: str(PLAN.hypotheses[wc.id].path),
-        metrics=lambda wc: PLAN.run_outputs(wc.id, "metrics.parquet"),
-        meta=lambda wc: PLAN.run_outputs(wc.id, "run.json"),
-        probes=lambda wc: PLAN.probe_outputs(wc.id),
+        plan=lambda wc: AGENDA.plan_file(wc.id),
+        metrics=lambda wc: AGENDA.run_outputs(wc.id, layout.METRICS),
+        meta=lambda wc: AGENDA.run_outputs(wc.id, layout.RUN_RECORD),
+        probes=lambda wc: AGENDA.probe_outputs(wc.id),
     output:
-        verdict=f"{RESULTS}/{{id}}/verdict.json",
-        predictions=f"{RESULTS}/{{id}}/predictions.json",
-        observations=f"{RESULTS}/{{id}}/observations.parquet",
-        reduced=f"{RESULTS}/{{id}}/reduced.parquet",
-        probes=f"{RESULTS}/{{id}}/probes.parquet",
+        verdict=str(L.hypothesis_file("{id}", layout.VERDICT)),
+        predictions=str(L.hypothesis_file("{id}", layout.PREDICTIONS)),
+        observations=str(L.hypothesis_file("{id}", layout.OBSERVATIONS)),
+        reduced=str(L.hypothesis_file("{id}", layout.REDUCED)),
+        probes=str(L.hypothesis_file("{id}", layout.PROBE_TABLE)),
     log:
-        f"{RESULTS}/logs/stats/{{id}}.log",
+        str(L.log("stats", "{id}")),
     benchmark:
-        f"{RESULTS}/benchmarks/stats/{{id}}.tsv"
+        str(L.benchmark("stats", "{id}"))
+    # Seconds of work each: grouped, so a cluster runs a hypothesis's merges, probes, statistics and
+    # report as one job.
+    group:
+        "analysis"
+    conda:
+        "../envs/stats.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    # Seconds of work each: grouped, so a cluster runs a hypothesis's merges, probes, statistics and
-    # report as one job.
-    group: "analysis"
-    conda:
-        "../envs/stats.yaml"
+    params:
+        py=PY,
+        # the results folder, from this job's own files
+        results=lambda wc, output: str(Path(output.verdict).parent.parent),
     shell:
-        "{PY} -m refute.jobs stats {input.hypothesis} --results {RESULTS} > {log} 2>&1"
+        "{params.py} -m refute.jobs stats {input.plan:q} --results {params.results:q} > {log:q} 2>&1"

@@ -1,100 +1,87 @@
-from refute.workflow.agenda import threads_for
-
 # A run's outputs come from `train` (all seeds in one job) or, when its seeds are split across jobs,
 # from `train_chunk` (one job per chunk) and `merge_seeds`; the run constraints say which, per run.
 # Resources (memory, time limit, CPUs, a GPU when the hypothesis asks for `device: cuda`) are derived
-# from the run spec by refute.scaling.costs; the device request reaches the job as a resource, so changing it
-# neither changes the run hash nor reruns a finished run.
+# from the run spec by refute.scaling.costs; the device request reaches the job as a resource, so changing
+# it neither changes the run hash nor reruns a finished run.
 
 
 rule train:
     """Train every seed of one run (one condition) as a single seed-batched model."""
-    wildcard_constraints:
-        run=PLAN.run_pattern(chunked=False),
     input:
-        spec=f"{RESULTS}/runs/{{run}}/spec.json",
+        # ancient: the spec is content-addressed; rewriting it (same bytes) never retrains.
+        spec=ancient(str(L.run_file("{run}", layout.RUN_SPEC))),
     output:
-        metrics=f"{RESULTS}/runs/{{run}}/metrics.parquet",
-        weights=f"{RESULTS}/runs/{{run}}/weights.pt",
-        snapshots=f"{RESULTS}/runs/{{run}}/snapshots.pt",
-        meta=f"{RESULTS}/runs/{{run}}/run.json",
+        **{name: str(L.run_file("{run}", f)) for name, f in layout.RUN_OUTPUT_NAMES.items()},
     log:
-        f"{RESULTS}/logs/train/{{run}}.log",
+        str(L.log("train", "{run}")),
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{run}}.tsv"
-    threads: lambda wc: threads_for(PLAN.runs[wc.run])
-    resources:
-        mem_mb=lambda wc, threads: PLAN.resources(wc, threads)["mem_mb"],
-        runtime=lambda wc, threads: PLAN.resources(wc, threads)["runtime"],
-        cpus_per_task=lambda wc, threads: threads,
-        gpu=lambda wc, threads: PLAN.resources(wc, threads)["gpu"],
-        train_device=lambda wc, threads: PLAN.resources(wc, threads)["train_device"],
-    group: lambda wc: PLAN.train_group(wc)
+        str(L.benchmark("train", "{run}"))
+    wildcard_constraints:
+        run=AGENDA.run_pattern(chunked=False),
+    group:
+        lambda wc: AGENDA.train_group(wc)
     conda:
         "../envs/train.yaml"
+    threads: lambda wc: AGENDA.threads(wc.run)
+    resources:
+        mem_mb=lambda wc, threads: AGENDA.resources(wc, threads)["mem_mb"],
+        runtime=lambda wc, threads: AGENDA.resources(wc, threads)["runtime"],
+        cpus_per_task=lambda wc, threads: threads,
+        gpu=lambda wc, threads: AGENDA.resources(wc, threads)["gpu"],
+        train_device=lambda wc, threads: AGENDA.resources(wc, threads)["train_device"],
+    params:
+        py=PY,
+        out=lambda wc: str(L.run_dir(wc.run)),
+        seeds=[],
     shell:
-        "{PY} -m refute.jobs train {input.spec} --out $(dirname {output.metrics}) --threads {threads}"
-        " --device {resources.train_device} > {log} 2>&1"
+        "{params.py} -m refute.jobs train {input.spec:q} --out {params.out:q} --threads {threads}"
+        " --device {resources.train_device} {params.seeds:q} > {log:q} 2>&1"
 
 
-rule train_chunk:
-    """Train seeds lo..hi-1 (positions in the run's seed list) of a run whose seeds are split across jobs."""
+use rule train as train_chunk with:
+    output:
+        **{name: str(L.chunk_dir("{run}", "{lo}", "{hi}") / f) for name, f in layout.RUN_OUTPUT_NAMES.items()},
+    log:
+        str(L.log("train", "{run}-seeds-{lo}-{hi}")),
+    benchmark:
+        str(L.benchmark("train", "{run}-seeds-{lo}-{hi}"))
     wildcard_constraints:
-        run=PLAN.run_pattern(chunked=True),
+        run=AGENDA.run_pattern(chunked=True),
         lo=r"\d+",
         hi=r"\d+",
-    input:
-        spec=f"{RESULTS}/runs/{{run}}/spec.json",
-    output:
-        metrics=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/metrics.parquet",
-        weights=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/weights.pt",
-        snapshots=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/snapshots.pt",
-        meta=f"{RESULTS}/runs/{{run}}/seeds-{{lo}}-{{hi}}/run.json",
-    log:
-        f"{RESULTS}/logs/train/{{run}}-seeds-{{lo}}-{{hi}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/{{run}}-seeds-{{lo}}-{{hi}}.tsv"
-    threads: lambda wc: threads_for(PLAN.runs[wc.run])
-    resources:
-        mem_mb=lambda wc, threads: PLAN.resources(wc, threads)["mem_mb"],
-        runtime=lambda wc, threads: PLAN.resources(wc, threads)["runtime"],
-        cpus_per_task=lambda wc, threads: threads,
-        gpu=lambda wc, threads: PLAN.resources(wc, threads)["gpu"],
-        train_device=lambda wc, threads: PLAN.resources(wc, threads)["train_device"],
-    group: lambda wc: PLAN.train_group(wc)
-    conda:
-        "../envs/train.yaml"
-    shell:
-        "{PY} -m refute.jobs train {input.spec} --out $(dirname {output.metrics}) --threads {threads}"
-        " --device {resources.train_device} --seeds {wildcards.lo}:{wildcards.hi} > {log} 2>&1"
+    params:
+        py=PY,
+        out=lambda wc: str(L.chunk_dir(wc.run, wc.lo, wc.hi)),
+        # positions lo..hi-1 of the run's seed list
+        seeds=lambda wc: ["--seeds", f"{wc.lo}:{wc.hi}"],
 
 
 rule merge_seeds:
     """Merge a split run's seed chunks into the run's outputs, as if one job had trained every seed."""
-    wildcard_constraints:
-        run=PLAN.run_pattern(chunked=True),
     input:
-        metrics=lambda wc: PLAN.chunk_outputs(wc.run, "metrics.parquet"),
-        weights=lambda wc: PLAN.chunk_outputs(wc.run, "weights.pt"),
-        snapshots=lambda wc: PLAN.chunk_outputs(wc.run, "snapshots.pt"),
-        meta=lambda wc: PLAN.chunk_outputs(wc.run, "run.json"),
+        metrics=lambda wc: AGENDA.chunk_outputs(wc.run, layout.METRICS),
+        weights=lambda wc: AGENDA.chunk_outputs(wc.run, layout.WEIGHTS),
+        snapshots=lambda wc: AGENDA.chunk_outputs(wc.run, layout.SNAPSHOTS),
+        meta=lambda wc: AGENDA.chunk_outputs(wc.run, layout.RUN_RECORD),
     output:
-        metrics=f"{RESULTS}/runs/{{run}}/metrics.parquet",
-        weights=f"{RESULTS}/runs/{{run}}/weights.pt",
-        snapshots=f"{RESULTS}/runs/{{run}}/snapshots.pt",
-        meta=f"{RESULTS}/runs/{{run}}/run.json",
+        **{name: str(L.run_file("{run}", f)) for name, f in layout.RUN_OUTPUT_NAMES.items()},
     log:
-        f"{RESULTS}/logs/merge/{{run}}.log",
+        str(L.log("merge", "{run}")),
     benchmark:
-        f"{RESULTS}/benchmarks/merge/{{run}}.tsv"
-    params:
-        chunks=lambda wc: PLAN.chunk_dirs(wc.run),
+        str(L.benchmark("merge", "{run}"))
+    wildcard_constraints:
+        run=AGENDA.run_pattern(chunked=True),
+    # With the probes, statistics and report: one cluster job per hypothesis after training.
+    group:
+        "analysis"
+    conda:
+        "../envs/train.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    # With the probes, statistics and report: one cluster job per hypothesis after training.
-    group: "analysis"
-    conda:
-        "../envs/train.yaml"
+    params:
+        py=PY,
+        chunks=lambda wc: AGENDA.chunk_dirs(wc.run),
+        out=lambda wc: str(L.run_dir(wc.run)),
     shell:
-        "{PY} -m refute.jobs merge {params.chunks} --out $(dirname {output.metrics}) > {log} 2>&1"
+        "{params.py} -m refute.jobs merge {params.chunks:q} --out {params.out:q} > {log:q} 2>&1"

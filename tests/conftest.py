@@ -51,16 +51,19 @@ def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
     from refute.report.markdown import write_report
     from refute.training.job import train_run
     from refute.stats.analyse import analyse
-    from refute.workflow.agenda import Plan, load_all
+    from refute import layout
+    from refute.workflow.agenda import Agenda, load_all
 
-    plan = Plan(load_all(hypotheses), results)
-    plan.write_run_specs()
-    for h in plan.runs:
-        if not (plan.run_dir(h) / "run.json").exists():
-            train_run(plan.run_dir(h) / "spec.json", plan.run_dir(h))
+    agenda = Agenda(load_all(hypotheses), results)
+    L = agenda.layout
+    for h in agenda.runs:
+        if not L.run_file(h, layout.RUN_RECORD).exists():
+            agenda.write_run_spec(h, L.run_file(h, layout.RUN_SPEC))
+            train_run(L.run_file(h, layout.RUN_SPEC), L.run_dir(h))
     out = {}
-    for hyp in plan.hypotheses.values():
-        out[hyp.id] = analyse(hyp.path, results)
+    for hyp in agenda.hypotheses.values():
+        agenda.write_plan(agenda.digests[hyp.id], agenda.plan_file(hyp.id))
+        out[hyp.id] = analyse(agenda.plan_file(hyp.id), results)
         write_report(hyp.id, results)
     return out
 

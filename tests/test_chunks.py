@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refute.scaling import chunks
+from refute.training import chunks
 from refute.training import snapshots
 from refute.training.job import train_run
 from test_train import run_spec

@@ -7,17 +7,18 @@ import pytest
 
 from conftest import write_yaml
 from refute import cli, io
-from refute.scaling import estimate as planning
-from refute.workflow.agenda import load_plan
+from refute.workflow import calibration as estimate
+from refute.workflow import preview
+from refute.workflow.agenda import load_agenda
 
-FAKE = planning.Calibration(flops_per_s=1e10, step_overhead_s=1e-3, startup_s=2.0, threads=1,
+FAKE = estimate.Calibration(flops_per_s=1e10, step_overhead_s=1e-3, startup_s=2.0, threads=1,
                             host=platform.node(), torch="x", measured_at="2026-01-01 00:00:00")
 
 
 @pytest.fixture
 def calibrated(monkeypatch):
     """A fixed calibration, so the numbers below are exact and no test pays for measuring."""
-    monkeypatch.setattr(planning, "calibration", lambda directory=None, threads=1: (FAKE, "cached.json"))
+    monkeypatch.setattr(preview, "calibration", lambda directory=None, threads=1: (FAKE, "cached.json"))
 
 
 @pytest.fixture
@@ -33,8 +34,8 @@ def project(tmp_path, tiny):
 
 
 def test_the_plan_lists_jobs_models_flops_and_time(project, calibrated):
-    plan = load_plan(project / "hypotheses", project / "results")
-    text = planning.plan_text(plan, cores=2)
+    plan = load_agenda(project / "hypotheses", project / "results")
+    text = preview.plan_text(plan, cores=2)
     assert "Plan for tiny" in text and "Plan for other" in text
     for cond in ("narrow", "wide", "w"):
         assert f"  {cond} " in text
@@ -48,15 +49,15 @@ def test_the_plan_lists_jobs_models_flops_and_time(project, calibrated):
 
 
 def test_a_plan_for_one_hypothesis_counts_only_its_jobs(project, calibrated):
-    plan = load_plan(project / "hypotheses", project / "results")
-    assert "Jobs to run: 3 (1 train, 1 stats, 1 report)" in planning.plan_text(plan, ["other"])
+    plan = load_agenda(project / "hypotheses", project / "results")
+    assert "Jobs to run: 3 (1 train, 1 stats, 1 report)" in preview.plan_text(plan, ["other"])
 
 
 def test_finished_runs_are_not_planned_again(project, calibrated):
-    plan = load_plan(project / "hypotheses", project / "results")
+    plan = load_agenda(project / "hypotheses", project / "results")
     wide = plan.hypotheses["tiny"].runs["wide"]
-    io.write_json(plan.run_dir(wide) / "run.json", {"seeds": [0, 1, 2], "steps": 150})
-    text = planning.plan_text(plan, ["tiny"])
+    io.write_json(plan.layout.run_file(wide, "run.json"), {"seeds": [0, 1, 2], "steps": 150})
+    text = preview.plan_text(plan, ["tiny"])
     assert "Jobs to run: 3 (1 train, 1 stats, 1 report)" in text
     assert "Models to train: 3 (1 run(s)" in text
     wide_line = next(line for line in text.splitlines() if line.startswith("  wide "))
@@ -64,26 +65,26 @@ def test_finished_runs_are_not_planned_again(project, calibrated):
 
 
 def test_split_runs_plan_a_job_per_chunk_and_a_merge(project, calibrated):
-    plan = load_plan(project / "hypotheses", project / "results", seeds_per_job=2)
-    text = planning.plan_text(plan, ["other"])
+    plan = load_agenda(project / "hypotheses", project / "results", seeds_per_job=2)
+    text = preview.plan_text(plan, ["other"])
     assert "Jobs to run: 5 (2 train_chunk, 1 merge_seeds, 1 stats, 1 report)" in text
     assert "seeds per job: 2" in text
 
 
 def test_wall_time_schedules_jobs_on_the_cores():
-    assert planning.makespan([4, 3, 3, 2], slots=2) == 6
-    assert planning.makespan([4, 3, 3, 2], slots=1) == 12
-    assert planning.makespan([], slots=2) == 0
-    jobs = [planning.Job("train", "a", 10.0), planning.Job("train", "b", 10.0),
-            planning.Job("stats", "h", 2.0), planning.Job("report", "h", 3.0)]
-    assert planning.wall_seconds(jobs, slots=2) == 15.0
+    assert preview.makespan([4, 3, 3, 2], slots=2) == 6
+    assert preview.makespan([4, 3, 3, 2], slots=1) == 12
+    assert preview.makespan([], slots=2) == 0
+    jobs = [preview.Job("train", "a", 10.0), preview.Job("train", "b", 10.0),
+            preview.Job("stats", "h", 2.0), preview.Job("report", "h", 3.0)]
+    assert preview.wall_seconds(jobs, slots=2) == 15.0
 
 
 def test_calibration_is_measured_once_then_read_back(tmp_path):
-    cal, path = planning.calibration(tmp_path, threads=1)
+    cal, path = estimate.calibration(tmp_path, threads=1)
     assert cal.flops_per_s > 1e8 and cal.startup_s > 0 and cal.step_overhead_s >= 0
     assert json.loads(path.read_text())["host"] == platform.node()
-    again, _ = planning.calibration(tmp_path, threads=1)
+    again, _ = estimate.calibration(tmp_path, threads=1)
     assert again == cal
 
 

@@ -7,7 +7,7 @@ from conftest import write_yaml
 from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
 from refute.spec.loader import load_hypothesis
-from refute.workflow.agenda import Plan
+from refute.workflow.agenda import Agenda
 
 
 def errors_of(path) -> list[str]:
@@ -91,7 +91,7 @@ def test_the_same_probe_of_the_same_run_is_one_job_across_hypotheses(tmp_path, t
     a = load_hypothesis(write_yaml(tmp_path / "hyp" / "a.yaml", tiny))
     tiny.update(id="other", probes=[{"name": "fourier", "id": "g"}, {"name": "fourier", "id": "h", "top_k": 2}])
     b = load_hypothesis(write_yaml(tmp_path / "hyp" / "b.yaml", tiny))
-    plan = Plan([a, b], tmp_path / "results")
+    plan = Agenda([a, b], tmp_path / "results")
     assert a.probe_jobs[0].hash == b.probe_jobs[0].hash  # the id only labels
     assert b.probe_jobs[0].hash != b.probe_jobs[1].hash
     assert len(plan.probes) == 2
@@ -105,7 +105,7 @@ def test_a_cka_probe_between_conditions_depends_on_both_runs(tmp_path, tiny):
     h = load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
     (job,) = h.probe_jobs
     assert job.condition == "wide" and job.reference == h.runs["small"] and job.run == h.runs["wide"]
-    inputs = Plan([h], tmp_path / "results").probe_inputs(job.hash)
+    inputs = Agenda([h], tmp_path / "results").probe_inputs(job.hash)
     assert any(h.runs["small"] in i for i in inputs) and any(h.runs["wide"] in i for i in inputs)
 
 

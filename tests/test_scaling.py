@@ -23,10 +23,16 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+def files_of(folder: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*")} if folder.exists() else {}
+
+
 def dry_run(workdir: Path, *args: str) -> tuple[dict[str, int], str]:
     """(jobs by rule, full output) of `snakemake -n`."""
+    before = files_of(workdir / "results")
     out = snakemake(workdir, "-n", *args)
     text = out.stdout + out.stderr
+    assert files_of(workdir / "results") == before, "a dry run wrote under results/"
     assert out.returncode == 0, text[-3000:]
     jobs = {}
     if "Job stats:" in text:
@@ -35,7 +41,9 @@ def dry_run(workdir: Path, *args: str) -> tuple[dict[str, int], str]:
             if not m:
                 break
             jobs[m.group(1)] = int(m.group(2))
-    for summary in ("total", "all", "index"):  # the agenda index follows every report: not a job of interest
+    # The agenda index follows every report, and local jobs write each hypothesis's plan and each run's or
+    # probe's spec: not the jobs of interest here.
+    for summary in ("total", "all", "index", "plan", "run_spec", "probe_spec"):
         jobs.pop(summary, None)
     return jobs, text
 
@@ -154,7 +162,7 @@ def test_partition_and_account_live_in_profiles_never_in_rules():
 CONDA_NAMES = {"torch": {"pytorch", "pytorch-cpu"}, "yaml": {"pyyaml"}, "matplotlib": {"matplotlib-base", "matplotlib"},
                "sklearn": {"scikit-learn"}}
 FAMILIES = {
-    "train": "import refute.training.job, refute.training.loop, refute.scaling.chunks; from refute.components.tasks import TASKS; "
+    "train": "import refute.training.job, refute.training.loop, refute.training.chunks; from refute.components.tasks import TASKS; "
              "from refute.components.models import MODELS; from refute.components.optimizers import OPTIMIZERS; "
              "from refute.components.observables import OBSERVABLES; "
              "[r.names() for r in (TASKS, MODELS, OPTIMIZERS, OBSERVABLES)]",

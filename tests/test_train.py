@@ -110,7 +110,7 @@ def test_every_model_trains_a_seed_in_the_batch_as_if_alone(name):
 
 def test_online_data_draws_a_fresh_batch_every_step():
     from refute.components.tasks import TASKS
-    from refute.training.loop import Batches
+    from refute.components.batches import Batches
 
     data = TASKS.get("sparse_parity").impl(TASKS.get("sparse_parity").params(n_bits=8, k=2, online=True))
     batches = Batches(data, 16, [0, 1])

@@ -13,7 +13,8 @@ from refute.training.checkpoint import FILE, Checkpoint
 from refute.components.tasks import TASKS
 from refute.spec.hashing import run_hash
 from refute.spec.schema import RunSpec
-from refute.training.loop import Batches, fit
+from refute.components.batches import Batches
+from refute.training.loop import fit
 
 QUIET = dict(log=lambda m: None)
 

@@ -180,12 +180,12 @@ def status(a: argparse.Namespace) -> int:
          arg("--seeds-per-job", type=int, default=None,
              help="cap on seeds per training job, as `snakemake --config seeds_per_job=N` would set it"))
 def plan(a: argparse.Namespace) -> int:
-    from refute.scaling.estimate import plan_text
-    from refute.workflow.agenda import load_plan
+    from refute.workflow.agenda import load_agenda
+    from refute.workflow.preview import plan_text
 
-    workflow_plan = load_plan(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
+    agenda = load_agenda(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
     try:
-        print(plan_text(workflow_plan, a.ids or None, cores=a.cores))
+        print(plan_text(agenda, a.ids or None, cores=a.cores))
     except KeyError as err:
         raise CommandError(err.args[0]) from None
     return 0

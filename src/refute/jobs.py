@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             seeds = slice(lo, hi)
         train_run(a.spec, a.out, a.threads, a.checkpoint_every, device=a.device, seeds=seeds)
     elif a.stage == "merge":
-        from refute.scaling.chunks import merge
+        from refute.training.chunks import merge
 
         print(merge(a.chunks, a.out)["seeds"])
     elif a.stage == "probe":

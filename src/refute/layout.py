@@ -23,6 +23,7 @@ from pathlib import Path
 RUN_SPEC, METRICS, WEIGHTS, SNAPSHOTS, RUN_RECORD, CHECKPOINT = (
     "spec.json", "metrics.parquet", "weights.pt", "snapshots.pt", "run.json", "checkpoint.pt")
 RUN_OUTPUTS = (METRICS, WEIGHTS, SNAPSHOTS, RUN_RECORD)
+RUN_OUTPUT_NAMES = {"metrics": METRICS, "weights": WEIGHTS, "snapshots": SNAPSHOTS, "meta": RUN_RECORD}  # as rules name them
 # Files of a probe job (probe.json last).
 PROBE_SPEC, PROBE_VALUES, PROBE_RECORD = "spec.json", "values.parquet", "probe.json"
 # Files of a hypothesis's analysis (verdict.json last: it holds the others' checksums).

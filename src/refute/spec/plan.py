@@ -63,8 +63,10 @@ class Plan(Params):
         return Path(self.file)
 
     def digest(self) -> str:
-        """The hash of this plan's content: the name of its file."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """The hash of this plan's content (canonical JSON, so a plan read back from its file hashes the same):
+        the name of its file."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def read_plan(path: str | Path) -> Plan:

@@ -1,4 +1,5 @@
-"""What the Snakefile needs from the package: the validated plan, run specs on disk, job sizes."""
+"""What the Snakefile needs from the package: every hypothesis's validated plan, the distinct training runs
+and probe jobs they need, the files the rules write for them, and job sizes."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from refute import io
-from refute.scaling import chunks
+from refute.training import chunks
 from refute.scaling import costs
 from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
 from refute.spec.loader import load_all
+from refute.layout import PROBE_RECORD, PROBE_VALUES, RUN_RECORD, SNAPSHOTS, WEIGHTS, Layout
 from refute.spec.plan import Plan
 
 # When hypotheses sharing a run ask for different devices: a GPU request wins (results agree to
@@ -32,8 +34,8 @@ class RunCompute:
     seeds_per_job: int | None  # None: all seeds in one job
 
 
-class Plan:
-    """Every hypothesis in a folder, and the distinct training runs they need (keyed by run hash).
+class Agenda:
+    """Every hypothesis in a folder (its Plan), and the distinct training runs they need (keyed by run hash).
 
     A run is one job, or, when its seeds are split (`compute.seeds_per_job` in a hypothesis, or
     `seeds_per_job` in the Snakemake config), one job per chunk of seeds and a merge job.
@@ -42,6 +44,7 @@ class Plan:
     def __init__(self, hypotheses: list[Plan], results: str | Path, seeds_per_job: int | None = None,
                  tiny_job_s: float = TINY_JOB_S):
         self.results = Path(results)
+        self.layout = Layout(results)
         self.hypotheses = {h.id: h for h in hypotheses}
         self.runs = {run_hash(r): r for h in hypotheses for r in h.conditions.values()}
         self.users: dict[str, list[tuple[str, str]]] = {k: [] for k in self.runs}  # run -> (hypothesis, condition)
@@ -56,27 +59,37 @@ class Plan:
         self.tiny_job_s = tiny_job_s
         self._costs: dict[tuple[str, int], costs.JobCost] = {}
         self.probe_jobs = {h.id: h.probe_jobs for h in hypotheses}
+        self.digests = {h.id: h.digest() for h in hypotheses}
         self.probes = {j.hash: j for jobs in self.probe_jobs.values() for j in jobs}
 
     def _recorded_split(self, h: str) -> list[tuple[int, int]] | None:
         """A finished run keeps the split it was trained with, so changing seeds_per_job (say, moving
         from a workstation to a cluster) never retrains it."""
-        path = self.run_dir(h) / "run.json"
+        path = self.layout.run_file(h, RUN_RECORD)
         try:
             recorded = json.loads(path.read_text()).get("chunks")
         except (OSError, ValueError, AttributeError):  # absent, or damaged (the jobs report that): plan afresh
             return None
         return [tuple(c["slice"]) for c in recorded] if recorded else [(0, len(self.runs[h].seeds))]
 
-    # --- paths -------------------------------------------------------------------------------------------
-    def run_dir(self, h: str) -> Path:
-        return self.results / "runs" / h
+    # --- the files of the DAG -----------------------------------------------------------------------------
+    def plan_file(self, hyp_id: str) -> str:
+        """The hypothesis's plan file, named by its content: editing the hypothesis names a new file."""
+        return str(self.layout.plan_file(self.digests[hyp_id]))
+
+    def records(self) -> list[str]:
+        """The completion record of every training run and probe job."""
+        runs = [str(self.layout.run_file(h, RUN_RECORD)) for h in sorted(self.runs)]
+        return runs + [str(self.layout.probe_dir(h) / PROBE_RECORD) for h in sorted(self.probes)]
+
+    def plan_files(self) -> list[str]:
+        return [self.plan_file(i) for i in sorted(self.hypotheses)]
 
     def run_outputs(self, hyp_id: str, name: str) -> list[str]:
-        return [str(self.run_dir(h) / name) for h in self.hypotheses[hyp_id].runs.values()]
+        return [str(self.layout.run_file(h, name)) for h in self.hypotheses[hyp_id].runs.values()]
 
     def chunk_dirs(self, h: str) -> list[str]:
-        return [str(self.run_dir(h) / chunks.chunk_name(lo, hi)) for lo, hi in self.chunks[h]]
+        return [str(self.layout.chunk_dir(h, lo, hi)) for lo, hi in self.chunks[h]]
 
     def chunk_outputs(self, h: str, name: str) -> list[str]:
         return [f"{d}/{name}" for d in self.chunk_dirs(h)]
@@ -93,31 +106,37 @@ class Plan:
     def parent_outputs(self, hyp_id: str, name: str) -> list[str]:
         """The parent's output `name` for a refinement (its report shows the parent), else nothing."""
         parent = self.hypotheses[hyp_id].hypothesis.refines
-        return [str(self.results / parent / name)] if parent else []
-
-    def probe_dir(self, h: str) -> Path:
-        return self.results / "probes" / h
+        return [str(self.layout.hypothesis_file(parent, name))] if parent else []
 
     def probe_outputs(self, hyp_id: str) -> list[str]:
-        return sorted({str(self.probe_dir(j.hash) / "values.parquet") for j in self.probe_jobs[hyp_id]})
+        return sorted({str(self.layout.probe_dir(j.hash) / PROBE_VALUES) for j in self.probe_jobs[hyp_id]})
 
     def probe_inputs(self, h: str) -> list[str]:
         """A probe job reads its run's weights (and a reference run's); run.json marks a run complete."""
         job = self.probes[h]
         runs = [job.run] + ([job.reference] if job.reference else [])
-        return [str(self.run_dir(r) / name) for r in runs for name in ("run.json", "weights.pt", "snapshots.pt")]
+        return [str(self.layout.run_file(r, name)) for r in runs for name in (RUN_RECORD, WEIGHTS, SNAPSHOTS)]
 
-    def write_run_specs(self) -> None:
-        """Each run's spec.json, the train job's input. Content-addressed: written once, never changed,
-        so its timestamp does not trigger reruns."""
-        for h, run in self.runs.items():
-            path = self.run_dir(h) / "spec.json"
-            if not path.exists():
-                io.write_text(path, json.dumps(run.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
-        for h, job in self.probes.items():
-            path = self.probe_dir(h) / "spec.json"
-            if not path.exists():
-                io.write_text(path, json.dumps(job.record, indent=2, sort_keys=True) + "\n")
+    # --- what the light local rules write ------------------------------------------------------------------
+    # Written by jobs, never at parse time, so `snakemake -n`, `--lint`, `--summary` and `refute plan` write
+    # nothing. Each file is content-addressed (named by a hash of what it holds), so it is written once and
+    # its timestamp never makes later jobs rerun.
+    def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
+        plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
+        io.write_json(path, plan.model_dump(mode="json"))
+        _note(log, f"plan of {plan.id} ({plan.file}, sha256 {plan.file_sha256[:12]})")
+
+    def write_run_spec(self, h: str, path: str | Path, log: str | Path | None = None) -> None:
+        io.write_text(path, json.dumps(self.runs[h].model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+        _note(log, "run of " + ", ".join(f"{i}:{c}" for i, c in self.users[h]))
+
+    def write_probe_spec(self, h: str, path: str | Path, log: str | Path | None = None) -> None:
+        io.write_text(path, json.dumps(self.probes[h].record, indent=2, sort_keys=True) + "\n")
+        job = self.probes[h]
+        _note(log, f"probe {job.probe} of run {job.run} (condition {job.condition})")
+
+    def threads(self, h: str) -> int:
+        return threads_for(self.runs[h])
 
     # --- job sizes ---------------------------------------------------------------------------------------
     def seed_range(self, h: str, lo=None, hi=None) -> tuple[int, int]:
@@ -153,26 +172,30 @@ class Plan:
         return "tiny_train" if costs.estimated_seconds(cost, where) < self.tiny_job_s else None
 
 
+def _note(log: str | Path | None, line: str) -> None:
+    if log is not None:
+        io.write_text(log, line + "\n")
+
+
 def _merge_compute(requests: list, cap: int | None) -> RunCompute:
     device = max((c.device for c in requests), key=DEVICE_PRIORITY.__getitem__)
     sizes = [c.seeds_per_job for c in requests if c.seeds_per_job != "all"] + ([cap] if cap else [])
     return RunCompute(device, min(sizes) if sizes else None)
 
 
-def load_plan(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
-              seeds_per_job: int | None = None, tiny_job_s: float = TINY_JOB_S) -> Plan:
+def load_agenda(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
+                seeds_per_job: int | None = None, tiny_job_s: float = TINY_JOB_S) -> Agenda:
     """Validate every hypothesis file (all errors at once) and plan the runs; exit with the errors
     listed, file:line: field: message, before any job starts."""
     if seeds_per_job is not None and (not isinstance(seeds_per_job, int) or seeds_per_job <= 0):
         print(f"refute: config seeds_per_job must be a positive integer, not {seeds_per_job!r}", file=sys.stderr)
         sys.exit(1)
     try:
-        plan = Plan(load_all(hypotheses), results, seeds_per_job, tiny_job_s)
+        agenda = Agenda(load_all(hypotheses), results, seeds_per_job, tiny_job_s)
     except SpecError as err:
         print(f"refute: invalid hypothesis files — nothing was run:\n{err}", file=sys.stderr)
         sys.exit(1)
-    plan.write_run_specs()
-    return plan
+    return agenda
 
 
 def threads_for(run) -> int:

@@ -78,7 +78,7 @@ def apply_masks(model, masks: dict[str, torch.Tensor]) -> None:
 def retrain(run, data, model, masks: dict[str, torch.Tensor], steps: int) -> None:
     """The run's training loop on a sparse model: the mask is reapplied after every update."""
     from refute.components import objectives
-    from refute.training.loop import Batches
+    from refute.components.batches import Batches
 
     train = run.train
     opt = optimizers.build(train, model)

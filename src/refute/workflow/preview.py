@@ -1,122 +1,22 @@
-"""The plan, before anything runs: the jobs, the models, the FLOPs, and the wall time on this machine.
+"""What a run of the workflow would do, before anything runs: per hypothesis and condition its run, seeds,
+jobs, size, memory, time limit and estimated time; then the totals for what is not done yet.
 
-FLOPs come from refute.scaling.costs (counted from the run specs). Time on this machine comes from a short
-calibration — a few real training steps of a tiny and of a medium model, and one job's interpreter
-start-up — cached per host in ~/.cache/refute/, so only the first plan on a machine pays for it.
+FLOPs and memory come from refute.scaling.costs; time on this machine from refute.workflow.calibration's
+calibration (measured by `refute plan`; a dry run uses a cached one, or gives no time).
 """
 
 from __future__ import annotations
 
 import heapq
-import json
-import math
 import os
-import platform
-import subprocess
-import sys
-import time
-from dataclasses import asdict, dataclass
-from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 
+from refute.layout import PROBE_RECORD, RUN_RECORD, VERDICT, REPORT_MD
 from refute.scaling import costs
-from refute.workflow.agenda import Plan, threads_for
+from refute.workflow.calibration import Calibration, cached_calibration, calibration
+from refute.workflow.agenda import Agenda, threads_for
 
-CALIBRATION_VERSION = 2
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """How fast this machine trains: seconds = steps × (overhead + FLOPs/rate) + start-up."""
-
-    flops_per_s: float  # per job, at `threads` threads
-    step_overhead_s: float  # fixed cost of one optimizer step or evaluation (kernel launches, Python)
-    startup_s: float  # starting one job's interpreter and importing torch, pandas, pyarrow
-    threads: int
-    host: str
-    torch: str
-    measured_at: str
-
-    def job_seconds(self, cost: costs.JobCost) -> float:
-        compute = cost.flops / self.flops_per_s + self.step_overhead_s * (cost.steps + cost.evals)
-        return self.startup_s + compute
-
-
-def _reference(p: int, width: int, d_embed: int, seeds: int, steps: int, fraction: float):
-    from refute.spec.schema import RunSpec
-
-    return RunSpec.model_validate({
-        "task": {"name": "modular_arithmetic", "params": {"p": p, "train_fraction": fraction}},
-        "model": {"name": "mlp", "params": {"width": width, "d_embed": d_embed}},
-        "train": {"lr": 1e-3, "steps": steps, "eval_every": steps},
-        "seeds": seeds,
-        "observables": ["loss", "accuracy"],
-    })
-
-
-def _step_seconds(small: int, large: int, **ref) -> tuple[float, float]:
-    """(seconds per training step, FLOPs per step) of a reference run; the difference of two budgets
-    cancels set-up and the two evaluations each makes."""
-    from refute.training.loop import fit
-
-    fit(_reference(steps=small, **ref), log=lambda msg: None)  # warm-up: lazy imports, allocator
-    times = []
-    for steps in (small, large):
-        run = _reference(steps=steps, **ref)
-        best = math.inf
-        for _ in range(2):  # the faster of two: less noise from whatever else the machine is doing
-            t0 = time.perf_counter()
-            fit(run, log=lambda msg: None)
-            best = min(best, time.perf_counter() - t0)
-        times.append(best)
-    cost = costs.job_cost(_reference(steps=1, **ref))
-    return max(times[1] - times[0], 1e-9) / (large - small), cost.train_flops
-
-
-def calibrate(threads: int = 1) -> Calibration:
-    """Measure this machine: a tiny model gives the per-step overhead, a grokking-sized one the FLOP rate."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        t_small, f_small = _step_seconds(20, 60, p=11, width=8, d_embed=4, seeds=1, fraction=0.5)
-        t_big, f_big = _step_seconds(3, 9, p=97, width=256, d_embed=64, seeds=2, fraction=0.3)
-    finally:
-        torch.set_num_threads(before)
-    if t_big > t_small:
-        rate = (f_big - f_small) / (t_big - t_small)
-        overhead = max(t_small - f_small / rate, 0.0)
-    else:  # too noisy to separate: charge everything to FLOPs
-        rate, overhead = f_big / t_big, 0.0
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import refute.training.job, refute.training.loop, torch, pandas, pyarrow.parquet"],
-                   check=True)
-    startup = time.perf_counter() - t0
-    return Calibration(rate, overhead, startup, threads, platform.node(), torch.__version__,
-                       time.strftime("%Y-%m-%d %H:%M:%S"))
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "refute"
-
-
-def calibration(directory: str | Path | None = None, threads: int = 1) -> tuple[Calibration, Path]:
-    """This host's calibration, measured once and cached (default ~/.cache/refute/; delete the file to redo)."""
-    path = Path(directory or cache_dir()) / f"calibration-{platform.node()}-t{threads}.json"
-    if path.exists():
-        data = json.loads(path.read_text())
-        # Compared by package metadata: a cached plan does not pay for importing torch.
-        if data.pop("version", None) == CALIBRATION_VERSION and data.get("torch") == metadata.version("torch"):
-            return Calibration(**data), path
-    cal = calibrate(threads)
-    from refute import io
-
-    io.write_json(path, {"version": CALIBRATION_VERSION, **asdict(cal)})
-    return cal, path
-
-
-# --- what would run ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Job:
@@ -130,18 +30,18 @@ def _done(path: Path) -> bool:
     return path.exists()
 
 
-def pending_jobs(plan: Plan, ids: list[str], cal: Calibration) -> list[Job]:
+def pending_jobs(plan: Agenda, ids: list[str], cal: Calibration) -> list[Job]:
     """The jobs a run of `ids` needs, judged by which outputs exist (`snakemake -n` also sees edits)."""
     jobs: list[Job] = []
     runs = sorted({h for i in ids for h in plan.hypotheses[i].runs.values()})
     pending_runs = set()
     for h in runs:
-        if _done(plan.run_dir(h) / "run.json"):
+        if _done(plan.layout.run_file(h, RUN_RECORD)):
             continue
         pending_runs.add(h)
         if plan.is_chunked(h):
             for lo, hi in plan.chunks[h]:
-                if not _done(plan.run_dir(h) / f"seeds-{lo}-{hi}" / "run.json"):
+                if not _done(plan.layout.chunk_dir(h, lo, hi) / RUN_RECORD):
                     c = plan.job_cost(h, lo, hi)
                     jobs.append(Job("train_chunk", f"{h}/seeds-{lo}-{hi}", cal.job_seconds(c), c))
             jobs.append(Job("merge_seeds", h, cal.startup_s + 1.0))
@@ -154,16 +54,16 @@ def pending_jobs(plan: Plan, ids: list[str], cal: Calibration) -> list[Job]:
             if job.hash in pending_probes:
                 continue
             needs = [job.run] + ([job.reference] if job.reference else [])
-            if any(r in pending_runs for r in needs) or not _done(plan.probe_dir(job.hash) / "probe.json"):
+            if any(r in pending_runs for r in needs) or not _done(plan.layout.probe_dir(job.hash) / PROBE_RECORD):
                 pending_probes.add(job.hash)
                 # Timed as start-up only: what a probe costs depends on the probe (not estimated).
                 jobs.append(Job("probe", job.hash, cal.startup_s))
     for i in ids:
         stale = any(h in pending_runs for h in plan.hypotheses[i].runs.values()) or \
             any(j.hash in pending_probes for j in plan.probe_jobs[i])
-        if stale or not _done(plan.results / i / "verdict.json"):
+        if stale or not _done(plan.layout.hypothesis_file(i, VERDICT)):
             jobs.append(Job("stats", i, cal.startup_s + 2.0))
-        if stale or not _done(plan.results / i / "report.md"):
+        if stale or not _done(plan.layout.hypothesis_file(i, REPORT_MD)):
             jobs.append(Job("report", i, cal.startup_s + 3.0))
     return jobs
 
@@ -204,21 +104,24 @@ def count(n: float) -> str:
     return f"{n:.0f}"
 
 
-def _shared_with(plan: Plan, h: str, hyp_id: str, cond: str) -> str:
+def _shared_with(plan: Agenda, h: str, hyp_id: str, cond: str) -> str:
     others = [f"{i}:{c}" for i, c in plan.users[h] if (i, c) != (hyp_id, cond)]
     return f" (shared with {', '.join(others)})" if others else ""
 
 
-def plan_text(plan: Plan, ids: list[str] | None = None, cores: int | None = None, calibrate_here: bool = True) -> str:
+def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = None, calibrate_here: bool = True) -> str:
     """The plan of `ids` (default: every hypothesis) as text: per condition its run, seeds, jobs, size and
-    estimated time; then the totals for what is not done yet."""
+    estimated time; then the totals for what is not done yet. With `calibrate_here` off (a dry run), times
+    come from a cached calibration only, and are left out when there is none."""
     ids = sorted(plan.hypotheses) if ids is None else ids
     unknown = [i for i in ids if i not in plan.hypotheses]
     if unknown:
         raise KeyError(f"no hypothesis with id {', '.join(map(repr, unknown))}; known: {', '.join(sorted(plan.hypotheses))}")
     threads = max([threads_for(plan.runs[h]) for i in ids for h in plan.hypotheses[i].runs.values()] or [1])
     cores = cores or os.cpu_count() or 1
-    cal, cal_path = calibration(threads=threads)
+    cal, cal_path = calibration(threads=threads) if calibrate_here else cached_calibration(threads=threads)
+    timed = cal is not None
+    cal = cal or Calibration(1.0, 0.0, 0.0, threads, "", "", "")  # untimed: the job list and sizes only
     jobs = pending_jobs(plan, ids, cal)
     pending = {j.target.split("/")[0] for j in jobs if j.kind in ("train", "train_chunk")}
 
@@ -242,7 +145,7 @@ def plan_text(plan: Plan, ids: list[str] | None = None, cores: int | None = None
             rows.append((cond, h, str(cost.seeds), str(n_jobs), count(cost.params_per_seed), f"{cost.flops:.2e}",
                          f"{max(costs.mem_mb(c, device) for c in per_job)} MB",
                          f"{max(costs.runtime_min(c, device) for c in per_job)} min",
-                         duration(sum(cal.job_seconds(c) for c in per_job)),
+                         duration(sum(cal.job_seconds(c) for c in per_job)) if timed else "—",
                          status + _shared_with(plan, h, i, cond)))
         widths = [max(len(r[k]) for r in rows) for k in range(len(header) - 1)]
         for r in rows:
@@ -262,6 +165,10 @@ def plan_text(plan: Plan, ids: list[str] | None = None, cores: int | None = None
     lines.append(f"Models to train: {n_models} ({n_runs} run(s); each seed of a condition is one model)")
     lines.append(f"Compute: {flops:.2e} FLOPs")
     untimed = " (probe jobs counted at start-up only)" if kinds.get("probe") else ""
+    if not timed:
+        lines.append("Wall time: not estimated (this machine is not calibrated yet; `refute plan` measures it with a "
+                     "few seconds of training)")
+        return "\n".join(lines)
     lines.append(f"Wall time on this machine ({cal.host}, {cores} core(s), {threads} thread(s) per job): "
                  f"≈ {duration(wall_seconds(jobs, slots)) if jobs else '0s'}{untimed}")
     lines.append(f"  calibrated {cal.measured_at}: {cal.flops_per_s / 1e9:.0f} GFLOP/s per job, "
