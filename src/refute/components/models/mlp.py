@@ -66,7 +66,7 @@ class MLPModel(Model):
             parameters=params,
             sites={**first, **hidden, "logits": task.out_dim},
             matrices=matrices,
-            flops_per_example=sum(2 * a * b + b for a, b in layers),
+            flops_per_example=sum(2 * a * b + b * p.bias for a, b in layers),
             # The input, each hidden layer before and after its activation, and the logits.
             activations_per_example=d_in + 2 * p.width * p.depth + task.out_dim,
             lr_roles=roles,
