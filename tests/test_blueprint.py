@@ -6,7 +6,6 @@ import sys
 import textwrap
 
 import pytest
-import torch
 
 from conftest import ROOT
 from refute.components.models import MODELS, Architecture, Model, build_model
