@@ -22,8 +22,9 @@ from refute.components import optimizers
 from refute.components.observables import EvalContext
 from refute.components.observables.sharpness import Sharpness, SharpnessParams
 from refute.spec.loader import load_hypothesis
-from refute.components.models import MODELS
-from refute.components.tasks import TASKS
+from refute.components.models import build_model
+from refute.components.tasks import build_task
+from refute.spec.blueprint import blueprint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,9 +50,9 @@ def main() -> None:
 
     run = next(iter(load_hypothesis(ROOT / "hypotheses" / "edge-of-stability.yaml").conditions.values()))
     seeds = list(range(a.seeds))
-    data = TASKS.get(run.task.name).impl(run.task.params)
-    model = MODELS.get(run.model.name).impl(run.model.params, data, seeds)
-    opt = optimizers.build(run.train, model)
+    data = build_task(run.task)
+    model = build_model(run, data, seeds)
+    opt = optimizers.build(run.train, model, blueprint(run).model)
     y = objectives.shared(data.y_train, len(seeds))
 
     def train_step():
@@ -63,7 +64,7 @@ def main() -> None:
     p = SharpnessParams(iters=a.iters)
 
     def sharpness():
-        Sharpness.compute(p, EvalContext(model, data, 0, run.train.lr, seeds))
+        Sharpness().compute(p, EvalContext(model, data, 0, run.train.lr, seeds))
 
     step = median_seconds(train_step, a.repeats)
     sharp = median_seconds(sharpness, a.repeats)

@@ -3,9 +3,9 @@
 import pytest
 
 from refute.scaling import costs
-from refute.components.models import mlp
-from refute.components.models import MODELS
-from refute.components.tasks.modular_arithmetic import build
+from refute.components.models import build_model, mlp
+from refute.components.tasks import build_task
+from refute.spec.blueprint import blueprint
 from refute.training.loop import fit
 from test_train import run_spec
 
@@ -15,18 +15,8 @@ from test_train import run_spec
 def test_mlp_cost_counts_the_parameters_torch_builds(params):
     run = run_spec([0]).model_copy(update={"model": run_spec([0]).model.model_copy(
         update={"params": mlp.MLPParams(**params)})})
-    data = build(run.task.params)
-    built = MODELS.get("mlp").impl(run.model.params, data, [0])
-    assert costs._model_cost(run.model, run.task).params == sum(p.numel() for p in built.parameters())
-
-
-def test_a_model_without_a_cost_hook_is_measured_by_building_it(monkeypatch):
-    run = run_spec([0])
-    hooked = costs._model_cost(run.model, run.task)
-    monkeypatch.delattr(mlp, "cost")
-    built = costs._model_cost(run.model, run.task)
-    assert built.params == hooked.params
-    assert built.flops_per_example == pytest.approx(hooked.flops_per_example, rel=0.2)
+    built = build_model(run, build_task(run.task), [0])
+    assert costs.job_cost(run).params_per_seed == sum(p.numel() for p in built.parameters())
 
 
 def test_evaluation_points_are_the_ones_the_training_loop_logs():
@@ -34,7 +24,7 @@ def test_evaluation_points_are_the_ones_the_training_loop_logs():
     run = run.model_copy(update={"observables": [*run.observables[:2],
                                                  run.observables[2].model_copy(update={"every": 4})]})
     logged = fit(run, log=lambda m: None).metrics.step.nunique()
-    assert costs.eval_steps(run) == logged
+    assert blueprint(run).evals == logged
 
 
 def test_flops_grow_linearly_with_seeds_and_steps():

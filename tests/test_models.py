@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from refute.components import objectives
 from refute.components import optimizers
 from refute.components.models import MODELS
-from refute.components.tasks import TASKS
+from refute.components.tasks import TASKS, TaskInfo, TaskRef, task_info
+from refute.spec.blueprint import blueprint
 from refute.spec.schema import RunSpec
 
 PAIRS = [  # (model, params, task, task params)
@@ -22,8 +23,8 @@ PAIRS = [  # (model, params, task, task params)
 
 
 def build(model, mp, task, tp, seeds):
-    data = TASKS.get(task).impl(TASKS.get(task).params(**tp))
-    return MODELS.get(model).impl(MODELS.get(model).params(**mp), data, seeds), data
+    data = TASKS.get(task).impl.build(TASKS.get(task).params(**tp))
+    return MODELS.get(model).impl.make(MODELS.get(model).params(**mp), data, seeds), data
 
 
 @pytest.mark.parametrize("model, mp, task, tp", PAIRS, ids=[f"{p[0]}-{p[2]}" for p in PAIRS])
@@ -42,7 +43,7 @@ def test_a_seed_in_the_batch_computes_what_it_computes_alone(model, mp, task, tp
 
 def coordinate_check(parameterization: str, widths=(64, 512)) -> list[float]:
     """Mean change of the output after one Adam step at lr 1e-4, per width (Yang et al.'s 'coord check')."""
-    data = TASKS.get("teacher_student").impl(TASKS.get("teacher_student").params(d_in=16, n_train=64))
+    data = TASKS.get("teacher_student").impl.build(TASKS.get("teacher_student").params(d_in=16, n_train=64))
     out = []
     for width in widths:
         run = RunSpec.model_validate({
@@ -50,8 +51,8 @@ def coordinate_check(parameterization: str, widths=(64, 512)) -> list[float]:
             "model": {"name": "mlp", "params": {"width": width, "depth": 2, "parameterization": parameterization,
                                                  "base_width": 64}},
             "train": {"optimizer": "adam", "lr": 1e-4, "steps": 1, "eval_every": 1}})
-        model = MODELS.get("mlp").impl(run.model.params, data, [0])
-        opt = optimizers.build(run.train, model)
+        model = MODELS.get("mlp").impl.make(run.model.params, data, [0])
+        opt = optimizers.build(run.train, model, blueprint(run).model)
         before = model(data.x_train).detach()
         objectives.loss(model(data.x_train), objectives.shared(data.y_train, 1), "regression").sum().backward()
         opt.step()
@@ -67,9 +68,8 @@ def test_mup_keeps_the_update_size_independent_of_width_where_standard_does_not(
 
 
 def test_mup_learning_rate_multipliers_follow_the_tables():
-    data = TASKS.get("teacher_student").impl(TASKS.get("teacher_student").params())
-    mlp = MODELS.get("mlp").impl(MODELS.get("mlp").params(width=256, depth=2, parameterization="mup", base_width=64),
-                                 data, [0])
+    p = MODELS.get("mlp").params(width=256, depth=2, parameterization="mup", base_width=64)
+    mlp = MODELS.get("mlp").impl.architecture(p, task_info(TaskRef(name="teacher_student")))
     assert mlp.lr_multipliers(adaptive=True) == {"w0": 1, "b0": 1, "w1": 0.25, "b1": 1, "w2": 0.25, "b2": 1}
     assert mlp.lr_multipliers(adaptive=False) == {"w0": 4, "b0": 4, "w1": 1, "b1": 4, "w2": 0.25, "b2": 1}
 
@@ -116,7 +116,7 @@ def test_every_declared_site_is_reached_with_its_units_last(model, mp, task, tp)
     from refute.components.probes.hooks import activations, forward
 
     net, data = build(model, mp, task, tp, [0, 1])
-    anatomy = MODELS.get(model).impl.anatomy(MODELS.get(model).params(**mp), data)
+    anatomy = MODELS.get(model).impl.architecture(MODELS.get(model).params(**mp), TaskInfo.of(data))
     out, acts = activations(net, data.x_train[:5], list(anatomy.sites))
     for site, units in anatomy.sites.items():
         assert acts[site].shape[:2] == (2, 5) and acts[site].shape[-1] == units, site

@@ -44,8 +44,8 @@ def test_lanczos_finds_each_seeds_top_eigenvalue_of_a_known_quadratic():
 
 
 def tiny(model="mlp", mp=None, task="teacher_student", tp=None, seeds=(0,)):
-    data = TASKS.get(task).impl(TASKS.get(task).params(**(tp or {})))
-    net = MODELS.get(model).impl(MODELS.get(model).params(**(mp or {})), data, list(seeds))
+    data = TASKS.get(task).impl.build(TASKS.get(task).params(**(tp or {})))
+    net = MODELS.get(model).impl.make(MODELS.get(model).params(**(mp or {})), data, list(seeds))
     return net, data
 
 

@@ -89,8 +89,10 @@ def test_muP_learning_rates_become_parameter_groups():
     from refute.components.models import MODELS
     from refute.components.tasks import TASKS
 
-    data = TASKS.get("teacher_student").impl(run.task.params)
-    opt = optimizers.build(run.train, MODELS.get("mlp").impl(run.model.params, data, [0]))
+    from refute.spec.blueprint import blueprint
+
+    data = TASKS.get("teacher_student").impl.build(run.task.params)
+    opt = optimizers.build(run.train, MODELS.get("mlp").impl.make(run.model.params, data, [0]), blueprint(run).model)
     assert sorted(g["lr"] for g in opt.param_groups) == pytest.approx([0.0025, 0.01])
 
 
@@ -109,7 +111,7 @@ def test_the_optimizers_give_torch_optims_numbers(name, params, torch_cls, kwarg
     ours = [torch.nn.Parameter(torch.randn(3, 5, 4, generator=g)), torch.nn.Parameter(torch.randn(3, 1, 4, generator=g))]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     # Two groups at different rates, as muP makes them.
-    opt = optimizers.OPTIMIZERS.get(name).impl(train.optimizer.params, [{"params": ours[:1], "lr": 0.05},
+    opt = optimizers.OPTIMIZERS.get(name).impl.build(train.optimizer.params, [{"params": ours[:1], "lr": 0.05},
                                                                         {"params": ours[1:], "lr": 0.0125}], train)
     ref = getattr(torch.optim, torch_cls)([{"params": theirs[:1], "lr": 0.05}, {"params": theirs[1:], "lr": 0.0125}],
                                           lr=0.05, weight_decay=0.1, **kwargs)
@@ -133,12 +135,12 @@ def test_optimizer_state_round_trips_so_a_resumed_run_continues_exactly():
     train = SimpleNamespace(lr=0.1, weight_decay=0.0,
                             optimizer=SimpleNamespace(name="adam", params=optimizers.AdamParams()))
     w = torch.nn.Parameter(torch.ones(2, 3))
-    opt = optimizers.adam(train.optimizer.params, [{"params": [w], "lr": 0.1}], train)
+    opt = optimizers.Adam().build(train.optimizer.params, [{"params": [w], "lr": 0.1}], train)
     w.grad = torch.full((2, 3), 0.5)
     opt.step()
     saved = opt.state_dict()
     w2 = torch.nn.Parameter(w.detach().clone())
-    opt2 = optimizers.adam(train.optimizer.params, [{"params": [w2], "lr": 0.1}], train)
+    opt2 = optimizers.Adam().build(train.optimizer.params, [{"params": [w2], "lr": 0.1}], train)
     opt2.load_state_dict(saved)
     for p, o in ((w, opt), (w2, opt2)):
         p.grad = torch.full((2, 3), -0.25)

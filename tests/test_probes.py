@@ -13,6 +13,7 @@ from refute.components.probes.fourier import frequency_power
 from refute.components.probes.linear_probe import probe_accuracies
 from refute.components.probes.localization import group_search
 from refute.components.models import MODELS
+from refute.components.tasks import TaskInfo
 from refute.components.probes import PROBES
 from refute.components.probes import ProbeSpec
 from refute.spec.schema import RunSpec
@@ -33,7 +34,7 @@ def run_spec(task=None, model=None, seeds=(0, 1), steps=40, **train):
 
 def context(run, state=None, step=None) -> ProbeContext:
     data = task_data(run)
-    model = MODELS.get(run.model.name).impl(run.model.params, data, list(run.seeds))
+    model = MODELS.get(run.model.name).impl.make(run.model.params, data, list(run.seeds))
     if state is not None:
         model.load_state_dict(state)
     return ProbeContext(run, data, model, list(run.seeds), run.train.steps if step is None else step)
@@ -108,7 +109,7 @@ def test_nested_hooks_on_one_site_are_removed_one_by_one():
 def test_every_declared_site_is_reached_with_its_declared_units(task, depth):
     run = run_spec(task=task, model={"name": "mlp", "params": {"width": 8, "d_embed": 4, "depth": depth}}, seeds=[0, 3])
     ctx = context(run)
-    anatomy = MODELS.get("mlp").impl.anatomy(run.model.params, ctx.data)  # declared, not built
+    anatomy = MODELS.get("mlp").impl.architecture(run.model.params, TaskInfo.of(ctx.data))  # declared, not built
     out, acts = activations(ctx.model, ctx.data.x_val[:7], anatomy.sites)
     for site, units in anatomy.sites.items():
         assert acts[site].shape[:2] == (2, 7) and acts[site].shape[-1] == units, site

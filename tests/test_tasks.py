@@ -9,7 +9,7 @@ from refute.components.tasks import TASKS
 
 def build(name, **params):
     entry = TASKS.get(name)
-    return entry.impl(entry.params(**params))
+    return entry.impl.build(entry.params(**params))
 
 
 @pytest.mark.parametrize("name", ["modular_arithmetic", "sparse_parity", "deep_linear_teacher", "digits",

@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from refute.spec.schema import RunSpec
-from refute.components.tasks.modular_arithmetic import ModularArithmetic, build
+from refute.components.tasks.modular_arithmetic import ModularArithmetic, ModularArithmeticTask
+
+build = ModularArithmeticTask().build
 from refute.training.loop import fit
 
 
@@ -112,7 +114,7 @@ def test_online_data_draws_a_fresh_batch_every_step():
     from refute.components.tasks import TASKS
     from refute.components.batches import Batches
 
-    data = TASKS.get("sparse_parity").impl(TASKS.get("sparse_parity").params(n_bits=8, k=2, online=True))
+    data = TASKS.get("sparse_parity").impl.build(TASKS.get("sparse_parity").params(n_bits=8, k=2, online=True))
     batches = Batches(data, 16, [0, 1])
     (x1, _, batched), (x2, _, _) = batches.next(), batches.next()
     assert batched and x1.shape == (2, 16, 8) and not torch.equal(x1, x2) and not torch.equal(x1[0], x1[1])

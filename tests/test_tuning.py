@@ -11,6 +11,7 @@ import torch
 from refute.scaling import tuning
 from refute.training.checkpoint import FILE, Checkpoint
 from refute.components.tasks import TASKS
+from refute.spec.blueprint import blueprint
 from refute.spec.hashing import run_hash
 from refute.spec.schema import RunSpec
 from refute.components.batches import Batches
@@ -55,8 +56,9 @@ def assert_bit_identical(a, b):
 
 
 def test_the_reference_workloads_get_the_plan_the_benchmark_measured():
-    assert tuning.plan(sparse_parity()) == (1, 16)  # tiny steps: one thread, all seeds in one model
-    assert tuning.plan(grokking()) == (os.cpu_count(), 4)  # big matmuls: every core, four seeds at a time
+    # tiny steps: one thread, all seeds in one model; big matmuls: every core, four seeds at a time
+    assert tuning.choose(blueprint(sparse_parity())) == tuning.Tuning(threads=1, seeds_per_chunk=16)
+    assert tuning.choose(blueprint(grokking())) == tuning.Tuning(threads=os.cpu_count(), seeds_per_chunk=4)
 
 
 @pytest.mark.parametrize("run", [small_modular(), small_modular(batch_size=8),
@@ -66,7 +68,7 @@ def test_seeds_trained_in_chunks_match_one_batched_model(monkeypatch, run):
     # differently); chunked runs are bit-identical to each other, since the plan depends on the spec only.
     whole = fit(run, **QUIET)
     monkeypatch.setattr(tuning, "CHUNK_STEP_FLOPS", 1.0)  # one seed per chunk
-    assert tuning.plan(run)[1] == 1
+    assert tuning.choose(blueprint(run)).seeds_per_chunk == 1
     chunked = fit(run, **QUIET)
     pd.testing.assert_frame_equal(chunked.metrics, whole.metrics, check_exact=False, rtol=1e-5, atol=1e-6)
     for k in whole.state:
@@ -78,7 +80,7 @@ def test_seeds_trained_in_chunks_match_one_batched_model(monkeypatch, run):
 
 
 def test_minibatches_drawn_in_blocks_are_those_of_one_draw_per_step():
-    data = TASKS.get("modular_arithmetic").impl(small_modular().task.params)
+    data = TASKS.get("modular_arithmetic").impl.build(small_modular().task.params)
     batches = Batches(data, 4, [3, 5])
     assert batches.block > 1
     gens = [torch.Generator().manual_seed(s + 7919) for s in (3, 5)]

@@ -68,6 +68,7 @@ def check_contract(contract: type, cls: type, kind: str, name: str) -> None:
         raise ComponentError(f"{at}: {kind} {name!r} must be a class deriving from {contract.__module__}."
                              f"{contract.__qualname__}")
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    missing += sorted(n for n in _class_vars(contract) if not hasattr(cls, n))
     if missing:
         raise ComponentError(f"{at}: {kind} {name!r} does not implement {', '.join(missing)} "
                              f"(required by {contract.__qualname__})")
@@ -76,9 +77,15 @@ def check_contract(contract: type, cls: type, kind: str, name: str) -> None:
             continue
         want = _arity(spec)
         got = _arity(getattr(cls, attr))
-        if want != got:
+        if len(want) != len(got):
             raise ComponentError(f"{where(getattr(cls, attr))}: {kind} {name!r}: {attr}() takes "
                                  f"{', '.join(got) or 'nothing'}; the contract is {attr}({', '.join(want)})")
+
+
+def _class_vars(contract: type) -> list[str]:
+    # ClassVars the contract declares without a value: each component must set them.
+    return [n for k in contract.__mro__ for n, a in vars(k).get("__annotations__", {}).items()
+            if "ClassVar" in str(a) and not hasattr(contract, n)]
 
 
 def _arity(fn: Any) -> list[str]:

@@ -7,24 +7,35 @@ seed for the same reason (one norm across seeds would let one seed's gradient sh
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from typing import Annotated, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Union
 
 from pydantic import Field
 
 from refute.registry import ComponentRef, Params, Registry
 
-OPTIMIZERS: Registry = Registry("optimizer", __name__)
+if TYPE_CHECKING:
+    from refute.components.models import Architecture
+
+
+class OptimizerRule(ABC):
+    """An optimizer: builds its Optimizer over parameter groups. `adaptive`: its step is invariant to the
+    gradient's scale (Adam), so muP scales its learning rates differently."""
+
+    adaptive: ClassVar[bool]
+
+    @abstractmethod
+    def build(self, p: Params, groups: list[dict], train) -> Optimizer: ...
+
+
+OPTIMIZERS: Registry[OptimizerRule] = Registry("optimizer", __name__, contract=OptimizerRule)
 
 
 class OptimizerRef(ComponentRef):
     """`train.optimizer`: a name (adamw, adam, sgd) or {name, params}."""
 
     registry: ClassVar[Registry] = OPTIMIZERS
-
-
-# Optimizers whose step is invariant to the gradient's scale; muP scales their learning rates differently.
-ADAPTIVE = {"adam", "adamw"}
 
 
 class AdamParams(Params):
@@ -114,35 +125,46 @@ def _sgd_rule(params, states, lr, momentum, nesterov, weight_decay):
 
 
 @OPTIMIZERS.register("adamw", AdamParams)
-def adamw(p: AdamParams, groups, train) -> Optimizer:
+class AdamW(OptimizerRule):
     """AdamW: Adam with decoupled weight decay"""
-    return Optimizer(groups, _adam_rule(decoupled=True), {"betas": p.betas, "eps": p.eps,
-                                                          "weight_decay": train.weight_decay})
+
+    adaptive = True
+
+    def build(self, p: AdamParams, groups: list[dict], train) -> Optimizer:
+        return Optimizer(groups, _adam_rule(decoupled=True), {"betas": p.betas, "eps": p.eps,
+                                                              "weight_decay": train.weight_decay})
 
 
 @OPTIMIZERS.register("adam", AdamParams)
-def adam(p: AdamParams, groups, train) -> Optimizer:
+class Adam(OptimizerRule):
     """Adam; weight_decay is an L2 penalty added to the gradient"""
-    return Optimizer(groups, _adam_rule(decoupled=False), {"betas": p.betas, "eps": p.eps,
-                                                           "weight_decay": train.weight_decay})
+
+    adaptive = True
+
+    def build(self, p: AdamParams, groups: list[dict], train) -> Optimizer:
+        return Optimizer(groups, _adam_rule(decoupled=False), {"betas": p.betas, "eps": p.eps,
+                                                               "weight_decay": train.weight_decay})
 
 
 @OPTIMIZERS.register("sgd", SGDParams)
-def sgd(p: SGDParams, groups, train) -> Optimizer:
+class SGD(OptimizerRule):
     """SGD (gradient descent when full batch), optional momentum; weight_decay is an L2 penalty"""
-    return Optimizer(groups, _sgd_rule, {"momentum": p.momentum, "nesterov": p.nesterov,
-                                         "weight_decay": train.weight_decay})
+
+    adaptive = False
+
+    def build(self, p: SGDParams, groups: list[dict], train) -> Optimizer:
+        return Optimizer(groups, _sgd_rule, {"momentum": p.momentum, "nesterov": p.nesterov,
+                                             "weight_decay": train.weight_decay})
 
 
-def build(train, model) -> Optimizer:
+def build(train, model, arch: Architecture) -> Optimizer:
     """The run's optimizer over the model's parameters, one group per learning-rate multiplier (muP)."""
-    name = train.optimizer.name
-    mult = model.lr_multipliers(name in ADAPTIVE) if hasattr(model, "lr_multipliers") else {}
+    rule = OPTIMIZERS.get(train.optimizer.name).impl
+    mult = arch.lr_multipliers(rule.adaptive)
     groups = defaultdict(list)
     for pname, param in model.named_parameters():
         groups[mult.get(pname, 1.0)].append(param)
-    return OPTIMIZERS.get(name).impl(train.optimizer.params, [{"params": ps, "lr": train.lr * m}
-                                                             for m, ps in groups.items()], train)
+    return rule.build(train.optimizer.params, [{"params": ps, "lr": train.lr * m} for m, ps in groups.items()], train)
 
 
 # --- learning-rate schedules: a factor on every group's learning rate, by step -----------------

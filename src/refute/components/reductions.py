@@ -7,6 +7,7 @@ ever evaluated.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Literal
 
 import numpy as np
@@ -21,7 +22,18 @@ class ReductionParams(Params):
     name: str = Field(description="the reduction, e.g. final or first_crossing")
 
 
-REDUCTIONS: Registry = Registry("reduction", __name__, params_base=ReductionParams)
+class Reducer(ABC):
+    """A reduction: one run's series (steps ascending) -> one number. (`Reduction` is the spec type of `reduce:`.)"""
+
+    @abstractmethod
+    def reduce(self, p: ReductionParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float: ...
+
+    def censored(self, p: ReductionParams, value: float, budget: int) -> bool:
+        """Whether `value` stands for an event not seen within the step budget (its true value is later)."""
+        return False
+
+
+REDUCTIONS: Registry[Reducer] = Registry("reduction", __name__, contract=Reducer, params_base=ReductionParams)
 # `reduce:` in a prediction: a name or {name, ...params}.
 Reduction = flat(REDUCTIONS)
 
@@ -31,27 +43,35 @@ class NoParams(ReductionParams):
 
 
 @REDUCTIONS.register("final", NoParams)
-def final(p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+class Final(Reducer):
     """the value at the last evaluation"""
-    return float(values[-1])
+
+    def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+        return float(values[-1])
 
 
 @REDUCTIONS.register("max", NoParams)
-def maximum(p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+class Maximum(Reducer):
     """the largest value over training"""
-    return float(np.max(values))
+
+    def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+        return float(np.max(values))
 
 
 @REDUCTIONS.register("min", NoParams)
-def minimum(p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+class Minimum(Reducer):
     """the smallest value over training"""
-    return float(np.min(values))
+
+    def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+        return float(np.min(values))
 
 
 @REDUCTIONS.register("change", NoParams)
-def change(p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+class Change(Reducer):
     """the last value minus the first: how far training moved the metric"""
-    return float(values[-1] - values[0])
+
+    def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+        return float(values[-1] - values[0])
 
 
 class MeanLast(ReductionParams):
@@ -59,9 +79,11 @@ class MeanLast(ReductionParams):
 
 
 @REDUCTIONS.register("mean_last", MeanLast)
-def mean_last(p: MeanLast, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+class MeanOfLast(Reducer):
     """the mean over the last k evaluations"""
-    return float(np.mean(values[-p.k :]))
+
+    def reduce(self, p: MeanLast, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+        return float(np.mean(values[-p.k :]))
 
 
 class FirstCrossing(ReductionParams):
@@ -75,29 +97,37 @@ class FirstCrossing(ReductionParams):
 
 
 @REDUCTIONS.register("first_crossing", FirstCrossing)
-def first_crossing(p: FirstCrossing, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+class FirstCrossingStep(Reducer):
     """the first logged step at which the metric crosses a threshold"""
-    hit = values >= p.threshold if p.above else values <= p.threshold
-    if hit.any():
-        return float(steps[np.argmax(hit)])
-    return float(budget) if p.if_never == "budget" else float("nan")
+
+    def censored(self, p: FirstCrossing, value: float, budget: int) -> bool:
+        """A run that never crossed counts as the budget (if_never: budget): the true step is later."""
+        return p.if_never == "budget" and value >= budget
+
+    def reduce(self, p: FirstCrossing, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+        hit = values >= p.threshold if p.above else values <= p.threshold
+        if hit.any():
+            return float(steps[np.argmax(hit)])
+        return float(budget) if p.if_never == "budget" else float("nan")
 
 
 @REDUCTIONS.register("auc", NoParams)
-def auc(p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+class Auc(Reducer):
     """the time-average of the metric: area under its curve divided by the steps it spans"""
-    if len(steps) < 2:
-        return float(values[0])
-    return float(np.trapezoid(values, steps) / (steps[-1] - steps[0]))
+
+    def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
+        if len(steps) < 2:
+            return float(values[0])
+        return float(np.trapezoid(values, steps) / (steps[-1] - steps[0]))
 
 
 def is_censored(reduce, value: float, budget: int) -> bool:
-    """True where a first-crossing value stands for 'never crossed within the budget'."""
-    return getattr(reduce, "name", None) == "first_crossing" and reduce.if_never == "budget" and value >= budget
+    """True where the reduced value stands for an event not seen within the budget (see Reducer.censored)."""
+    return REDUCTIONS.get(reduce.name).impl.censored(reduce, value, budget)
 
 
 def apply(reduce, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
     """Reduce one run's series with the validated `reduce` spec from a prediction."""
     entry = REDUCTIONS.get(reduce.name)
     order = np.argsort(steps, kind="stable")
-    return entry.impl(reduce, np.asarray(steps)[order], np.asarray(values, dtype=float)[order], budget)
+    return entry.impl.reduce(reduce, np.asarray(steps)[order], np.asarray(values, dtype=float)[order], budget)

@@ -11,7 +11,7 @@ import pandas as pd
 from refute import io
 from refute.training import snapshots
 from refute.components.probes import VALUE_COLUMNS, ProbeContext, steps_of
-from refute.components.models import MODELS
+from refute.components.models import build_model
 from refute.components.probes import PROBES
 from refute.components.probes import ProbeSpec
 from refute.spec.schema import RunSpec
@@ -35,7 +35,7 @@ def context(run, run_dir, seeds, states, step: int, **extra) -> ProbeContext:
     from refute.components.probes import task_data
 
     data = task_data(run)
-    model = MODELS.get(run.model.name).impl(run.model.params, data, seeds)
+    model = build_model(run, data, seeds)
     model.load_state_dict(states[step])
     model.eval()
     return ProbeContext(run, data, model, list(seeds), step, run_dir, states=states, **extra)

@@ -19,6 +19,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from refute.spec.blueprint import Blueprint
 
 # Below this many FLOPs per optimizer step (all seeds), one thread: ops are too small to split.
 ONE_THREAD_BELOW = 2e8
@@ -61,22 +66,14 @@ def configure_allocator() -> bool:
         return False
 
 
-def examples_per_step(batch_size, data) -> int:
-    """Examples per seed per step: the training set for full batch, else the minibatch (at most the
-    training set, unless the task draws fresh examples)."""
-    n = len(data.x_train)
-    if batch_size == "full":
-        return n
-    return int(batch_size) if data.online else min(int(batch_size), n)
+@dataclass(frozen=True)
+class Tuning:
+    threads: int
+    seeds_per_chunk: int
 
 
-def plan(run, data=None) -> tuple[int, int]:
-    """(threads, seeds per chunk) for training `run`, from one seed's model and the run's batch."""
-    from refute.components.models import MODELS
-    from refute.components.tasks import TASKS
-
-    data = data if data is not None else TASKS.get(run.task.name).impl(run.task.params)
-    model = MODELS.get(run.model.name).impl(run.model.params, data, list(run.seeds)[:1])
-    per_seed = step_flops(sum(p.numel() for p in model.parameters()), examples_per_step(run.train.batch_size, data))
-    chunk = seeds_per_chunk(per_seed, len(run.seeds))
-    return threads(per_seed * chunk), chunk
+def choose(bp: Blueprint, cores: int | None = None) -> Tuning:
+    """Threads and seeds per chunk for training a run, from its blueprint: one seed's step FLOPs."""
+    per_seed = bp.step_flops(1)
+    chunk = seeds_per_chunk(per_seed, len(bp.seeds))
+    return Tuning(threads(per_seed * chunk, cores), chunk)

@@ -19,6 +19,7 @@ from refute.components.predictions.across_metrics import AcrossMetrics
 from refute.components.tasks import compatibility
 from refute.dotted import set_dotted
 from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
+from refute.spec.blueprint import blueprint
 from refute.spec.hashing import run_hash
 from refute.spec.plan import Plan
 from refute.spec.probes import probe_issues, probe_jobs, probe_metrics
@@ -29,9 +30,10 @@ CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
 
 
 def metrics_of(run: RunSpec) -> list[str]:
+    arch = blueprint(run).model
     names: list[str] = []
     for obs in run.observables:
-        names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
+        names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run, arch)
     return names
 
 
@@ -145,17 +147,20 @@ def _expand_conditions(spec: Hypothesis, data: dict, lines: LineMap, file: str) 
 
 def _cross_check(run: RunSpec) -> list[tuple[list, str]]:
     """Problems between components that each validate alone: a model that cannot read the task's
-    inputs, an observable that cannot measure this task or model."""
-    problems = []
+    inputs (or be laid out for them), an observable that cannot measure this task or model."""
     why = compatibility(run)
     if why:
-        problems.append((["model"], why))
-    else:
-        for i, obs in enumerate(run.observables):
-            try:
-                OBSERVABLES.get(obs.name).impl.metric_names(obs, run)
-            except ValueError as err:
-                problems.append((["observables", i], str(err)))
+        return [(["model"], why)]
+    try:
+        arch = blueprint(run).model
+    except ValueError as err:
+        return [(["model"], str(err))]
+    problems = []
+    for i, obs in enumerate(run.observables):
+        try:
+            OBSERVABLES.get(obs.name).impl.metric_names(obs, run, arch)
+        except ValueError as err:
+            problems.append((["observables", i], str(err)))
     return problems
 
 

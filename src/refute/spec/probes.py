@@ -21,8 +21,7 @@ def applies_to(probe, conditions: dict) -> list[str]:
 
 
 def reference_of(probe) -> tuple[str, str] | None:
-    ref = getattr(PROBES.get(probe.name).impl, "reference", None)
-    return ref(probe) if ref else None
+    return PROBES.get(probe.name).impl.reference(probe)
 
 
 def probe_issues(spec: Hypothesis, conditions: dict[str, RunSpec | None], lines: LineMap, file: str) -> list[SpecIssue]:
@@ -74,8 +73,8 @@ def _reference_issues(probe, cond: str, run, conditions) -> list[str]:
     if list(other.seeds) != list(run.seeds):
         out.append(f"reference: condition {name!r} has other seeds; seeds are compared one to one")
     anatomy = anatomy_of(other)
-    if anatomy is None or site not in anatomy.sites:
-        have = ", ".join(anatomy.sites) if anatomy else "none"
+    if site not in anatomy.sites:
+        have = ", ".join(anatomy.sites)
         out.append(f"reference_site: condition {name!r} has no site {site!r}; sites: {have}")
     missing = [s for s in steps_of(probe, run) if s != other.train.steps and s not in other.train.snapshots]
     if missing:

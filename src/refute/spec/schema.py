@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from refute.components.models import ModelRef
-from refute.components.observables import Observable
+from refute.components.observables import ObservableSpec
 from refute.components.optimizers import OptimizerRef, Schedule
 from refute.components.predictions import PredictionSpec
 from refute.components.probes import ProbeSpec
@@ -120,7 +120,7 @@ class RunSpec(Params):
     model: ModelRef = Field(description="the model: {name, params}")
     train: Train = Field(description="optimizer and training loop settings")
     seeds: SeedList
-    observables: list[Observable] = Field(
+    observables: list[ObservableSpec] = Field(
         min_length=1, description="what to log during training: names or {name, every, ...}"
     )
 

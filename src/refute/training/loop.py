@@ -21,12 +21,11 @@ from refute.components import optimizers
 from refute.components.batches import Batches
 from refute.scaling import tuning
 from refute.training.checkpoint import Checkpoint, capture, restore
-from refute.components.observables import EvalContext
-from refute.components.models import MODELS
-from refute.components.observables import OBSERVABLES
-from refute.components.tasks import TASKS
+from refute.components.models import build_model
+from refute.components.observables import OBSERVABLES, EvalContext
+from refute.components.tasks import TaskData, build_task
+from refute.spec.blueprint import blueprint
 from refute.training.snapshots import Snapshots
-from refute.components.tasks import TaskData
 
 METRIC_COLUMNS = ["seed", "step", "metric", "value"]
 
@@ -70,8 +69,8 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu
     it if it holds a state of this run, and save one when it is due.
     """
     seeds = list(run.seeds)
-    data = TASKS.get(run.task.name).impl(run.task.params)
-    _, size = tuning.plan(run, data)
+    data = build_task(run.task)
+    size = tuning.choose(blueprint(run)).seeds_per_chunk
     # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
     # run starts from the same numbers on every device.
     data = _to(data, device)
@@ -97,8 +96,8 @@ def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoin
     """Train `seeds` of `run` as one seed-batched model."""
     t0 = time.perf_counter()
     train, steps = run.train, run.train.steps
-    model = MODELS.get(run.model.name).impl(run.model.params, data, seeds).to(device)
-    opt = optimizers.build(train, model)
+    model = build_model(run, data, seeds).to(device)
+    opt = optimizers.build(train, model, blueprint(run).model)
     batches = Batches(data, train.batch_size, seeds, device)
 
     alive = torch.ones(len(seeds), dtype=torch.bool)

@@ -204,8 +204,9 @@ def threads_for(run) -> int:
     key = json.dumps(run.model_dump(mode="json"), sort_keys=True)
     if key not in _THREADS:
         from refute.scaling import tuning
+        from refute.spec.blueprint import blueprint
 
-        _THREADS[key] = tuning.plan(run)[0]
+        _THREADS[key] = tuning.choose(blueprint(run)).threads
     return _THREADS[key]
 
 

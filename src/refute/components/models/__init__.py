@@ -1,13 +1,83 @@
-"""What seed-batched models share: per-seed initialization and batched layers."""
+"""The model contract (a model's Architecture, from its parameters and the task's TaskInfo alone, and the
+seed-batched torch module built from it) and what seed-batched models share."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from math import prod
 from typing import TYPE_CHECKING, Callable, ClassVar
 
-from refute.registry import ComponentRef, Registry
+from refute.components.models._mup import Role, lr_multipliers
+from refute.components.tasks import INPUT_KINDS, TaskData, TaskInfo
+from refute.registry import ComponentRef, Params, Registry
 
-MODELS: Registry = Registry("model", __name__)
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from refute.spec.schema import RunSpec
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model's shapes, known from its parameters and the task's TaskInfo alone (no torch): the one place
+    they are computed. The torch module reads its parameter shapes from here; sizing a job reads the counts.
+
+    Sites and token matrices are what the model offers to probes (see the conventions below).
+    """
+
+    parameters: dict[str, tuple[int, ...]]  # name -> one seed's shape, in the order the model initialises them
+    sites: dict[str, int]  # site name -> number of units (size of the last dimension)
+    matrices: dict[str, str]  # token-indexed weight -> what it is
+    flops_per_example: float  # one forward pass, 2 FLOPs per multiply-add
+    activations_per_example: float  # floats kept for the backward pass
+    lr_roles: dict[str, Role] = field(default_factory=dict)  # muP role per parameter (none: every multiplier 1)
+    width_mult: float = 1.0  # muP width / base_width
+
+    @property
+    def n_params(self) -> int:
+        """Parameters per seed."""
+        return sum(prod(shape) for shape in self.parameters.values())
+
+    def lr_multipliers(self, adaptive: bool) -> dict[str, float]:
+        """Parameter name -> learning-rate multiplier (muP; all 1 in the standard parameterization)."""
+        return lr_multipliers(self.lr_roles, self.width_mult, adaptive)
+
+
+def _known_kinds(cls: type, attr: str) -> None:
+    kinds = getattr(cls, attr, None)
+    if kinds is not None and not set(kinds) <= set(INPUT_KINDS):
+        raise TypeError(f"{cls.__qualname__}.{attr}: unknown input kinds {sorted(set(kinds) - set(INPUT_KINDS))}; "
+                        f"known: {', '.join(INPUT_KINDS)}")
+
+
+class Model(ABC):
+    """A model: which input kinds it reads, its Architecture for a task, and its torch module.
+
+    `architecture` raises ValueError for a task it cannot read (reported as a spec error); `build`
+    makes the seed-batched module [S, ...] whose parameters are exactly `arch.parameters`, each seed
+    initialised from its own generator (see `per_seed`).
+    """
+
+    reads: ClassVar[frozenset[str]]
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        _known_kinds(cls, "reads")
+
+    @abstractmethod
+    def architecture(self, p: Params, task: TaskInfo) -> Architecture: ...
+
+    @abstractmethod
+    def build(self, p: Params, arch: Architecture, data: TaskData, seeds: list[int]) -> "nn.Module": ...
+
+    def make(self, p: Params, data: TaskData, seeds: list[int]) -> "nn.Module":
+        """The module for already-built task data (tests, benchmarks): its architecture from the data's TaskInfo."""
+        return self.build(p, self.architecture(p, TaskInfo.of(data)), data, seeds)
+
+
+MODELS: Registry[Model] = Registry("model", __name__, contract=Model)
 
 
 class ModelRef(ComponentRef):
@@ -16,9 +86,11 @@ class ModelRef(ComponentRef):
     registry: ClassVar[Registry] = MODELS
 
 
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
+def build_model(run: RunSpec, data: TaskData, seeds: list[int]) -> "nn.Module":
+    """The run's seed-batched model for `seeds`, laid out by the run's blueprint."""
+    from refute.spec.blueprint import blueprint
+
+    return MODELS.get(run.model.name).impl.build(run.model.params, blueprint(run).model, data, seeds)
 
 
 def per_seed(seeds: list[int], init: Callable[[torch.Generator], dict[str, torch.Tensor]]) -> dict[str, nn.Parameter]:
@@ -53,9 +125,8 @@ def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 # --- Named sites, for probes -------------------------------------------------------------------
 # A model marks each place a probe may read or change with `self.site(name, tensor)` in its forward
-# pass, and declares those names (without building anything) in a classmethod `anatomy(p, data)`.
+# pass, and declares those names (without building anything) in its Architecture's `sites`.
 # Site tensors are seed-batched, [S, B, ..., units]; the last dimension indexes the site's units.
-# A builder registered in MODELS states its model's sites with `@declares_sites(ModelClass)`.
 # Conventions, so that probes mean the same thing on every model:
 #   input            dense inputs as the model reads them          embed   token embeddings, concatenated
 #   pre.<i>          hidden layer i before its nonlinearity        hidden.<i>  hidden layer i after it
@@ -63,14 +134,6 @@ def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 #   logits           the output
 # Probes attach functions to sites only through `refute.components.probes.hooks`, whose context managers
 # remove them on exit.
-
-
-@dataclass(frozen=True)
-class Anatomy:
-    """What a model offers to probes, known from its parameters alone."""
-
-    sites: dict[str, int]  # site name -> number of units (size of the last dimension)
-    matrices: dict[str, str] = field(default_factory=dict)  # token-indexed weight -> what it is
 
 
 class Sited:
@@ -87,14 +150,3 @@ class Sited:
     def site_hooks(self) -> dict[str, list]:
         """The live hooks by site (created on first use; probes add and remove entries)."""
         return self.__dict__.setdefault("_site_hooks", {})
-
-
-def declares_sites(anatomy: Callable[..., Anatomy]):
-    """Decorator for a model builder: probes find the model's `anatomy(p, data)` on the builder, without
-    building it (or importing torch)."""
-
-    def deco(build):
-        build.anatomy = anatomy
-        return build
-
-    return deco

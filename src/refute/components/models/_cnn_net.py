@@ -1,41 +1,33 @@
-"""The torch module of the cnn model (refute.components.models.cnn holds its parameters and anatomy:
+"""The torch module of the cnn model (refute.components.models.cnn holds its parameters and architecture:
 validating a hypothesis imports that module, never this one, so it does not import torch)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from refute.components.models import Sited, activation, per_seed, per_seed_inputs, uniform
+from refute.components.models import Architecture, Sited, activation, per_seed, per_seed_inputs, uniform
 from refute.components.models.cnn import CNNParams
 from refute.components.tasks import TaskData
 
 
 class CNN(Sited, nn.Module):
-    def __init__(self, p: CNNParams, data: TaskData, seeds: list[int]):
+    def __init__(self, p: CNNParams, arch: Architecture, data: TaskData, seeds: list[int]):
         super().__init__()
-        if data.image_shape is None:
-            raise ValueError("cnn needs an image task (one with image_shape, e.g. digits)")
         self.n_seeds, self.act, self.image_shape = len(seeds), activation(p.activation), data.image_shape
-        C, H, W = data.image_shape
-        convs = list(zip([C, *p.channels[:-1]], p.channels))
-        for _ in convs:
-            H, W = H // 2, W // 2
-        if H < 1 or W < 1:
-            raise ValueError(f"{len(convs)} conv layers pool a {data.image_shape[1:]} image to nothing")
-        dims = [p.channels[-1] * H * W] + [p.hidden] * bool(p.hidden) + [data.out_dim]
-        self.n_conv, self.n_fc = len(convs), len(dims) - 1
+        self.n_conv = sum(name.startswith("conv") and not name.endswith("_b") for name in arch.parameters)
+        self.n_fc = sum(name.startswith("fc") and not name.endswith("_b") for name in arch.parameters)
 
         def init(g: torch.Generator) -> dict[str, torch.Tensor]:
-            # torch's Conv2d / Linear default bounds, 1/√fan_in, times init_scale.
+            # torch's Conv2d / Linear default bounds, 1/√fan_in, times init_scale; a bias shares its weight's fan-in.
             out = {}
-            for i, (cin, cout) in enumerate(convs):
-                out[f"conv{i}"] = uniform(g, (cout, cin, 3, 3), (cin * 9) ** -0.5) * p.init_scale
-                out[f"conv{i}_b"] = uniform(g, (cout,), (cin * 9) ** -0.5) * p.init_scale
-            for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-                out[f"fc{i}"] = uniform(g, (a, b), a**-0.5) * p.init_scale
-                out[f"fc{i}_b"] = uniform(g, (1, b), a**-0.5) * p.init_scale
+            for name, shape in arch.parameters.items():
+                w = arch.parameters[name.removesuffix("_b")]
+                fan_in = math.prod(w[1:]) if name.startswith("conv") else w[0]  # conv: in channels × 3 × 3
+                out[name] = uniform(g, shape, fan_in**-0.5) * p.init_scale
             return out
 
         for name, param in per_seed(seeds, init).items():

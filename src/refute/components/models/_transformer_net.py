@@ -1,4 +1,4 @@
-"""The torch module of the transformer model (refute.components.models.transformer holds its parameters and anatomy:
+"""The torch module of the transformer model (refute.components.models.transformer holds its parameters and architecture:
 validating a hypothesis imports that module, never this one, so it does not import torch)."""
 
 from __future__ import annotations
@@ -9,49 +9,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from refute.components.models import Sited, per_seed, per_seed_inputs, uniform
+from refute.components.models import Architecture, Sited, per_seed, per_seed_inputs, uniform
 from refute.components.models.transformer import TransformerParams
-from refute.components.tasks import TaskData
 
 
 class Transformer(Sited, nn.Module):
-    def __init__(self, p: TransformerParams, data: TaskData, seeds: list[int]):
+    def __init__(self, p: TransformerParams, arch: Architecture, seeds: list[int]):
         super().__init__()
-        if data.inputs not in ("tokens", "sequence"):
-            raise ValueError("transformer reads token or sequence inputs, not dense features")
         self.p, self.n_seeds = p, len(seeds)
-        self.vocab = data.vocab_size if data.inputs == "tokens" else 0
-        T = data.in_dim if self.vocab else data.seq_len
-        D, H, dh = p.d_model, p.n_heads, p.d_model // p.n_heads
-        s = p.init_scale
+        shapes, s = arch.parameters, p.init_scale
+        self.vocab = shapes["embed"][0] if "embed" in shapes else 0
+        T = shapes["pos"][0]
+
+        def draw(g: torch.Generator, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+            if name == "embed":
+                return torch.randn(shape, generator=g) * s
+            if name == "pos":
+                return torch.randn(shape, generator=g) * 0.02 * s
+            if name.startswith("b_") or "_b_" in name:  # biases start at zero
+                return torch.zeros(shape)
+            fan_in = shape[0] * shape[1] if name.endswith("_w_o") else shape[0]  # w_o reads all heads: H·d_head
+            return uniform(g, shape, fan_in**-0.5) * s
 
         def init(g: torch.Generator) -> dict[str, torch.Tensor]:
-            out = {}
-            if self.vocab:
-                out["embed"] = torch.randn(self.vocab, D, generator=g) * s
-            else:
-                out["w_in"] = uniform(g, (data.in_dim, D), data.in_dim**-0.5) * s
-            out["pos"] = torch.randn(T, D, generator=g) * 0.02 * s
-            for i in range(p.n_layers):
-                for name in ("q", "k", "v"):
-                    out[f"l{i}.w_{name}"] = uniform(g, (D, H, dh), D**-0.5) * s
-                out[f"l{i}.w_o"] = uniform(g, (H, dh, D), D**-0.5) * s
-                if not p.attention_only:
-                    out[f"l{i}.w_up"] = uniform(g, (D, p.d_mlp), D**-0.5) * s
-                    out[f"l{i}.b_up"] = torch.zeros(1, p.d_mlp)
-                    out[f"l{i}.w_down"] = uniform(g, (p.d_mlp, D), p.d_mlp**-0.5) * s
-                    out[f"l{i}.b_down"] = torch.zeros(1, D)
-            out["w_out"] = uniform(g, (D, data.out_dim), D**-0.5) * s
-            out["b_out"] = torch.zeros(1, data.out_dim)
-            return out
+            return {name: draw(g, name, shape) for name, shape in shapes.items()}
 
-        # nn.Module names cannot contain dots; parameters are stored flat with "_" and read by name.
         for name, param in per_seed(seeds, init).items():
-            self.register_parameter(name.replace(".", "_"), param)
+            self.register_parameter(name, param)
         self.register_buffer("causal", torch.ones(T, T, dtype=torch.bool).tril(), persistent=False)
         if self.vocab:
             self.register_buffer("offsets", (torch.arange(self.n_seeds) * self.vocab).view(-1, 1, 1), persistent=False)
-        self.scale = 1.0 / math.sqrt(dh)
+        self.scale = 1.0 / math.sqrt(shapes["l0_w_q"][2])
 
     def w(self, name: str) -> torch.Tensor:
         return getattr(self, name.replace(".", "_"))

@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from refute.components.models import Anatomy, declares_sites
+from refute.components.models import MODELS, Architecture, Model
+from refute.components.tasks import TaskData, TaskInfo
 from refute.registry import Params
-from refute.components.models import MODELS
-from refute.components.tasks import TaskData, reads
 
 if TYPE_CHECKING:
     from refute.components.models._cnn_net import CNN
@@ -27,21 +26,41 @@ class CNNParams(Params):
     init_scale: float = Field(1.0, gt=0, le=100, description="multiplies every initial weight")
 
 
-def anatomy(p: CNNParams, data: TaskData) -> Anatomy:
-    """input [S, B, pixels]; conv.<i> [S, B, H, W, channels] (after the nonlinearity, before pooling);
-    pre/hidden.<i> of the fully connected layers; logits."""
-    C, H, W = data.image_shape or (1, 1, 1)
-    sites = {"input": C * H * W} | {f"conv.{i}": c for i, c in enumerate(p.channels)}
-    if p.hidden:
-        sites |= {"pre.0": p.hidden, "hidden.0": p.hidden}
-    return Anatomy({**sites, "logits": data.out_dim}, {"unembed": "readout weights, one row per output class"})
-
-
 @MODELS.register("cnn", CNNParams)
-@reads("image")
-@declares_sites(anatomy)
-def build(p: CNNParams, data: TaskData, seeds: list[int]) -> CNN:
+class CNNModel(Model):
     """small CNN: 3×3 conv + 2×2 max-pool layers, then fully connected, for image tasks"""
-    from refute.components.models._cnn_net import CNN
 
-    return CNN(p, data, seeds)
+    reads = frozenset({"image"})
+
+    def architecture(self, p: CNNParams, task: TaskInfo) -> Architecture:
+        """Sites: input [S, B, pixels]; conv.<i> [S, B, H, W, channels] (after the nonlinearity, before
+        pooling); pre/hidden.<i> of the fully connected layers; logits."""
+        if task.image_shape is None:
+            raise ValueError("cnn needs an image task (one with image_shape, e.g. digits)")
+        C, H, W = task.image_shape
+        params: dict[str, tuple[int, ...]] = {}
+        flops, acts = 0.0, float(C * H * W)
+        for i, (cin, cout) in enumerate(zip([C, *p.channels[:-1]], p.channels)):
+            params[f"conv{i}"], params[f"conv{i}_b"] = (cout, cin, 3, 3), (cout,)
+            flops += (2 * cin * 9 + 1) * cout * H * W  # padded: the output keeps the input's size
+            acts += 2 * cout * H * W  # before and after the nonlinearity; pooling halves each side
+            H, W = H // 2, W // 2
+            acts += cout * H * W
+        if H < 1 or W < 1:
+            raise ValueError(f"{len(p.channels)} conv layers pool a {task.image_shape[1:]} image to nothing")
+        dims = [p.channels[-1] * H * W] + [p.hidden] * bool(p.hidden) + [task.out_dim]
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            params[f"fc{i}"], params[f"fc{i}_b"] = (a, b), (1, b)
+            flops += 2 * a * b + b
+        acts += 2 * p.hidden + task.out_dim
+        sites = {"input": C * task.image_shape[1] * task.image_shape[2]}
+        sites |= {f"conv.{i}": c for i, c in enumerate(p.channels)}
+        if p.hidden:
+            sites |= {"pre.0": p.hidden, "hidden.0": p.hidden}
+        return Architecture(params, {**sites, "logits": task.out_dim},
+                            {"unembed": "readout weights, one row per output class"}, flops, acts)
+
+    def build(self, p: CNNParams, arch: Architecture, data: TaskData, seeds: list[int]) -> CNN:
+        from refute.components.models._cnn_net import CNN
+
+        return CNN(p, arch, data, seeds)

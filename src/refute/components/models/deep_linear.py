@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from refute.components.models import mlp
-from refute.components.models import declares_sites
-from refute.components.models.mlp import MLPParams
+from refute.components.models import MODELS, Architecture, Model
+from refute.components.models.mlp import MLPModel, MLPParams
+from refute.components.tasks import TaskData, TaskInfo
 from refute.registry import Params
-from refute.components.models import MODELS
-from refute.components.tasks import TaskData, reads
 
 if TYPE_CHECKING:
     from refute.components.models._mlp_net import MLP
@@ -33,16 +31,17 @@ def as_mlp(p: DeepLinearParams) -> MLPParams:
     return MLPParams(width=p.width, depth=p.layers - 1, activation="linear", init_scale=p.init_scale, bias=False)
 
 
-def anatomy(p: DeepLinearParams, data: TaskData):
-    """The deep linear network is an MLP; its sites are the MLP's (input, pre/hidden.<i>, logits)."""
-    return mlp.anatomy(as_mlp(p), data)
-
-
 @MODELS.register("deep_linear", DeepLinearParams)
-@reads("dense", "image")
-@declares_sites(anatomy)
-def build(p: DeepLinearParams, data: TaskData, seeds: list[int]) -> MLP:
+class DeepLinearModel(Model):
     """product of `layers` weight matrices (identity activation, no bias, small init)"""
-    if data.inputs != "dense":
-        raise ValueError("deep_linear reads dense inputs only")
-    return mlp.build(as_mlp(p), data, seeds)
+
+    reads = frozenset({"dense", "image"})
+
+    def architecture(self, p: DeepLinearParams, task: TaskInfo) -> Architecture:
+        """The deep linear network is an MLP; its parameters and sites are the MLP's (input, pre/hidden.<i>, logits)."""
+        if task.inputs != "dense":
+            raise ValueError("deep_linear reads dense inputs only")
+        return MLPModel().architecture(as_mlp(p), task)
+
+    def build(self, p: DeepLinearParams, arch: Architecture, data: TaskData, seeds: list[int]) -> MLP:
+        return MLPModel().build(as_mlp(p), arch, data, seeds)

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
-from refute.components.models import Anatomy, declares_sites
+from refute.components.models import MODELS, Architecture, Model
+from refute.components.models._mup import Role
+from refute.components.tasks import TaskData, TaskInfo
 from refute.registry import Params
-from refute.components.models import MODELS
-from refute.components.tasks import TaskData, reads
 
 if TYPE_CHECKING:
     from refute.components.models._mlp_net import MLP
@@ -36,35 +36,44 @@ class MLPParams(Params):
         return self
 
 
-def anatomy(p: MLPParams, data: TaskData) -> Anatomy:
-    first = ({"embed": data.in_dim * p.d_embed} if data.inputs == "tokens"
-             else {"input": data.in_dim * max(1, data.seq_len)})
-    hidden = {f"{kind}.{i}": p.width for i in range(p.depth) for kind in ("pre", "hidden")}
-    matrices = {"unembed": "output layer weights, one row per output class"}
-    if data.inputs == "tokens":
-        matrices = {"embed": "token embedding table, one row per token", **matrices}
-    return Anatomy({**first, **hidden, "logits": data.out_dim}, matrices)
-
-
 @MODELS.register("mlp", MLPParams)
-@reads("tokens", "dense", "sequence", "image")
-@declares_sites(anatomy)
-def build(p: MLPParams, data: TaskData, seeds: list[int]) -> MLP:
+class MLPModel(Model):
     """multilayer perceptron over token embeddings, dense inputs or flattened sequences"""
-    from refute.components.models._mlp_net import MLP
 
-    return MLP(p, data, seeds)
+    reads = frozenset({"tokens", "dense", "sequence", "image"})
 
+    def architecture(self, p: MLPParams, task: TaskInfo) -> Architecture:
+        vocab = task.vocab_size if task.inputs == "tokens" else 0
+        # Tokens are embedded and concatenated; a sequence of vectors is read as one long vector.
+        d_in = task.in_dim * (p.d_embed if vocab else max(1, task.seq_len))
+        dims = [d_in] + [p.width] * p.depth + [task.out_dim]
+        layers = list(zip(dims[:-1], dims[1:]))
+        last = len(layers) - 1
+        params: dict[str, tuple[int, ...]] = {"embed": (vocab, p.d_embed)} if vocab else {}
+        roles: dict[str, Role] = {"embed": "fixed"} if vocab else {}
+        for i, (a, b) in enumerate(layers):
+            params[f"w{i}"] = (a, b)
+            roles[f"w{i}"] = "output" if i == last else "input" if i == 0 else "hidden"
+            if p.bias:
+                params[f"b{i}"] = (1, b)
+                roles[f"b{i}"] = "fixed" if i == last else "input"
+        first = {"embed": d_in} if vocab else {"input": d_in}
+        hidden = {f"{kind}.{i}": p.width for i in range(p.depth) for kind in ("pre", "hidden")}
+        matrices = {"unembed": "output layer weights, one row per output class"}
+        if vocab:
+            matrices = {"embed": "token embedding table, one row per token", **matrices}
+        return Architecture(
+            parameters=params,
+            sites={**first, **hidden, "logits": task.out_dim},
+            matrices=matrices,
+            flops_per_example=sum(2 * a * b + b * p.bias for a, b in layers),
+            # The input, each hidden layer before and after its activation, and the logits.
+            activations_per_example=d_in + 2 * p.width * p.depth + task.out_dim,
+            lr_roles=roles,
+            width_mult=p.width / p.base_width if p.parameterization == "mup" else 1.0,
+        )
 
-def cost(p: MLPParams, shape):
-    """Parameters, forward FLOPs and activations per example, without building the model."""
-    from refute.scaling.costs import ModelCost
+    def build(self, p: MLPParams, arch: Architecture, data: TaskData, seeds: list[int]) -> MLP:
+        from refute.components.models._mlp_net import MLP
 
-    d_in = shape.in_dim * p.d_embed if shape.vocab_size else shape.in_dim
-    dims = [d_in] + [p.width] * p.depth + [shape.out_dim]
-    layers = list(zip(dims[:-1], dims[1:]))
-    params = (shape.vocab_size * p.d_embed if shape.vocab_size else 0) + sum(a * b + b for a, b in layers)
-    flops = sum(2 * a * b + b for a, b in layers)
-    # The input, each hidden layer before and after its activation, and the logits.
-    activations = d_in + 2 * p.width * p.depth + shape.out_dim
-    return ModelCost(params, flops, activations)
+        return MLP(p, arch, seeds)

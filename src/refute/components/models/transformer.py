@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
-from refute.components.models import Anatomy, declares_sites
+from refute.components.models import MODELS, Architecture, Model
+from refute.components.tasks import TaskData, TaskInfo
 from refute.registry import Params
-from refute.components.models import MODELS
-from refute.components.tasks import TaskData, reads
 
 if TYPE_CHECKING:
     from refute.components.models._transformer_net import Transformer
@@ -37,26 +36,48 @@ class TransformerParams(Params):
         return self
 
 
-def anatomy(p: TransformerParams, data: TaskData) -> Anatomy:
-    """Sites are [S, B, T, units] (positions fold into examples), logits [S, B, out]."""
-    T = data.in_dim if data.inputs == "tokens" else data.seq_len
-    sites = {"embed": p.d_model} if data.inputs == "tokens" else {"input": data.in_dim}
-    for i in range(p.n_layers):
-        sites |= {f"attn.{i}.pattern": T, f"attn.{i}.heads": p.d_model}
-        if not p.attention_only:
-            sites |= {f"pre.{i}": p.d_mlp, f"hidden.{i}": p.d_mlp}
-        sites[f"resid.{i}"] = p.d_model
-    matrices = {"unembed": "readout weights, one row per output class"}
-    if data.inputs == "tokens":
-        matrices = {"embed": "token embedding table, one row per token", **matrices}
-    return Anatomy({**sites, "logits": data.out_dim}, matrices)
-
-
 @MODELS.register("transformer", TransformerParams)
-@reads("tokens", "sequence")
-@declares_sites(anatomy)
-def build(p: TransformerParams, data: TaskData, seeds: list[int]) -> Transformer:
+class TransformerModel(Model):
     """small decoder-only transformer (1–4 blocks, optional attention-only), read out at the last position"""
-    from refute.components.models._transformer_net import Transformer
 
-    return Transformer(p, data, seeds)
+    reads = frozenset({"tokens", "sequence"})
+
+    def architecture(self, p: TransformerParams, task: TaskInfo) -> Architecture:
+        """Sites are [S, B, T, units] (positions fold into examples), logits [S, B, out]. Parameter names
+        are flat (l<i>_w_q): torch module names cannot contain dots."""
+        if task.inputs not in ("tokens", "sequence"):
+            raise ValueError("transformer reads token or sequence inputs, not dense features")
+        tokens = task.inputs == "tokens"
+        T = task.in_dim if tokens else task.seq_len
+        D, H, F = p.d_model, p.n_heads, p.d_mlp
+        params: dict[str, tuple[int, ...]] = {"embed": (task.vocab_size, D)} if tokens else {"w_in": (task.in_dim, D)}
+        params["pos"] = (T, D)
+        sites = {"embed": D} if tokens else {"input": task.in_dim}
+        flops = 0.0 if tokens else 2.0 * T * task.in_dim * D
+        acts = float(T * (D if tokens else task.in_dim + D))
+        for i in range(p.n_layers):
+            for name in ("q", "k", "v"):
+                params[f"l{i}_w_{name}"] = (D, H, D // H)
+            params[f"l{i}_w_o"] = (H, D // H, D)
+            # q, k, v and output projections; scores and the weighted sum over T positions.
+            flops += 8 * T * D * D + 4 * T * T * D
+            acts += 6 * T * D + 2 * H * T * T
+            sites |= {f"attn.{i}.pattern": T, f"attn.{i}.heads": D}
+            if not p.attention_only:
+                params |= {f"l{i}_w_up": (D, F), f"l{i}_b_up": (1, F), f"l{i}_w_down": (F, D), f"l{i}_b_down": (1, D)}
+                flops += 4 * T * D * F + T * (F + D)
+                acts += 2 * T * F + 2 * T * D
+                sites |= {f"pre.{i}": F, f"hidden.{i}": F}
+            sites[f"resid.{i}"] = D
+        params |= {"w_out": (D, task.out_dim), "b_out": (1, task.out_dim)}
+        flops += 2 * D * task.out_dim + task.out_dim
+        acts += D + task.out_dim
+        matrices = {"unembed": "readout weights, one row per output class"}
+        if tokens:
+            matrices = {"embed": "token embedding table, one row per token", **matrices}
+        return Architecture(params, {**sites, "logits": task.out_dim}, matrices, flops, acts)
+
+    def build(self, p: TransformerParams, arch: Architecture, data: TaskData, seeds: list[int]) -> Transformer:
+        from refute.components.models._transformer_net import Transformer
+
+        return Transformer(p, arch, seeds)

@@ -1,7 +1,9 @@
-"""What observables share: an optional own period and a context that caches forward passes."""
+"""The observable contract, and what observables share: an optional own period and a context that caches
+forward passes."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -12,13 +14,13 @@ from refute.registry import Params, Registry, flat
 if TYPE_CHECKING:
     import torch
 
+    from refute.components.models import Architecture
     from refute.components.tasks import TaskData
+    from refute.spec.schema import RunSpec
 
 
 class ObservableParams(Params):
-    """Observables are classes with `metric_names(p, run) -> list[str]` (the metrics they will log
-    for that run spec; a ValueError there is reported as a spec error) and
-    `compute(p, ctx: EvalContext) -> {metric: tensor [S]}`."""
+    """Base of every observable's parameters: its registered name and period."""
 
     name: str = Field(description="the observable, e.g. loss or sharpness")
     every: int | None = Field(
@@ -26,9 +28,32 @@ class ObservableParams(Params):
     )
 
 
-OBSERVABLES: Registry = Registry("observable", __name__, params_base=ObservableParams)
+class Observable(ABC):
+    """A metric family logged during training.
+
+    `metric_names` lists the metrics it will log for a run spec whose model has the Architecture `arch`
+    (from the spec alone; a ValueError there is reported as a spec error); `compute` gives each of them,
+    a tensor [S] (one value per seed), at an evaluation point.
+    """
+
+    @abstractmethod
+    def metric_names(self, p: ObservableParams, run: RunSpec, arch: Architecture) -> list[str]: ...
+
+    @abstractmethod
+    def compute(self, p: ObservableParams, ctx: EvalContext) -> dict[str, torch.Tensor]: ...
+
+
+OBSERVABLES: Registry[Observable] = Registry("observable", __name__, contract=Observable, params_base=ObservableParams)
 # An entry of `observables:` in a run spec: a name or {name, every, ...params}.
-Observable = flat(OBSERVABLES)
+ObservableSpec = flat(OBSERVABLES)
+
+
+def is_matrix(shape: tuple[int, ...]) -> bool:
+    """A weight matrix (trailing dims folded into columns), not a bias or a single row."""
+    cols = 1
+    for d in shape[1:]:
+        cols *= d
+    return len(shape) >= 2 and shape[0] > 1 and cols > 1
 
 
 class EvalContext:

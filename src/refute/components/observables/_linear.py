@@ -12,7 +12,7 @@ def check_linear(run, observable: str) -> None:
     if not linear:
         raise ValueError(f"observable {observable!r} needs a linear network (model deep_linear, or mlp with "
                          f"activation linear); this run's model is {m.name!r}")
-    if "dense" not in getattr(TASKS.get(run.task.name).impl, "provides", {"dense"}):
+    if "dense" not in TASKS.get(run.task.name).impl.provides:
         raise ValueError(f"observable {observable!r} needs dense inputs; task {run.task.name!r} gives none")
 
 

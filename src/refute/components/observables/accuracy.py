@@ -1,19 +1,25 @@
 """accuracy: training and validation accuracy of every seed (classification tasks)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from refute.components.observables import EvalContext, ObservableParams
-from refute.components.observables import OBSERVABLES
+from refute.components.observables import OBSERVABLES, Observable
+
+if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
 
 
 @OBSERVABLES.register("accuracy", ObservableParams)
-class Accuracy:
+class Accuracy(Observable):
     """train_acc and val_acc"""
 
-    @staticmethod
-    def metric_names(p: ObservableParams, run=None) -> list[str]:
+    def metric_names(self, p: ObservableParams, run: RunSpec, arch: Architecture) -> list[str]:
         return ["train_acc", "val_acc"]
 
-    @staticmethod
-    def compute(p: ObservableParams, ctx: EvalContext) -> dict:
+    def compute(self, p: ObservableParams, ctx: EvalContext) -> dict:
         from refute.components import objectives
 
         return {

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from refute.components.observables import EvalContext, ObservableParams, svdvals_per_seed
-from refute.components.observables._shapes import is_matrix, parameter_shapes
-from refute.components.observables import OBSERVABLES
+from refute.components.observables import EvalContext, ObservableParams, is_matrix, svdvals_per_seed
+from refute.components.observables import OBSERVABLES, Observable
 
 if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
     import torch
 
 
@@ -33,7 +34,7 @@ def effective_rank(w: torch.Tensor) -> torch.Tensor:
 
 
 @OBSERVABLES.register("effective_rank", EffectiveRankParams)
-class EffectiveRank:
+class EffectiveRank(Observable):
     """effective_rank.<parameter>: entropy effective rank of each weight matrix"""
 
     @staticmethod
@@ -46,12 +47,10 @@ class EffectiveRank:
             raise ValueError(f"not weight matrices of this model: {', '.join(unknown)}; matrices: {', '.join(matrices)}")
         return list(p.parameters)
 
-    @staticmethod
-    def metric_names(p: EffectiveRankParams, run=None) -> list[str]:
-        return [f"effective_rank.{n}" for n in EffectiveRank.chosen(p, parameter_shapes(run))]
+    def metric_names(self, p: EffectiveRankParams, run: RunSpec, arch: Architecture) -> list[str]:
+        return [f"effective_rank.{n}" for n in EffectiveRank.chosen(p, arch.parameters)]
 
-    @staticmethod
-    def compute(p: EffectiveRankParams, ctx: EvalContext) -> dict:
+    def compute(self, p: EffectiveRankParams, ctx: EvalContext) -> dict:
         params = dict(ctx.model.named_parameters())
         names = EffectiveRank.chosen(p, {n: tuple(w.shape[1:]) for n, w in params.items()})
         return {f"effective_rank.{n}": effective_rank(params[n]) for n in names}

@@ -1,9 +1,17 @@
 """grad_norm: the L2 norm of each seed's full training-loss gradient."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from refute.components.observables import EvalContext, ObservableParams
-from refute.components.observables import OBSERVABLES
+from refute.components.observables import OBSERVABLES, Observable
+
+if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
 
 
 class GradNormParams(ObservableParams):
@@ -13,15 +21,13 @@ class GradNormParams(ObservableParams):
 
 
 @OBSERVABLES.register("grad_norm", GradNormParams)
-class GradNorm:
+class GradNorm(Observable):
     """grad_norm: L2 norm of the gradient of the training loss (all training examples)"""
 
-    @staticmethod
-    def metric_names(p: GradNormParams, run=None) -> list[str]:
+    def metric_names(self, p: GradNormParams, run: RunSpec, arch: Architecture) -> list[str]:
         return ["grad_norm"]
 
-    @staticmethod
-    def compute(p: GradNormParams, ctx: EvalContext) -> dict:
+    def compute(self, p: GradNormParams, ctx: EvalContext) -> dict:
         import torch
 
         params = list(ctx.model.parameters())

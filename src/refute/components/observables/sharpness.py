@@ -6,12 +6,18 @@ schedule's current base rate; for adaptive optimizers the ratio is only a refere
 Costly (see refute.components.hessian): give it its own `every`.
 """
 
-from typing import Literal
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from refute.components.observables import EvalContext, ObservableParams
-from refute.components.observables import OBSERVABLES
+from refute.components.observables import OBSERVABLES, Observable
+
+if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
 
 
 class SharpnessParams(ObservableParams):
@@ -25,15 +31,13 @@ class SharpnessParams(ObservableParams):
 
 
 @OBSERVABLES.register("sharpness", SharpnessParams)
-class Sharpness:
+class Sharpness(Observable):
     """sharpness (top Hessian eigenvalue of the training loss) and stability_ratio = sharpness·lr/2"""
 
-    @staticmethod
-    def metric_names(p: SharpnessParams, run=None) -> list[str]:
+    def metric_names(self, p: SharpnessParams, run: RunSpec, arch: Architecture) -> list[str]:
         return ["sharpness", "stability_ratio"]
 
-    @staticmethod
-    def compute(p: SharpnessParams, ctx: EvalContext) -> dict:
+    def compute(self, p: SharpnessParams, ctx: EvalContext) -> dict:
         from refute.components import hessian
 
         params = list(ctx.model.parameters())

@@ -1,10 +1,17 @@
 """weight_norm: the L2 norm of all of a seed's parameters together, and optionally of each one."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from refute.components.observables import EvalContext, ObservableParams
-from refute.components.observables._shapes import parameter_shapes
-from refute.components.observables import OBSERVABLES
+from refute.components.observables import OBSERVABLES, Observable
+
+if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
 
 
 class WeightNormParams(ObservableParams):
@@ -12,18 +19,16 @@ class WeightNormParams(ObservableParams):
 
 
 @OBSERVABLES.register("weight_norm", WeightNormParams)
-class WeightNorm:
+class WeightNorm(Observable):
     """weight_norm: total L2 norm of the parameters (per_layer: weight_norm.<parameter> too)"""
 
-    @staticmethod
-    def metric_names(p: WeightNormParams, run=None) -> list[str]:
+    def metric_names(self, p: WeightNormParams, run: RunSpec, arch: Architecture) -> list[str]:
         names = ["weight_norm"]
         if p.per_layer:
-            names += [f"weight_norm.{n}" for n in parameter_shapes(run)]
+            names += [f"weight_norm.{n}" for n in arch.parameters]
         return names
 
-    @staticmethod
-    def compute(p: WeightNormParams, ctx: EvalContext) -> dict:
+    def compute(self, p: WeightNormParams, ctx: EvalContext) -> dict:
         import torch
 
         with torch.no_grad():

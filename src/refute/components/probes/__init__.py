@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,16 +13,16 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from refute.registry import SLUG, Params, Registry, flat
-from refute.components.models import MODELS
 from refute.components.tasks import TASKS
-from refute.components.tasks import task_info
+from refute.registry import SLUG, Params, Registry, flat
+from refute.spec.blueprint import blueprint
 
 if TYPE_CHECKING:
     import torch
 
-    from refute.components.models import Anatomy
+    from refute.components.models import Architecture
     from refute.components.tasks import TaskData
+    from refute.spec.schema import RunSpec
 
 VALUE_COLUMNS = ["seed", "step", "metric", "site", "unit", "value"]
 Split = Literal["train", "val", "all"]
@@ -45,7 +46,29 @@ class ProbeParams(Params):
         return self.id or self.name
 
 
-PROBES: Registry = Registry("probe", __name__, params_base=ProbeParams)
+class Probe(ABC):
+    """A probe: measurements of a trained run's model at kept steps.
+
+    `check` lists what is wrong with the probe for a run (its model's Architecture: sites, token matrices)
+    as "field: message" strings; `outputs` names the (metric, site) summaries predictions may use;
+    `compute` measures one step and returns its Table.
+    """
+
+    @abstractmethod
+    def check(self, p: ProbeParams, run: RunSpec, anatomy: Architecture) -> list[str]: ...
+
+    @abstractmethod
+    def outputs(self, p: ProbeParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]: ...
+
+    @abstractmethod
+    def compute(self, p: ProbeParams, ctx: ProbeContext) -> Table: ...
+
+    def reference(self, p: ProbeParams) -> tuple[str, str] | None:
+        """(condition, site) whose model this probe also needs, if any."""
+        return None
+
+
+PROBES: Registry[Probe] = Registry("probe", __name__, contract=Probe, params_base=ProbeParams)
 # An entry of `probes:` in a hypothesis: a name or {name, ...params}.
 ProbeSpec = flat(PROBES)
 
@@ -66,7 +89,7 @@ def address(probe: str, metric: str, site: str = "") -> str:
 def _task_data(task_json: str) -> "TaskData":
     task = json.loads(task_json)
     entry = TASKS.get(task["name"])
-    return entry.impl(entry.params.model_validate(task["params"]))
+    return entry.impl.build(entry.params.model_validate(task["params"]))
 
 
 def task_data(run) -> "TaskData":
@@ -74,11 +97,9 @@ def task_data(run) -> "TaskData":
     return _task_data(json.dumps(run.task.model_dump(mode="json"), sort_keys=True))
 
 
-def anatomy_of(run) -> "Anatomy | None":
-    """The sites and token matrices the run's model declares, or None if it declares none."""
-    impl = MODELS.get(run.model.name).impl
-    declare = getattr(impl, "anatomy", None)
-    return declare(run.model.params, task_info(run.task)) if declare else None
+def anatomy_of(run: RunSpec) -> Architecture:
+    """The sites and token matrices the run's model declares: its architecture."""
+    return blueprint(run).model
 
 
 def steps_of(p: ProbeParams, run) -> list[int]:
@@ -102,9 +123,7 @@ def check_steps(p: ProbeParams, run) -> list[str]:
     return []
 
 
-def check_site(site: str, anatomy: "Anatomy | None", model: str, field: str = "site") -> list[str]:
-    if anatomy is None:
-        return [f"{field}: model {model!r} declares no sites for probes"]
+def check_site(site: str, anatomy: Architecture, model: str, field: str = "site") -> list[str]:
     if site not in anatomy.sites:
         return [f"{field}: model {model!r} has no site {site!r}; sites: {', '.join(anatomy.sites)}"]
     return []
@@ -125,7 +144,7 @@ class ProbeContext:
     out_dir: Path | None = None  # the probe's folder, for probes that keep artifacts beside their table
 
     @property
-    def anatomy(self) -> "Anatomy | None":
+    def anatomy(self) -> Architecture:
         return anatomy_of(self.run)
 
     @property

@@ -7,9 +7,15 @@ are responsible (damage >= threshold).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from refute.components.probes._ablate import AblationBase, Ablator, check_components
 from refute.components.probes import ProbeContext, Table
-from refute.components.probes import PROBES
+from refute.components.probes import PROBES, Probe
+
+if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
 
 
 class AblationParams(AblationBase):
@@ -17,17 +23,16 @@ class AblationParams(AblationBase):
 
 
 @PROBES.register("ablation", AblationParams)
-class Ablation:
+class Ablation(Probe):
     """damage to accuracy or loss from ablating each component of a site"""
 
-    check = staticmethod(check_components)
+    def check(self, p: AblationParams, run: RunSpec, anatomy: Architecture) -> list[str]:
+        return check_components(p, run, anatomy)
 
-    @staticmethod
-    def outputs(p: AblationParams, run, anatomy) -> list[tuple[str, str]]:
+    def outputs(self, p: AblationParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
         return [(m, p.site) for m in ("site_damage", "max_damage", "n_responsible", "clean")]
 
-    @staticmethod
-    def compute(p: AblationParams, ctx: ProbeContext) -> Table:
+    def compute(self, p: AblationParams, ctx: ProbeContext) -> Table:
         x, y = ctx.examples(p.split, p.max_examples)
         ab = Ablator(ctx.model, x, y, ctx.data.objective, p)
         each = ab.each()

@@ -16,9 +16,11 @@ from pydantic import Field
 from refute import io
 from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
 from refute.components.probes.hooks import activations
-from refute.components.probes import PROBES
+from refute.components.probes import PROBES, Probe
 
 if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
     import torch
 
 
@@ -38,25 +40,20 @@ def participation_ratio(a: torch.Tensor) -> torch.Tensor:
 
 
 @PROBES.register("activations", ActivationParams)
-class Activations:
+class Activations(Probe):
     """capture activations at named sites: norm, live fraction, effective dimension"""
 
     @staticmethod
-    def _sites(p: ActivationParams, anatomy) -> list[str]:
-        return list(p.sites) if p.sites is not None else list(anatomy.sites) if anatomy else []
+    def _sites(p: ActivationParams, anatomy: Architecture) -> list[str]:
+        return list(p.sites) if p.sites is not None else list(anatomy.sites)
 
-    @staticmethod
-    def check(p: ActivationParams, run, anatomy) -> list[str]:
-        if anatomy is None:
-            return [f"sites: model {run.model.name!r} declares no sites for probes"]
+    def check(self, p: ActivationParams, run: RunSpec, anatomy: Architecture) -> list[str]:
         return [m for s in (p.sites or []) for m in check_site(s, anatomy, run.model.name, "sites")]
 
-    @staticmethod
-    def outputs(p: ActivationParams, run, anatomy) -> list[tuple[str, str]]:
+    def outputs(self, p: ActivationParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
         return [(m, s) for s in Activations._sites(p, anatomy) for m in ("norm", "live_fraction", "participation_ratio")]
 
-    @staticmethod
-    def compute(p: ActivationParams, ctx: ProbeContext) -> Table:
+    def compute(self, p: ActivationParams, ctx: ProbeContext) -> Table:
         import torch
 
         sites = Activations._sites(p, ctx.anatomy)

@@ -15,9 +15,11 @@ from pydantic import Field, model_validator
 
 from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
 from refute.components.probes.hooks import activations
-from refute.components.probes import PROBES
+from refute.components.probes import PROBES, Probe
 
 if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
     import torch
 
 
@@ -50,16 +52,14 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @PROBES.register("cka", CKAParams)
-class CKA:
+class CKA(Probe):
     """linear CKA of a site across seeds, against another site, or against another condition"""
 
-    @staticmethod
-    def reference(p: CKAParams) -> tuple[str, str] | None:
+    def reference(self, p: CKAParams) -> tuple[str, str] | None:
         """(condition, site) whose model this probe also needs, if any."""
         return (p.reference, p.reference_site or p.site) if p.between == "conditions" else None
 
-    @staticmethod
-    def check(p: CKAParams, run, anatomy) -> list[str]:
+    def check(self, p: CKAParams, run: RunSpec, anatomy: Architecture) -> list[str]:
         issues = check_site(p.site, anatomy, run.model.name)
         if p.between == "sites":
             issues += check_site(p.other_site, anatomy, run.model.name, "other_site")
@@ -67,12 +67,10 @@ class CKA:
             issues.append("between: seeds needs at least two seeds")
         return issues
 
-    @staticmethod
-    def outputs(p: CKAParams, run, anatomy) -> list[tuple[str, str]]:
+    def outputs(self, p: CKAParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
         return [("cka", p.site)]
 
-    @staticmethod
-    def compute(p: CKAParams, ctx: ProbeContext) -> Table:
+    def compute(self, p: CKAParams, ctx: ProbeContext) -> Table:
         x, _ = ctx.examples(p.split, p.max_examples)
         sites = [p.site] + ([p.other_site] if p.between == "sites" else [])
         _, acts = activations(ctx.model, x, sites)

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from refute.components.probes import ProbeContext, ProbeParams, Table
-from refute.components.probes import PROBES
+from refute.components.probes import PROBES, Probe
 
 if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
     import torch
 
 
@@ -47,23 +49,20 @@ def frequency_power(m: torch.Tensor, include_constant: bool = False) -> torch.Te
 
 
 @PROBES.register("fourier", FourierParams)
-class Fourier:
+class Fourier(Probe):
     """fraction of a token matrix's norm in its top-k Fourier frequencies"""
 
-    @staticmethod
-    def check(p: FourierParams, run, anatomy) -> list[str]:
-        if anatomy is None or p.matrix not in anatomy.matrices:
-            have = ", ".join(anatomy.matrices) if anatomy else "none"
+    def check(self, p: FourierParams, run: RunSpec, anatomy: Architecture) -> list[str]:
+        if p.matrix not in anatomy.matrices:
+            have = ", ".join(anatomy.matrices) or "none"
             return [f"matrix: model {run.model.name!r} has no token matrix {p.matrix!r} in this condition "
                     f"(it has: {have})"]
         return []
 
-    @staticmethod
-    def outputs(p: FourierParams, run, anatomy) -> list[tuple[str, str]]:
+    def outputs(self, p: FourierParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
         return [("top_k_fraction", p.matrix), ("key_frequencies", p.matrix)]
 
-    @staticmethod
-    def compute(p: FourierParams, ctx: ProbeContext) -> Table:
+    def compute(self, p: FourierParams, ctx: ProbeContext) -> Table:
         import torch
 
         with torch.no_grad():

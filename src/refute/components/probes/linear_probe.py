@@ -17,9 +17,11 @@ from pydantic import Field, field_validator
 
 from refute.components.probes import ExampleParams, ProbeContext, Split, Table, check_site
 from refute.components.probes.hooks import activations
-from refute.components.probes import PROBES
+from refute.components.probes import PROBES, Probe
 
 if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
     import torch
 
 
@@ -87,11 +89,10 @@ def probe_accuracies(acts: np.ndarray, x: np.ndarray, target: np.ndarray, test_f
 
 
 @PROBES.register("linear_probe", LinearProbeParams)
-class LinearProbe:
+class LinearProbe(Probe):
     """held-out accuracy of a linear decoder of a target, with a control task (selectivity)"""
 
-    @staticmethod
-    def check(p: LinearProbeParams, run, anatomy) -> list[str]:
+    def check(self, p: LinearProbeParams, run: RunSpec, anatomy: Architecture) -> list[str]:
         from refute.components.tasks import task_info
 
         issues = check_site(p.site, anatomy, run.model.name)
@@ -103,12 +104,10 @@ class LinearProbe:
             issues.append("target: 'label' needs a classification task")
         return issues
 
-    @staticmethod
-    def outputs(p: LinearProbeParams, run, anatomy) -> list[tuple[str, str]]:
+    def outputs(self, p: LinearProbeParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
         return [(m, p.site) for m in ("accuracy", "control_accuracy", "selectivity", "majority")]
 
-    @staticmethod
-    def compute(p: LinearProbeParams, ctx: ProbeContext) -> Table:
+    def compute(self, p: LinearProbeParams, ctx: ProbeContext) -> Table:
         x, y = ctx.examples(p.split, p.max_examples, seed=p.seed)
         _, acts = activations(ctx.model, x, [p.site])
         a = acts[p.site].flatten(2).double().numpy()  # [S, N, features]

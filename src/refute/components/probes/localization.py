@@ -11,13 +11,17 @@ every component alone (not counted) and reports how close the budgeted search ca
 
 from __future__ import annotations
 
-from typing import Generator
+from typing import TYPE_CHECKING, Generator
 
 from pydantic import Field
 
 from refute.components.probes._ablate import AblationBase, Ablator, check_components
 from refute.components.probes import ProbeContext, Table
-from refute.components.probes import PROBES
+from refute.components.probes import PROBES, Probe
+
+if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
 
 
 Search = Generator[list[int], bool, tuple[list[int], int, bool]]
@@ -87,11 +91,10 @@ def run_searches(ab: Ablator, n_seeds: int, budget: int) -> list[tuple[list[int]
 
 
 @PROBES.register("localization", LocalizationParams)
-class Localization:
+class Localization(Probe):
     """budgeted search for the components responsible for a behaviour, scored against exhaustive ablation"""
 
-    @staticmethod
-    def check(p: LocalizationParams, run, anatomy) -> list[str]:
+    def check(self, p: LocalizationParams, run: RunSpec, anatomy: Architecture) -> list[str]:
         issues = check_components(p, run, anatomy)
         if not issues and p.expected is not None:
             n = anatomy.sites[p.site] // p.group_size
@@ -100,8 +103,7 @@ class Localization:
                 issues.append(f"expected: components {bad} are outside 0..{n - 1} of {p.site!r}")
         return issues
 
-    @staticmethod
-    def outputs(p: LocalizationParams, run, anatomy) -> list[tuple[str, str]]:
+    def outputs(self, p: LocalizationParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
         names = ["passes", "found", "complete"]
         if p.exhaustive:
             names += ["exhaustive_passes", "exhaustive_found", "recall", "precision", "jaccard", "exact"]
@@ -109,8 +111,7 @@ class Localization:
             names += ["expected_recall", "expected_exact"]
         return [(m, p.site) for m in names]
 
-    @staticmethod
-    def compute(p: LocalizationParams, ctx: ProbeContext) -> Table:
+    def compute(self, p: LocalizationParams, ctx: ProbeContext) -> Table:
         import torch
 
         x, y = ctx.examples(p.split, p.max_examples)

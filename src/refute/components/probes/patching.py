@@ -21,9 +21,11 @@ from pydantic import Field, field_validator
 from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
 from refute.components.tasks import task_info
 from refute.components.probes.hooks import activations, forward
-from refute.components.probes import PROBES
+from refute.components.probes import PROBES, Probe
 
 if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
     import torch
 
 
@@ -95,17 +97,14 @@ def patch_hook(clean: torch.Tensor, unit: int | None = None):
 
 
 @PROBES.register("patching", PatchingParams)
-class Patching:
+class Patching(Probe):
     """how much of the clean behaviour each site carries into a corrupted run (recovery)"""
 
     @staticmethod
-    def _sites(p: PatchingParams, anatomy) -> list[str]:
-        return list(p.sites) if p.sites is not None else list(anatomy.sites) if anatomy else []
+    def _sites(p: PatchingParams, anatomy: Architecture) -> list[str]:
+        return list(p.sites) if p.sites is not None else list(anatomy.sites)
 
-    @staticmethod
-    def check(p: PatchingParams, run, anatomy) -> list[str]:
-        if anatomy is None:
-            return [f"sites: model {run.model.name!r} declares no sites for probes"]
+    def check(self, p: PatchingParams, run: RunSpec, anatomy: Architecture) -> list[str]:
         issues = [m for s in (p.sites or []) for m in check_site(s, anatomy, run.model.name, "sites")]
         data = task_info(run.task)
         if data.objective != "classification":
@@ -115,13 +114,11 @@ class Patching:
             issues.append(f"corrupt: {p.corrupt!r} needs a token task with more than {m.group(2)} input tokens")
         return issues
 
-    @staticmethod
-    def outputs(p: PatchingParams, run, anatomy) -> list[tuple[str, str]]:
+    def outputs(self, p: PatchingParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
         return [("recovery", s) for s in Patching._sites(p, anatomy)] + [("clean_logit_diff", ""),
                                                                         ("corrupt_logit_diff", "")]
 
-    @staticmethod
-    def compute(p: PatchingParams, ctx: ProbeContext) -> Table:
+    def compute(self, p: PatchingParams, ctx: ProbeContext) -> Table:
         import torch
 
         d = ctx.data

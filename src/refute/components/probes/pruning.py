@@ -16,10 +16,13 @@ from pydantic import Field
 
 from refute.components import optimizers
 from refute.components.probes import ProbeContext, ProbeParams, Table
-from refute.components.models import MODELS
-from refute.components.probes import PROBES
+from refute.components.models import build_model
+from refute.spec.blueprint import blueprint
+from refute.components.probes import PROBES, Probe
 
 if TYPE_CHECKING:
+    from refute.components.models import Architecture
+    from refute.spec.schema import RunSpec
     import torch
 
 
@@ -75,13 +78,13 @@ def apply_masks(model, masks: dict[str, torch.Tensor]) -> None:
             params[n].mul_(m.to(params[n].dtype))
 
 
-def retrain(run, data, model, masks: dict[str, torch.Tensor], steps: int) -> None:
+def retrain(run: RunSpec, data, model, masks: dict[str, torch.Tensor], steps: int) -> None:
     """The run's training loop on a sparse model: the mask is reapplied after every update."""
     from refute.components import objectives
     from refute.components.batches import Batches
 
     train = run.train
-    opt = optimizers.build(train, model)
+    opt = optimizers.build(train, model, blueprint(run).model)
     batches = Batches(data, train.batch_size, list(run.seeds))
     apply_masks(model, masks)
     for step in range(steps):
@@ -104,30 +107,23 @@ def evaluate(model, data) -> dict[str, torch.Tensor]:
     return res
 
 
-def build(run, data, seeds: list[int]):
-    return MODELS.get(run.model.name).impl(run.model.params, data, seeds)
-
-
 @PROBES.register("pruning", PruningParams)
-class Pruning:
+class Pruning(Probe):
     """lottery tickets: retrain a magnitude-pruned network from its original vs a fresh initialization"""
 
-    @staticmethod
-    def check(p: PruningParams, run, anatomy) -> list[str]:
+    def check(self, p: PruningParams, run: RunSpec, anatomy: Architecture) -> list[str]:
         if p.rewind_step and p.rewind_step not in run.train.snapshots:
             return [f"rewind_step: no weights are kept at step {p.rewind_step}; add it to train.snapshots"]
         return []
 
-    @staticmethod
-    def outputs(p: PruningParams, run, anatomy) -> list[tuple[str, str]]:
+    def outputs(self, p: PruningParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
         from refute.components.tasks import task_info
 
         metrics = ["val_loss", "val_acc"] if task_info(run.task).objective == "classification" else ["val_loss"]
         return [(f"{v}_{m}", "") for v in ("dense", "pruned", "rewind", "fresh") for m in metrics] + [
             ("rewind_advantage", ""), ("sparsity", "")]
 
-    @staticmethod
-    def compute(p: PruningParams, ctx: ProbeContext) -> Table:
+    def compute(self, p: PruningParams, ctx: ProbeContext) -> Table:
         run, data = ctx.run, ctx.data
         state = {k: v.detach().clone() for k, v in ctx.model.state_dict().items()}
         masks = magnitude_masks(state, p.sparsity, p.scope)
@@ -135,18 +131,18 @@ class Pruning:
         t = Table(ctx.seeds)
         results = {"dense": evaluate(ctx.model, data)}
 
-        pruned = build(run, data, ctx.seeds)
+        pruned = build_model(run, data, ctx.seeds)
         pruned.load_state_dict(state)
         apply_masks(pruned, masks)
         results["pruned"] = evaluate(pruned, data)
 
-        rewound = build(run, data, ctx.seeds)  # the original initialization: the same seeds
+        rewound = build_model(run, data, ctx.seeds)  # the original initialization: the same seeds
         if p.rewind_step:
             rewound.load_state_dict(ctx.states[p.rewind_step])
         retrain(run, data, rewound, masks, steps)
         results["rewind"] = evaluate(rewound, data)
 
-        fresh = build(run, data, [s + FRESH_SEED_OFFSET for s in ctx.seeds])
+        fresh = build_model(run, data, [s + FRESH_SEED_OFFSET for s in ctx.seeds])
         retrain(run, data, fresh, masks, steps)
         results["fresh"] = evaluate(fresh, data)
 

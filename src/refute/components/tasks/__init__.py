@@ -1,22 +1,14 @@
-"""The data a task hands to a model and a trainer, and what it looks like before it is built."""
+"""The task contract: the data a task hands to a model and a trainer, and what it looks like before it is built."""
 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
-from refute.registry import ComponentRef, Registry
-
-TASKS: Registry = Registry("task", __name__)
-
-
-class TaskRef(ComponentRef):
-    """`task:` in a run spec: {name, params} (or just the name)."""
-
-    registry: ClassVar[Registry] = TASKS
-
+from refute.registry import ComponentRef, Params, Registry
 
 if TYPE_CHECKING:
     import torch
@@ -69,37 +61,62 @@ class TaskInfo:
     vocab_size: int = 0
     seq_len: int = 0
     image_shape: tuple[int, int, int] | None = None
+    online: bool = False  # training batches are drawn fresh each step (a minibatch may exceed n_train)
 
     @classmethod
     def of(cls, data: TaskData) -> TaskInfo:
         return cls(len(data.x_train), len(data.x_val), data.inputs, data.in_dim, data.out_dim, data.objective,
-                   data.vocab_size, data.seq_len, data.image_shape)
+                   data.vocab_size, data.seq_len, data.image_shape, data.online)
 
 
-def describes(info: Callable[[Any], TaskInfo]):
-    """Declare on a task's builder the function that gives its TaskInfo from its parameters."""
-
-    def deco(fn):
-        fn.info = info
-        return fn
-
-    return deco
+INPUT_KINDS = ("tokens", "dense", "sequence", "image")
 
 
-def task_info(task) -> TaskInfo:
-    """A task spec's TaskInfo: from its declared `info`, else by building its data (torch)."""
+class Task(ABC):
+    """A task: the input kinds its data offers (an image is also dense), what its data looks like from
+    its parameters alone (`info`, no torch), and the data itself (`build`). `info(p)` must equal
+    `TaskInfo.of(build(p))` (tested for every task)."""
+
+    provides: ClassVar[frozenset[str]]
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        kinds = getattr(cls, "provides", None)
+        if kinds is not None and not set(kinds) <= set(INPUT_KINDS):
+            raise TypeError(f"{cls.__qualname__}.provides: unknown input kinds "
+                            f"{sorted(set(kinds) - set(INPUT_KINDS))}; known: {', '.join(INPUT_KINDS)}")
+
+    @abstractmethod
+    def info(self, p: Params) -> TaskInfo: ...
+
+    @abstractmethod
+    def build(self, p: Params) -> TaskData: ...
+
+
+TASKS: Registry[Task] = Registry("task", __name__, contract=Task)
+
+
+class TaskRef(ComponentRef):
+    """`task:` in a run spec: {name, params} (or just the name)."""
+
+    registry: ClassVar[Registry] = TASKS
+
+
+def build_task(task: TaskRef) -> TaskData:
+    """A run spec's task data."""
+    return TASKS.get(task.name).impl.build(task.params)
+
+
+def task_info(task: TaskRef) -> TaskInfo:
+    """A task spec's TaskInfo, from its parameters alone (cached)."""
     return _task_info(json.dumps(task.model_dump(mode="json"), sort_keys=True))
 
 
 @lru_cache(maxsize=64)
 def _task_info(task_json: str) -> TaskInfo:
-
-
     task = json.loads(task_json)
     entry = TASKS.get(task["name"])
-    params = entry.params.model_validate(task["params"])
-    info = getattr(entry.impl, "info", None)
-    return info(params) if info else TaskInfo.of(entry.impl(params))
+    return entry.impl.info(entry.params.model_validate(task["params"]))
 
 
 def sized_split(n_total: int, n_train: int, n_val: int, seed: int):
@@ -112,39 +129,13 @@ def sized_split(n_total: int, n_train: int, n_val: int, seed: int):
     return order[:n_train], order[n_train:n_train + n_val]
 
 
-INPUT_KINDS = ("tokens", "dense", "sequence", "image")
-
-
-def provides(*kinds: str):
-    """Declare on a task's builder which input kinds its data offers (an image is also dense), so a
-    model that cannot read them is refused when the spec is checked, before anything runs."""
-    assert set(kinds) <= set(INPUT_KINDS), kinds
-
-    def deco(fn):
-        fn.provides = frozenset(kinds)
-        return fn
-
-    return deco
-
-
-def reads(*kinds: str):
-    """Declare on a model's builder which input kinds it can read."""
-    assert set(kinds) <= set(INPUT_KINDS), kinds
-
-    def deco(fn):
-        fn.reads = frozenset(kinds)
-        return fn
-
-    return deco
-
-
 def compatibility(run) -> str | None:
     """Why the run's model cannot read its task's inputs, or None."""
     from refute.components.models import MODELS
 
-    offered = getattr(TASKS.get(run.task.name).impl, "provides", None)
-    wanted = getattr(MODELS.get(run.model.name).impl, "reads", None)
-    if offered is None or wanted is None or offered & wanted:
+    offered = TASKS.get(run.task.name).impl.provides
+    wanted = MODELS.get(run.model.name).impl.reads
+    if offered & wanted:
         return None
     return (f"model {run.model.name!r} reads {', '.join(sorted(wanted))} inputs; task {run.task.name!r} gives "
             f"{', '.join(sorted(offered))}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from refute.components.tasks import TASKS
-from refute.components.tasks import TaskData, TaskInfo, describes, provides
+from refute.components.tasks import Task, TaskData, TaskInfo
 from refute.components.tasks._sampled import SampledTask
 
 
@@ -45,32 +45,37 @@ def orthonormal(g, n: int, r: int):
 
 
 @TASKS.register("deep_linear_teacher", DeepLinearTeacher)
-@provides("dense")
-@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", p.d_in, p.d_out, "regression"))
-def build(p: DeepLinearTeacher) -> TaskData:
+class DeepLinearTeacherTask(Task):
     """Gaussian inputs, targets from a linear map with chosen singular values"""
-    import torch
 
-    g = torch.Generator().manual_seed(p.data_seed)
-    r = len(p.singular_values)
-    s = torch.tensor(p.singular_values)
-    U, V = orthonormal(g, p.d_out, r), orthonormal(g, p.d_in, r)
-    W = U @ torch.diag(s) @ V.T  # [d_out, d_in]
+    provides = frozenset({"dense"})
 
-    def draw(gen: torch.Generator, n: int, noise: float):
-        x = torch.randn(n, p.d_in, generator=gen)
-        y = x @ W.T
-        return x, y + noise * torch.randn(y.shape, generator=gen) if noise else y
+    def info(self, p: DeepLinearTeacher) -> TaskInfo:
+        return TaskInfo(p.n_train, p.n_val, "dense", p.d_in, p.d_out, "regression", online=p.online)
 
-    x_tr = torch.randn(p.n_train, p.d_in, generator=g)
-    if p.whiten:
-        x_tr = x_tr - x_tr.mean(0)
-        evals, evecs = torch.linalg.eigh(x_tr.T @ x_tr / p.n_train)
-        x_tr = x_tr @ evecs @ torch.diag(evals.rsqrt()) @ evecs.T
-    y_tr = x_tr @ W.T
-    if p.noise:
-        y_tr = y_tr + p.noise * torch.randn(y_tr.shape, generator=g)
-    x_va, y_va = draw(g, p.n_val, 0.0)
-    return TaskData(x_tr, y_tr, x_va, y_va, inputs="dense", in_dim=p.d_in, out_dim=p.d_out, objective="regression",
-                    sample=lambda gen, n: draw(gen, n, p.noise), online=p.online,
-                    info={"teacher_U": U, "teacher_V": V, "teacher_s": s})
+    def build(self, p: DeepLinearTeacher) -> TaskData:
+        import torch
+
+        g = torch.Generator().manual_seed(p.data_seed)
+        r = len(p.singular_values)
+        s = torch.tensor(p.singular_values)
+        U, V = orthonormal(g, p.d_out, r), orthonormal(g, p.d_in, r)
+        W = U @ torch.diag(s) @ V.T  # [d_out, d_in]
+
+        def draw(gen: torch.Generator, n: int, noise: float):
+            x = torch.randn(n, p.d_in, generator=gen)
+            y = x @ W.T
+            return x, y + noise * torch.randn(y.shape, generator=gen) if noise else y
+
+        x_tr = torch.randn(p.n_train, p.d_in, generator=g)
+        if p.whiten:
+            x_tr = x_tr - x_tr.mean(0)
+            evals, evecs = torch.linalg.eigh(x_tr.T @ x_tr / p.n_train)
+            x_tr = x_tr @ evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+        y_tr = x_tr @ W.T
+        if p.noise:
+            y_tr = y_tr + p.noise * torch.randn(y_tr.shape, generator=g)
+        x_va, y_va = draw(g, p.n_val, 0.0)
+        return TaskData(x_tr, y_tr, x_va, y_va, inputs="dense", in_dim=p.d_in, out_dim=p.d_out, objective="regression",
+                        sample=lambda gen, n: draw(gen, n, p.noise), online=p.online,
+                        info={"teacher_U": U, "teacher_V": V, "teacher_s": s})

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from refute.registry import Params
 from refute.components.tasks import TASKS
-from refute.components.tasks import TaskData, TaskInfo, describes, provides, sized_split
+from refute.components.tasks import Task, TaskData, TaskInfo, sized_split
 
 N_DIGITS = 1797
 
@@ -55,19 +55,24 @@ def load():
 
 
 @TASKS.register("digits", Digits)
-@provides("dense", "image")
-@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", 64, 10, "classification", image_shape=(1, 8, 8)))
-def build(p: Digits) -> TaskData:
+class DigitsTask(Task):
     """scikit-learn's 8×8 digits, pixels in [0, 1], a fraction of training labels randomized"""
-    import torch
 
-    pixels, target = load()
-    x = torch.tensor(pixels, dtype=torch.float32) / 16.0
-    y = torch.tensor(target, dtype=torch.long)
-    tr, va = sized_split(len(x), p.n_train, p.n_val, p.split_seed)
-    y_tr = y[tr].clone()
-    g = torch.Generator().manual_seed(p.noise_seed)
-    replaced = torch.randperm(p.n_train, generator=g)[: round(p.label_noise * p.n_train)]
-    y_tr[replaced] = torch.randint(0, 10, (len(replaced),), generator=g)
-    return TaskData(x[tr], y_tr, x[va], y[va], inputs="dense", in_dim=64, out_dim=10, objective="classification",
-                    image_shape=(1, 8, 8), info={"noisy": y_tr != y[tr], "clean_y_train": y[tr]})
+    provides = frozenset({"dense", "image"})
+
+    def info(self, p: Digits) -> TaskInfo:
+        return TaskInfo(p.n_train, p.n_val, "dense", 64, 10, "classification", image_shape=(1, 8, 8))
+
+    def build(self, p: Digits) -> TaskData:
+        import torch
+
+        pixels, target = load()
+        x = torch.tensor(pixels, dtype=torch.float32) / 16.0
+        y = torch.tensor(target, dtype=torch.long)
+        tr, va = sized_split(len(x), p.n_train, p.n_val, p.split_seed)
+        y_tr = y[tr].clone()
+        g = torch.Generator().manual_seed(p.noise_seed)
+        replaced = torch.randperm(p.n_train, generator=g)[: round(p.label_noise * p.n_train)]
+        y_tr[replaced] = torch.randint(0, 10, (len(replaced),), generator=g)
+        return TaskData(x[tr], y_tr, x[va], y[va], inputs="dense", in_dim=64, out_dim=10, objective="classification",
+                        image_shape=(1, 8, 8), info={"noisy": y_tr != y[tr], "clean_y_train": y[tr]})

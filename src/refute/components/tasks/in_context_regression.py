@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from refute.components.tasks import TASKS
-from refute.components.tasks import TaskData, TaskInfo, describes, provides
+from refute.components.tasks import Task, TaskData, TaskInfo
 from refute.components.tasks._sampled import SampledTask
 
 
@@ -21,28 +21,33 @@ class InContextRegression(SampledTask):
 
 
 @TASKS.register("in_context_regression", InContextRegression)
-@provides("sequence")
-@describes(lambda p: TaskInfo(p.n_train, p.n_val, "sequence", p.dim + 2, 1, "regression", seq_len=p.n_points))
-def build(p: InContextRegression) -> TaskData:
+class InContextRegressionTask(Task):
     """sequences of (x, w·x) pairs with a fresh w per sequence; predict y at the query"""
-    import torch
 
-    d, T = p.dim, p.n_points
+    provides = frozenset({"sequence"})
 
-    def draw(gen: torch.Generator, n: int):
-        w = torch.randn(n, d, generator=gen)
-        x = torch.randn(n, T, d, generator=gen)
-        y = torch.einsum("ntd,nd->nt", x, w) / d**0.5
-        if p.noise:
-            y = y + p.noise * torch.randn(y.shape, generator=gen)
-        tokens = torch.zeros(n, T, d + 2)
-        tokens[:, :, :d] = x
-        tokens[:, :-1, d] = y[:, :-1]
-        tokens[:, -1, d + 1] = 1.0
-        return tokens, y[:, -1:]
+    def info(self, p: InContextRegression) -> TaskInfo:
+        return TaskInfo(p.n_train, p.n_val, "sequence", p.dim + 2, 1, "regression", seq_len=p.n_points, online=p.online)
 
-    g = torch.Generator().manual_seed(p.data_seed)
-    x_tr, y_tr = draw(g, p.n_train)
-    x_va, y_va = draw(g, p.n_val)
-    return TaskData(x_tr, y_tr, x_va, y_va, inputs="sequence", in_dim=d + 2, out_dim=1, objective="regression",
-                    seq_len=T, sample=draw, online=p.online)
+    def build(self, p: InContextRegression) -> TaskData:
+        import torch
+
+        d, T = p.dim, p.n_points
+
+        def draw(gen: torch.Generator, n: int):
+            w = torch.randn(n, d, generator=gen)
+            x = torch.randn(n, T, d, generator=gen)
+            y = torch.einsum("ntd,nd->nt", x, w) / d**0.5
+            if p.noise:
+                y = y + p.noise * torch.randn(y.shape, generator=gen)
+            tokens = torch.zeros(n, T, d + 2)
+            tokens[:, :, :d] = x
+            tokens[:, :-1, d] = y[:, :-1]
+            tokens[:, -1, d + 1] = 1.0
+            return tokens, y[:, -1:]
+
+        g = torch.Generator().manual_seed(p.data_seed)
+        x_tr, y_tr = draw(g, p.n_train)
+        x_va, y_va = draw(g, p.n_val)
+        return TaskData(x_tr, y_tr, x_va, y_va, inputs="sequence", in_dim=d + 2, out_dim=1, objective="regression",
+                        seq_len=T, sample=draw, online=p.online)

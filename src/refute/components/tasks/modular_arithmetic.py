@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from refute.registry import Params
 from refute.components.tasks import TASKS
-from refute.components.tasks import TaskData, TaskInfo, describes, provides
+from refute.components.tasks import Task, TaskData, TaskInfo
 
 
 class ModularArithmetic(Params):
@@ -38,33 +38,34 @@ class ModularArithmetic(Params):
         return self
 
 
-def info(params: ModularArithmetic) -> TaskInfo:
-    pairs = params.p * (params.p - 1) if params.op == "/" else params.p**2
-    n_train = params.n_train or max(1, round((params.train_fraction or 0.3) * pairs))
-    return TaskInfo(n_train, pairs - n_train, "tokens", 2, params.p, "classification", vocab_size=params.p)
-
-
 @TASKS.register("modular_arithmetic", ModularArithmetic)
-@provides("tokens")
-@describes(info)
-def build(params: ModularArithmetic) -> TaskData:
+class ModularArithmeticTask(Task):
     """(a op b) mod p over all pairs, split once at random into train and validation"""
-    import torch
 
-    p = params.p
-    a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).T
-    if params.op == "/":
-        keep = b != 0
-        a, b = a[keep], b[keep]
-        # b^(p-2) is b's inverse mod a prime p (Fermat); pow with a modulus keeps it exact.
-        inv = torch.tensor([pow(int(v), p - 2, p) for v in range(p)])
-        y = (a * inv[b]) % p
-    else:
-        y = {"+": a + b, "-": a - b, "*": a * b}[params.op] % p
-    x = torch.stack([a, b], dim=1)
-    g = torch.Generator().manual_seed(params.split_seed)
-    order = torch.randperm(len(x), generator=g)
-    n_train = info(params).n_train
-    tr, va = order[:n_train], order[n_train:]
-    return TaskData(x[tr], y[tr], x[va], y[va], inputs="tokens", in_dim=2, out_dim=p,
-                    objective="classification", vocab_size=p)
+    provides = frozenset({"tokens"})
+
+    def info(self, params: ModularArithmetic) -> TaskInfo:
+        pairs = params.p * (params.p - 1) if params.op == "/" else params.p**2
+        n_train = params.n_train or max(1, round((params.train_fraction or 0.3) * pairs))
+        return TaskInfo(n_train, pairs - n_train, "tokens", 2, params.p, "classification", vocab_size=params.p)
+
+    def build(self, params: ModularArithmetic) -> TaskData:
+        import torch
+
+        p = params.p
+        a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).T
+        if params.op == "/":
+            keep = b != 0
+            a, b = a[keep], b[keep]
+            # b^(p-2) is b's inverse mod a prime p (Fermat); pow with a modulus keeps it exact.
+            inv = torch.tensor([pow(int(v), p - 2, p) for v in range(p)])
+            y = (a * inv[b]) % p
+        else:
+            y = {"+": a + b, "-": a - b, "*": a * b}[params.op] % p
+        x = torch.stack([a, b], dim=1)
+        g = torch.Generator().manual_seed(params.split_seed)
+        order = torch.randperm(len(x), generator=g)
+        n_train = self.info(params).n_train
+        tr, va = order[:n_train], order[n_train:]
+        return TaskData(x[tr], y[tr], x[va], y[va], inputs="tokens", in_dim=2, out_dim=p,
+                        objective="classification", vocab_size=p)

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from refute.registry import Params
 from refute.components.tasks import TASKS
-from refute.components.tasks import TaskData, TaskInfo, describes, provides
+from refute.components.tasks import Task, TaskData, TaskInfo
 
 
 class PlantedFeature(Params):
@@ -35,18 +35,23 @@ class PlantedFeature(Params):
 
 
 @TASKS.register("planted_feature", PlantedFeature)
-@provides("dense")
-@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", p.n_features, 2, "classification"))
-def build(params: PlantedFeature) -> TaskData:
+class PlantedFeatureTask(Task):
     """binary class decided by the sign of a few planted input coordinates"""
-    import torch
 
-    g = torch.Generator().manual_seed(params.split_seed)
-    n = params.n_train + params.n_val
-    x = torch.randn(n, params.n_features, generator=g)
-    y = (x[:, params.planted].sum(1) > 0).long()
-    flip = torch.rand(n, generator=g) < params.label_noise
-    y = torch.where(flip, 1 - y, y)
-    tr, va = slice(0, params.n_train), slice(params.n_train, n)
-    return TaskData(x[tr], y[tr], x[va], y[va], inputs="dense", in_dim=params.n_features, out_dim=2,
-                    objective="classification")
+    provides = frozenset({"dense"})
+
+    def info(self, p: PlantedFeature) -> TaskInfo:
+        return TaskInfo(p.n_train, p.n_val, "dense", p.n_features, 2, "classification")
+
+    def build(self, params: PlantedFeature) -> TaskData:
+        import torch
+
+        g = torch.Generator().manual_seed(params.split_seed)
+        n = params.n_train + params.n_val
+        x = torch.randn(n, params.n_features, generator=g)
+        y = (x[:, params.planted].sum(1) > 0).long()
+        flip = torch.rand(n, generator=g) < params.label_noise
+        y = torch.where(flip, 1 - y, y)
+        tr, va = slice(0, params.n_train), slice(params.n_train, n)
+        return TaskData(x[tr], y[tr], x[va], y[va], inputs="dense", in_dim=params.n_features, out_dim=2,
+                        objective="classification")

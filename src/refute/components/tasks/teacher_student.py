@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from refute.components.tasks import TASKS
-from refute.components.tasks import TaskData, TaskInfo, describes, provides
+from refute.components.tasks import Task, TaskData, TaskInfo
 from refute.components.tasks._sampled import SampledTask
 
 
@@ -30,26 +30,31 @@ def teacher_forward(weights: list, x, act):
 
 
 @TASKS.register("teacher_student", TeacherStudent)
-@provides("dense")
-@describes(lambda p: TaskInfo(p.n_train, p.n_val, "dense", p.d_in, p.d_out, "regression"))
-def build(p: TeacherStudent) -> TaskData:
+class TeacherStudentTask(Task):
     """Gaussian inputs labelled by a random teacher MLP"""
-    import torch
 
-    from refute.components.models import activation
+    provides = frozenset({"dense"})
 
-    g = torch.Generator().manual_seed(p.data_seed)
-    dims = [p.d_in] + [p.teacher_width] * p.teacher_depth + [p.d_out]
-    # Weights N(0, 1/fan_in) keep every layer's output of order one, whatever the width.
-    weights = [torch.randn(a, b, generator=g) / a**0.5 for a, b in zip(dims[:-1], dims[1:])]
-    act = activation(p.teacher_activation)
+    def info(self, p: TeacherStudent) -> TaskInfo:
+        return TaskInfo(p.n_train, p.n_val, "dense", p.d_in, p.d_out, "regression", online=p.online)
 
-    def draw(gen: torch.Generator, n: int, noise: float):
-        x = torch.randn(n, p.d_in, generator=gen)
-        y = teacher_forward(weights, x, act)
-        return x, y + noise * torch.randn(y.shape, generator=gen) if noise else y
+    def build(self, p: TeacherStudent) -> TaskData:
+        import torch
 
-    x_tr, y_tr = draw(g, p.n_train, p.noise)
-    x_va, y_va = draw(g, p.n_val, 0.0)
-    return TaskData(x_tr, y_tr, x_va, y_va, inputs="dense", in_dim=p.d_in, out_dim=p.d_out, objective="regression",
-                    sample=lambda gen, n: draw(gen, n, p.noise), online=p.online, info={"teacher_weights": weights})
+        from refute.components.models import activation
+
+        g = torch.Generator().manual_seed(p.data_seed)
+        dims = [p.d_in] + [p.teacher_width] * p.teacher_depth + [p.d_out]
+        # Weights N(0, 1/fan_in) keep every layer's output of order one, whatever the width.
+        weights = [torch.randn(a, b, generator=g) / a**0.5 for a, b in zip(dims[:-1], dims[1:])]
+        act = activation(p.teacher_activation)
+
+        def draw(gen: torch.Generator, n: int, noise: float):
+            x = torch.randn(n, p.d_in, generator=gen)
+            y = teacher_forward(weights, x, act)
+            return x, y + noise * torch.randn(y.shape, generator=gen) if noise else y
+
+        x_tr, y_tr = draw(g, p.n_train, p.noise)
+        x_va, y_va = draw(g, p.n_val, 0.0)
+        return TaskData(x_tr, y_tr, x_va, y_va, inputs="dense", in_dim=p.d_in, out_dim=p.d_out, objective="regression",
+                        sample=lambda gen, n: draw(gen, n, p.noise), online=p.online, info={"teacher_weights": weights})
