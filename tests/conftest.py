@@ -47,7 +47,8 @@ def dedent(text: str) -> str:
 
 
 def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
-    """What the DAG does, stage by stage, without Snakemake: train each run, then stats and report."""
+    """What the DAG does, stage by stage, without Snakemake: train each run, write each plan file, then stats
+    and report. Returns each hypothesis's verdict record as JSON data."""
     from refute.report.markdown import write_report
     from refute.training.job import train_run
     from refute.stats.analyse import analyse
@@ -60,9 +61,29 @@ def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
             train_run(plan.run_dir(h) / "spec.json", plan.run_dir(h))
     out = {}
     for hyp in plan.hypotheses.values():
-        out[hyp.id] = analyse(hyp.path, results)
+        plan_file = write_plan_file(hyp, results)
+        out[hyp.id] = analyse(plan_file, results).model_dump(mode="json")
         write_report(hyp.id, results)
     return out
+
+
+def write_plan_file(hyp, results: Path) -> Path:
+    """What the workflow writes for a hypothesis before its statistics: its plan, named by its digest."""
+    from refute import io
+    from refute.layout import Layout
+
+    path = Layout(results).plan_file(hyp.digest())
+    io.write_json(path, hyp.model_dump(mode="json"))
+    return path
+
+
+def analyse_file(path: Path, results: Path) -> dict:
+    """The statistics stage on a hypothesis file, as the workflow runs it: plan file first, then analyse it.
+    Returns the verdict record as JSON data."""
+    from refute.spec.loader import load_hypothesis
+    from refute.stats.analyse import analyse
+
+    return analyse(write_plan_file(load_hypothesis(path), Path(results)), results).model_dump(mode="json")
 
 
 def refute_cli(cwd: Path, *args: str, timeout: int = 600):
