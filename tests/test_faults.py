@@ -18,6 +18,7 @@ import torch
 from conftest import analyse_file, run_pipeline, write_yaml
 from refute import io
 from refute.training.checkpoint import FILE, Checkpoint
+from refute.report.html import write_html_report
 from refute.report.markdown import write_report
 from refute.training.job import train_run
 from refute.spec.hashing import run_hash
@@ -294,11 +295,12 @@ def test_a_truncated_run_record_stops_the_statistics(project):
       for damage in (truncate, flip_a_byte)],
     ("verdict.json", truncate),  # the record itself: only what no longer parses can be told apart
 ])
-def test_a_damaged_statistics_file_stops_the_report(project, name, damage):
+@pytest.mark.parametrize("report", [write_report, write_html_report], ids=["markdown", "html"])
+def test_a_damaged_statistics_file_stops_the_report(project, name, damage, report):
     path = project / "results" / "tiny" / name
     damage(path)
     with pytest.raises(io.CorruptOutput, match=name.replace(".", r"\.")):
-        write_report("tiny", project / "results")
+        report("tiny", project / "results")
 
 
 def test_the_damage_message_says_how_to_recover(project):

@@ -15,18 +15,19 @@ from refute.loop.lineage import tree
 from refute.loop.scoreboard import Scoreboard, score
 from refute.report import escape
 from refute.report.render import render_page
-from refute.spec.plan import Plan, read_plan
+from refute.spec.plan import read_plan
 from refute.stats import records
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE",
          "INVALID": "⚠️ INVALID", None: "⏳ not run"}
 
 
-def collect(plans: list[Plan], results: str | Path = "results") -> list[dict]:
-    """One entry per hypothesis plan: its verdict and predictions as last analysed (None if never, from the
-    verified records), and whether the plan changed since (stale)."""
+def collect(plan_files: list[str | Path], results: str | Path = "results") -> list[dict]:
+    """One entry per hypothesis plan file: its verdict and predictions as last analysed (None if never, from
+    the verified records), and whether the plan changed since (stale)."""
     entries = []
-    for h in plans:
+    for plan_file in plan_files:
+        h = read_plan(plan_file)
         decision = records.read(results, h.id) if records.analysed(results, h.id) else None
         if decision is not None:
             predictions = [{"id": p.id, "status": p.outcome.status, "prior": p.spec.prior}
@@ -43,7 +44,7 @@ def collect(plans: list[Plan], results: str | Path = "results") -> list[dict]:
             "verdict": verdict.verdict if verdict else None,
             "post_hoc": bool(verdict and verdict.post_hoc),
             "analysed_at": verdict.provenance.analysed_at if verdict else None,
-            "stale": bool(verdict) and verdict.plan != h.digest(),
+            "stale": bool(verdict) and verdict.plan != Path(plan_file).stem,  # the file's name is its digest
             "predictions": predictions,
             "held": sum(p["status"] == "holds" for p in predictions),
             "reports": {k: f"{h.id}/{name}" for k, name in (("md", REPORT_MD), ("html", REPORT_HTML))
@@ -108,7 +109,7 @@ def render_html(entries: list[dict], board: Scoreboard, generated: str) -> str:
 
 def write_index(plans: list[str | Path], results: str | Path = "results") -> list[Path]:
     """Write results/index.md and results/index.html from every hypothesis's plan file and records."""
-    entries = collect([read_plan(p) for p in plans], results)
+    entries = collect(plans, results)
     board = score(entries)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     paths = [Layout(results).index(INDEX_MD), Layout(results).index(INDEX_HTML)]

@@ -208,7 +208,9 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
         probes=[{"id": p.label, "name": p.name, "params": p.model_dump(mode="json", exclude={"id", "name"})}
                 for p in hyp.hypothesis.probes],
         provenance=provenance(hyp, meta),
-        plan=hyp.digest(),
+        # The file's name is its digest as the workflow computed it (refute.layout.Layout.plan_file); a plan
+        # read back from JSON may hash differently (its `source` keys come back sorted).
+        plan=Path(plan_path).stem,
     )
     io.write_parquet(out_dir / OBSERVATIONS, table)
     io.write_parquet(out_dir / PROBE_TABLE, probes)
