@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from refute import io
 from refute.components.predictions import Phrase, PredictionSpec
@@ -25,12 +26,17 @@ from refute.spec.schema import Analysis as AnalysisPlan
 from refute.spec.schema import Hypothesis
 
 
-def _json_number(x: float) -> float | str:
-    return x if math.isfinite(x) else str(x)
+def _json_number(x: int | float) -> int | float | str:
+    return x if math.isfinite(x) else str(float(x))
 
 
-# A float that may be inf or nan, written to JSON as a string a reader recognises.
-Num = Annotated[float, PlainSerializer(_json_number, when_used="json")]
+def _python_number(x: Any) -> Any:
+    return int(x) if isinstance(x, np.integer) else x
+
+
+# A number that may be inf or nan, written to JSON as a string a reader recognises. An int stays an int
+# (numpy's too: a count in a test's `extra` is shown as written).
+Num = Annotated[int | float, BeforeValidator(_python_number), PlainSerializer(_json_number, when_used="json")]
 
 
 class Record(BaseModel):
