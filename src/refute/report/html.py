@@ -12,7 +12,7 @@ from pathlib import Path
 from refute import io
 from refute.layout import FIGURES, REPORT_HTML, Layout
 from refute.report.render import render_page
-from refute.report.view import ReportView, report_view
+from refute.report.view import ReportView, read_lineage, report_view
 from refute.stats import records
 
 
@@ -22,8 +22,6 @@ def render_report(view: ReportView) -> str:
 
 def write_html_report(hyp_id: str, results: str | Path = "results") -> Path:
     """Write results/<id>/report.html from the verified records and the figures report.md made."""
-    from refute.report.markdown import read_lineage
-
     layout = Layout(results)
     a = records.load(results, hyp_id)
     figures_dir = layout.hypothesis_file(hyp_id, FIGURES)

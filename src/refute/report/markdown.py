@@ -9,12 +9,10 @@ from pathlib import Path
 
 from refute import io
 from refute.layout import FIGURES, REPORT_MD, Layout
-from refute.loop.lineage import lineage_of
 from refute.report.figures import learning_curves, probe_figures
 from refute.report.render import render_page
-from refute.report.view import ReportView, report_view
+from refute.report.view import ReportView, read_lineage, report_view
 from refute.stats import records
-from refute.stats.records import VerdictRecord
 
 
 def render(view: ReportView) -> str:
@@ -33,10 +31,3 @@ def write_report(hyp_id: str, results: str | Path = "results") -> Path:
     path = layout.hypothesis_file(hyp_id, REPORT_MD)
     io.write_text(path, render(report_view(a, figures, probe_figs, read_lineage(a.verdict, results))))
     return path
-
-
-def read_lineage(verdict: VerdictRecord, results: str | Path) -> dict | None:
-    """The lineage of a hypothesis from its parent's verified records (the report job's input when it refines one)."""
-    if not verdict.refines:
-        return None
-    return lineage_of(records.read(results, verdict.refines).verdict, verdict)

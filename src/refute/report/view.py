@@ -14,6 +14,8 @@ from typing import Literal, NamedTuple
 import pandas as pd
 
 from refute.components.probes import PROBES, address
+from refute.loop.lineage import lineage_of
+from refute.stats import records
 from refute.stats.records import Analysis, PowerPlan, PredictionRecord, VerdictRecord
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE", "INVALID": "⚠️ INVALID"}
@@ -277,6 +279,13 @@ def probe_views(v: VerdictRecord, probes: pd.DataFrame, figures: dict[str, list[
                              ", ".join(f"{k}={x}" for k, x in spec.params.items() if x is not None), steps, rows,
                              [Figure(f.stem, f) for f in figures.get(spec.id, [])]))
     return out
+
+
+def read_lineage(verdict: VerdictRecord, results: str | Path) -> dict | None:
+    """The lineage of a hypothesis from its parent's verified records (the report job's input when it refines one)."""
+    if not verdict.refines:
+        return None
+    return lineage_of(records.read(results, verdict.refines).verdict, verdict)
 
 
 def report_view(a: Analysis, figures: list[Path], probe_figures: dict[str, list[Path]] | None,
