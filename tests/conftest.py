@@ -47,7 +47,8 @@ def dedent(text: str) -> str:
 
 
 def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
-    """What the DAG does, stage by stage, without Snakemake: train each run, then stats and report."""
+    """What the DAG does, stage by stage, without Snakemake: train each run, write each plan file, then stats
+    and report. Returns each hypothesis's verdict record as JSON data."""
     from refute.report.markdown import write_report
     from refute.training.job import train_run
     from refute.stats.analyse import analyse
@@ -63,9 +64,28 @@ def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
     out = {}
     for hyp in agenda.hypotheses.values():
         agenda.write_plan(agenda.digests[hyp.id], agenda.plan_file(hyp.id))
-        out[hyp.id] = analyse(agenda.plan_file(hyp.id), results)
+        out[hyp.id] = analyse(agenda.plan_file(hyp.id), results).model_dump(mode="json")
         write_report(hyp.id, results)
     return out
+
+
+def write_plan_file(hyp, results: Path) -> Path:
+    """What the workflow writes for a hypothesis before its statistics: its plan, named by its digest."""
+    from refute import io
+    from refute.layout import Layout
+
+    path = Layout(results).plan_file(hyp.digest())
+    io.write_json(path, hyp.model_dump(mode="json"))
+    return path
+
+
+def analyse_file(path: Path, results: Path) -> dict:
+    """The statistics stage on a hypothesis file, as the workflow runs it: plan file first, then analyse it.
+    Returns the verdict record as JSON data."""
+    from refute.spec.loader import load_hypothesis
+    from refute.stats.analyse import analyse
+
+    return analyse(write_plan_file(load_hypothesis(path), Path(results)), results).model_dump(mode="json")
 
 
 def refute_cli(cwd: Path, *args: str, timeout: int = 600):
@@ -76,3 +96,91 @@ def refute_cli(cwd: Path, *args: str, timeout: int = 600):
     exe = Path(sys.executable).parent / "refute"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "refute.cli"]
     return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+# ------------------------------------------------------------------ records, built from the record models
+
+def plan_of(data: dict, file: str = "hypotheses/h.yaml"):
+    """A validated plan for a hypothesis given as data (no file read)."""
+    from refute.spec.loader import plan_data
+
+    return plan_data(copy.deepcopy(data), file)
+
+
+def result_record(**fields):
+    """A prediction's test record: a one-sample t-test on two runs, unless `fields` say otherwise."""
+    from refute.stats.records import TestRecord
+
+    base = {"test": "one-sample t-test", "statistic": 3.0, "p": 0.01, "p_adjusted": 0.01, "estimate": 0.4,
+            "ci": (0.1, 0.7), "ci_level": 0.95, "correction": "none", "effect": "mean (a − 0.5)",
+            "n": {"default": 2}, "ci_judged": (0.1, 0.7), "ci_judged_level": 0.95,
+            "counts": {"runs": 2, "used": 2, "failed": 0, "no_value": 0, "censored": 0}}
+    return TestRecord.model_validate({**base, **fields})
+
+
+def prediction_records(plan, status: dict[str, str], power: dict[str, int] | None = None, **fields) -> list:
+    """Every prediction of `plan` with the outcome `status[id]` (and a power plan asking for `power[id]` seeds)."""
+    from refute.stats.records import PredictionRecord
+
+    out = []
+    for p in plan.hypothesis.predictions:
+        plan_for = None
+        if power and p.id in power:
+            plan_for = {"effect": 0.1, "basis": "declared smallest effect of interest δ", "n": 3, "power_at_n": 0.2,
+                        "seeds_for_80": power[p.id], "alpha": 0.05, "method": "t", "unit": "seeds"}
+        out.append(PredictionRecord(id=p.id, kind=p.kind, spec=p, conditions=p.conditions_used(list(plan.conditions)),
+                                    result=result_record(power=plan_for, **fields),
+                                    outcome={"status": status[p.id], "reason": "p < α", "would_change": "p ≥ α"}))
+    return out
+
+
+def verdict_record(plan, predictions: list, verdict: str, **fields):
+    """The verdict record the statistics stage would write for `plan` and `predictions`."""
+    from refute.stats.records import VerdictRecord
+
+    base = {
+        "id": plan.id, "title": plan.hypothesis.title, "statement": plan.hypothesis.statement, "verdict": verdict,
+        "post_hoc": False, "reasons": [f"prediction {p.id} {p.outcome.status}" for p in predictions],
+        "predictions": {p.id: p.outcome.status for p in predictions}, "analysis": plan.hypothesis.analysis,
+        "alternatives": [], "refines": plan.hypothesis.refines, "spec": plan.hypothesis, "failures": [],
+        "preregistration": {"status": "pre-registered", "registered_at": "2026-01-01T00:00:00+00:00",
+                            "sha256": "a" * 64, "current_sha256": "a" * 64, "changed": []},
+        "power": {p.id: p.result.power for p in predictions if p.result.power and p.outcome.status == "inconclusive"},
+        "runs": {c: {"hash": h, "seeds": list(plan.conditions[c].seeds), "steps": plan.conditions[c].train.steps,
+                     "wall_seconds": 1.0, "device": "cpu", "threads": 1, "diverged": {}} for c, h in plan.runs.items()},
+        "probes": [],
+        "provenance": {"hypothesis_file": plan.file, "hypothesis_sha256": plan.file_sha256,
+                       "packages": {"torch": "2"}, "python": "3.11", "platform": "linux", "devices": ["cpu"],
+                       "training_wall_seconds": 1.0, "analysed_at": "2026-01-01T00:00:00+00:00"},
+        "plan": plan.digest(),
+    }
+    return VerdictRecord.model_validate({**base, **fields})
+
+
+def reduced_table(predictions: list, values=(0.9, 0.95)):
+    """reduced.parquet's rows: each prediction's first condition, one value per seed."""
+    import pandas as pd
+
+    rows = [{"prediction": p.id, "condition": p.conditions[0], "seed": i, "metric": "train_acc", "role": "y",
+             "x": float("nan"), "value": v, "censored": False, "failed": False, "used": True}
+            for p in predictions for i, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def write_records(results: Path, plan, verdict, predictions, reduced=None, observations=None) -> None:
+    """The statistics stage's outputs, as it writes them: plan file, tables, predictions.json, verdict.json."""
+    import pandas as pd
+
+    from refute import io
+    from refute.stats import records
+    from refute.stats.analyse import PROBE_COLUMNS
+
+    out = Path(results) / plan.id
+    write_plan_file(plan, Path(results))
+    if observations is None:
+        observations = pd.DataFrame({"condition": "default", "seed": [0, 0], "step": [0, 10], "metric": "train_acc",
+                                     "value": [0.1, 0.9]})
+    io.write_parquet(out / "observations.parquet", observations)
+    io.write_parquet(out / "probes.parquet", pd.DataFrame(columns=PROBE_COLUMNS))
+    io.write_parquet(out / "reduced.parquet", reduced if reduced is not None else reduced_table(predictions))
+    records.write(out, verdict, predictions)

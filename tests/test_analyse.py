@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import write_yaml
+from conftest import analyse_file, write_yaml
 from refute import io
 from refute.spec.loader import load_hypothesis
-from refute.stats.analyse import analyse
 
 METRICS = ["train_loss", "val_loss", "train_acc", "val_acc", "weight_norm"]
 
@@ -57,7 +56,7 @@ def test_edge_of_stability_style_equivalence_and_trend(tmp_path, lr_sweep):
     lrs = {"lr=0.01": 0.01, "lr=0.02": 0.02, "lr=0.04": 0.04}
     # Sharpness 2/lr, within 3% per seed.
     fake_runs(tmp_path / "results", path, lambda c, s, m, t: 2 / lrs[c] * (1 + 0.03 * noise(c, s, m)))
-    verdict = analyse(path, tmp_path / "results")
+    verdict = analyse_file(path, tmp_path / "results")
     assert verdict["verdict"] == "SUPPORTED", verdict["reasons"]
     preds = {p["id"]: p for p in json.loads((tmp_path / "results/tiny/predictions.json").read_text())}
     tr = preds["falls-with-lr"]["result"]
@@ -86,7 +85,7 @@ def test_stagewise_style_trend_over_metrics_within_runs(tmp_path, tiny):
     # A mode with singular value s rises past 0.5 at step ≈ 75 / s, give or take a seed's jitter.
     fake_runs(tmp_path / "results", path,
               lambda c, s, m, t: float(t >= 75 / svs[m] + 8 * noise(c, s, m)) if m in svs else 1.0)
-    verdict = analyse(path, tmp_path / "results")
+    verdict = analyse_file(path, tmp_path / "results")
     [pred] = json.loads((tmp_path / "results/tiny/predictions.json").read_text())
     assert pred["result"]["n"] == {"points": 18, "seeds": 6, "levels": 3}
     assert pred["result"]["estimate"] < 0
@@ -104,7 +103,7 @@ def test_report_renders_every_kind(tmp_path, lr_sweep):
     ]
     path = write_yaml(tmp_path / "h.yaml", lr_sweep)
     fake_runs(tmp_path / "results", path, lambda c, s, m, t: noise(c, s, m))
-    analyse(path, tmp_path / "results")
+    analyse_file(path, tmp_path / "results")
     text = write_report("tiny", tmp_path / "results").read_text()
     assert "metrics `train_acc` (x = 1), `val_acc` (x = 2)" in text and "within ±0.5" in text
 
@@ -134,7 +133,7 @@ def test_p_values_are_corrected_across_predictions(tmp_path, tiny, correction, e
     spec = two_conditions(tiny, [{"id": f"p{i}", **CMP} for i in range(3)], analysis={"correction": correction})
     path = write_yaml(tmp_path / "h.yaml", spec)
     fake_runs(tmp_path / "results", path, shifted(0.05))
-    analyse(path, tmp_path / "results")
+    analyse_file(path, tmp_path / "results")
     out = preds(tmp_path / "results/tiny")
     raw = [out[f"p{i}"]["result"]["p"] for i in range(3)]
     adj = [out[f"p{i}"]["result"]["p_adjusted"] for i in range(3)]
@@ -165,7 +164,7 @@ def test_verdict_uses_the_corrected_p(tmp_path, tiny):
     vals = {"a": a, "b": b}
     fake_runs(tmp_path / "results", path,
               lambda c, s, m, t: vals[c][s] if m == "val_acc" else noise(c, s, m))
-    verdict = analyse(path, tmp_path / "results")
+    verdict = analyse_file(path, tmp_path / "results")
     weak = preds(tmp_path / "results/tiny")["weak"]["result"]
     assert weak["p"] < 0.05 <= weak["p_adjusted"]
     assert verdict["predictions"]["weak"] == "inconclusive"
@@ -175,7 +174,7 @@ def test_a_diverged_run_makes_the_verdict_invalid_by_default(tmp_path, tiny):
     spec = two_conditions(tiny, [{"id": "p", **CMP}])
     path = write_yaml(tmp_path / "h.yaml", spec)
     fake_runs(tmp_path / "results", path, shifted(0.3), diverged={"a": {2: 50}})
-    verdict = analyse(path, tmp_path / "results")
+    verdict = analyse_file(path, tmp_path / "results")
     assert verdict["verdict"] == "INVALID" and "seed 2 diverged" in verdict["reasons"][0]
     p = preds(tmp_path / "results/tiny")["p"]["result"]
     assert p["counts"] == {"runs": 12, "used": 11, "failed": 1, "no_value": 0, "censored": 0}
@@ -188,7 +187,7 @@ def test_failed_runs_can_count_against_the_prediction(tmp_path, tiny):
     spec = two_conditions(tiny, [{"id": "p", **CMP, "test": "mannwhitney"}], analysis={"failed_runs": "against"})
     path = write_yaml(tmp_path / "h.yaml", spec)
     fake_runs(tmp_path / "results", path, shifted(0.3), diverged={"a": {0: 50, 1: 60, 2: 70}})
-    verdict = analyse(path, tmp_path / "results")
+    verdict = analyse_file(path, tmp_path / "results")
     p = preds(tmp_path / "results/tiny")["p"]["result"]
     assert verdict["verdict"] != "INVALID" and verdict["failures"]
     assert p["counts"]["failed"] == 3 and p["n"] == {"a": 6, "b": 6}
@@ -208,7 +207,7 @@ def test_undecided_predictions_get_a_seed_plan(tmp_path, tiny):
     spec = two_conditions(tiny, [{"id": "p", **CMP, "min_effect": 0.05}], seeds=3)
     path = write_yaml(tmp_path / "h.yaml", spec)
     fake_runs(tmp_path / "results", path, shifted(0.05))
-    verdict = analyse(path, tmp_path / "results")
+    verdict = analyse_file(path, tmp_path / "results")
     plan = preds(tmp_path / "results/tiny")["p"]["result"]["power"]
     assert verdict["verdict"] == "INCONCLUSIVE"
     assert plan["seeds_for_80"] > 3 and 0 < plan["power_at_n"] < 0.8 and plan["effect"] == 0.05
@@ -220,19 +219,19 @@ def test_first_analysis_registers_the_plan_and_later_edits_are_post_hoc(tmp_path
     path = write_yaml(tmp_path / "h.yaml", spec)
     results = tmp_path / "results"
     fake_runs(results, path, shifted(0.3))
-    first = analyse(path, results)
+    first = analyse_file(path, results)
     reg = json.loads((results / "tiny/preregistration.json").read_text())
     assert first["post_hoc"] is False and first["preregistration"]["sha256"] == reg["sha256"]
 
     # Rewording a description, or spelling out a default, is not an edit of the plan.
     spec["predictions"][0].update(description="condition a beats b", alpha=0.05)
     write_yaml(path, spec)
-    assert analyse(path, results)["post_hoc"] is False
+    assert analyse_file(path, results)["post_hoc"] is False
 
     # Changing what is tested is, and the registration is kept as it was.
     spec["predictions"][0]["min_effect"] = 0.1
     write_yaml(path, spec)
-    later = analyse(path, results)
+    later = analyse_file(path, results)
     assert later["post_hoc"] is True
     assert later["preregistration"]["changed"] == ["prediction 'p' edited (min_effect)"]
     assert json.loads((results / "tiny/preregistration.json").read_text()) == reg
@@ -242,11 +241,11 @@ def test_adding_seeds_after_a_result_is_post_hoc(tmp_path, tiny):
     spec = two_conditions(tiny, [{"id": "p", **CMP}])
     path = write_yaml(tmp_path / "h.yaml", spec)
     fake_runs(tmp_path / "results", path, shifted(0.3))
-    analyse(path, tmp_path / "results")
+    analyse_file(path, tmp_path / "results")
     spec["seeds"] = 12
     write_yaml(path, spec)
     fake_runs(tmp_path / "results", path, shifted(0.3))
-    later = analyse(path, tmp_path / "results")
+    later = analyse_file(path, tmp_path / "results")
     assert later["post_hoc"] and "condition 'a' edited (seeds)" in later["preregistration"]["changed"]
 
 
@@ -258,7 +257,7 @@ def test_report_shows_corrected_p_power_failures_and_post_hoc_edits(tmp_path, ti
     path = write_yaml(tmp_path / "h.yaml", spec)
     results = tmp_path / "results"
     fake_runs(results, path, shifted(0.05), diverged={"b": {1: 75}})
-    analyse(path, results)
+    analyse_file(path, results)
     text = write_report("tiny", results).read_text()
     assert "| p adjusted (holm) |" in text and "Pre-registered: the plan was recorded" in text
     assert "**1 failed (diverged)** — set aside; the verdict is INVALID" in text
@@ -266,7 +265,7 @@ def test_report_shows_corrected_p_power_failures_and_post_hoc_edits(tmp_path, ti
 
     spec["predictions"][0]["min_effect"] = 0.2
     write_yaml(path, spec)
-    analyse(path, results)
+    analyse_file(path, results)
     text = write_report("tiny", results).read_text()
     top = text.split("## Verdict")[0]
     assert "⚠️ **Post hoc.**" in top and "prediction 'small' edited (min_effect)" in top
@@ -279,7 +278,7 @@ def test_report_states_the_seeds_an_undecided_prediction_needs(tmp_path, tiny):
     spec = two_conditions(tiny, [{"id": "p", **CMP, "min_effect": 0.1}], seeds=3)
     path = write_yaml(tmp_path / "h.yaml", spec)
     fake_runs(tmp_path / "results", path, lambda c, s, m, t: 0.5 + (0.05 if c == "a" else 0) + 0.2 * noise(c, s, m))
-    assert analyse(path, tmp_path / "results")["verdict"] == "INCONCLUSIVE"
+    assert analyse_file(path, tmp_path / "results")["verdict"] == "INCONCLUSIVE"
     text = write_report("tiny", tmp_path / "results").read_text()
     plan = preds(tmp_path / "results/tiny")["p"]["result"]["power"]
     assert f"80% power needs **{plan['seeds_for_80']}** seeds per condition" in text
@@ -289,8 +288,8 @@ def test_keeping_more_snapshots_is_not_an_edit_without_probes(tmp_path, tiny):
     spec = two_conditions(tiny, [{"id": "p", **CMP}])
     path = write_yaml(tmp_path / "h.yaml", spec)
     fake_runs(tmp_path / "results", path, shifted(0.3))
-    analyse(path, tmp_path / "results")
+    analyse_file(path, tmp_path / "results")
     spec["train"]["snapshots"] = {"every": 50}  # e.g. to share runs with a probing hypothesis
     write_yaml(path, spec)
     fake_runs(tmp_path / "results", path, shifted(0.3))
-    assert analyse(path, tmp_path / "results")["post_hoc"] is False
+    assert analyse_file(path, tmp_path / "results")["post_hoc"] is False

@@ -1,12 +1,11 @@
 """The `refute` command, subcommand by subcommand (the DAG-running ones also in test_loop.py)."""
 
-import json
 import re
 
 import pytest
 import yaml
 
-from conftest import ROOT, refute_cli, write_yaml
+from conftest import ROOT, prediction_records, refute_cli, verdict_record, write_records, write_yaml
 from refute import cli
 
 
@@ -67,12 +66,8 @@ def test_refine_writes_the_draft_and_says_why(tmp_path, tiny, refute):
     from refute.spec.loader import load_hypothesis
 
     h = load_hypothesis(path)
-    out_dir = tmp_path / "results" / "tiny"
-    out_dir.mkdir(parents=True)
-    (out_dir / "verdict.json").write_text(json.dumps({"verdict": "INCONCLUSIVE", "predictions": {"fits": "inconclusive"},
-                                                      "provenance": {"hypothesis_sha256": h.file_sha256}}))
-    (out_dir / "predictions.json").write_text(json.dumps(
-        [{"id": "fits", "spec": {"condition": "default"}, "outcome": {"status": "inconclusive"}, "result": {}}]))
+    preds = prediction_records(h, {"fits": "inconclusive"})
+    write_records(tmp_path / "results", h, verdict_record(h, preds, "INCONCLUSIVE"), preds)
     code, out, err = refute("refine", "tiny")
     assert code == 0, err
     assert out.splitlines()[:2] == ["hypotheses/tiny-more-seeds.yaml", "Next experiment: more seeds."]

@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import run_pipeline, write_yaml
+from conftest import analyse_file, run_pipeline, write_yaml
 from refute import io
 from refute.training.checkpoint import FILE, Checkpoint
+from refute.report.html import write_html_report
 from refute.report.markdown import write_report
 from refute.training.job import train_run
 from refute.spec.hashing import run_hash
 from refute.spec.schema import RunSpec
-from refute.stats.analyse import analyse
 from refute.training.loop import fit
 
 QUIET = dict(log=lambda msg: None)
@@ -281,13 +281,13 @@ def run_dir(project: Path) -> Path:
 def test_a_damaged_metrics_file_stops_the_statistics(project, damage):
     damage(run_dir(project) / "metrics.parquet")
     with pytest.raises(io.CorruptOutput, match=r"metrics\.parquet is (corrupt or truncated|missing)"):
-        analyse(project / "hypotheses" / "tiny.yaml", project / "results")
+        analyse_file(project / "hypotheses" / "tiny.yaml", project / "results")
 
 
 def test_a_truncated_run_record_stops_the_statistics(project):
     truncate(run_dir(project) / "run.json")
     with pytest.raises(io.CorruptOutput, match=r"run\.json is corrupt or truncated"):
-        analyse(project / "hypotheses" / "tiny.yaml", project / "results")
+        analyse_file(project / "hypotheses" / "tiny.yaml", project / "results")
 
 
 @pytest.mark.parametrize("name, damage", [
@@ -295,18 +295,19 @@ def test_a_truncated_run_record_stops_the_statistics(project):
       for damage in (truncate, flip_a_byte)],
     ("verdict.json", truncate),  # the record itself: only what no longer parses can be told apart
 ])
-def test_a_damaged_statistics_file_stops_the_report(project, name, damage):
+@pytest.mark.parametrize("report", [write_report, write_html_report], ids=["markdown", "html"])
+def test_a_damaged_statistics_file_stops_the_report(project, name, damage, report):
     path = project / "results" / "tiny" / name
     damage(path)
     with pytest.raises(io.CorruptOutput, match=name.replace(".", r"\.")):
-        write_report("tiny", project / "results")
+        report("tiny", project / "results")
 
 
 def test_the_damage_message_says_how_to_recover(project):
     path = run_dir(project) / "metrics.parquet"
     truncate(path)
     with pytest.raises(io.CorruptOutput) as exc:
-        analyse(project / "hypotheses" / "tiny.yaml", project / "results")
+        analyse_file(project / "hypotheses" / "tiny.yaml", project / "results")
     assert str(exc.value).endswith(f"delete {path.parent} and run the workflow again to recompute it")
 
 
@@ -315,7 +316,7 @@ def test_results_written_before_checksums_were_kept_are_still_read(project):
     meta = json.loads(record.read_text())
     del meta["sha256"]
     record.write_text(json.dumps(meta))
-    assert analyse(project / "hypotheses" / "tiny.yaml", project / "results")["verdict"] == "SUPPORTED"
+    assert analyse_file(project / "hypotheses" / "tiny.yaml", project / "results")["verdict"] == "SUPPORTED"
 
 
 # ---- determinism ---------------------------------------------------------------------------------------

@@ -4,44 +4,36 @@ import re
 
 import pandas as pd
 
+from conftest import TINY, plan_of, prediction_records, reduced_table, verdict_record
 from refute.report.figures import learning_curves
 from refute.report.html import render_report
+from refute.report.view import report_view
 
 EVIL = '<script>document.title="pwned"</script><img src=x onerror="alert(1)">'
 
 
-def records():
-    verdict = {
-        "id": "h", "title": f"Title {EVIL}", "statement": f"Claim {EVIL}", "verdict": "SUPPORTED",
-        "reasons": [f"prediction p holds {EVIL}"], "refines": None, "failures": [],
-        "alternatives": [{"id": "alt", "explanation": f"Because {EVIL}", "conditions": ["a"],
-                          "predictions": {"p": "holds"}, "ruled_out_if": "holds", "status": "ruled out",
-                          "why": "every distinguishing prediction holds"}],
-        "runs": {"a": {"hash": "0123456789abcdef", "seeds": [0, 1], "steps": 10, "wall_seconds": 1.0,
-                       "device": "cpu", "threads": 1, "diverged": {}}},
-        "provenance": {"hypothesis_file": "hypotheses/h.yaml", "hypothesis_sha256": "ab", "packages": {"torch": "2"},
-                       "python": "3.11", "platform": "linux", "devices": ["cpu"], "training_wall_seconds": 1.0,
-                       "analysed_at": "2026-01-01T00:00:00+00:00"},
-    }
-    pred = {"id": "p", "kind": "threshold",
-            "spec": {"description": f"Desc {EVIL}", "metric": "train_acc", "reduce": {"name": "final"},
-                     "direction": "greater", "alpha": 0.05, "min_effect": 0.0, "prior": 0.7},
-            "result": {"test": "one-sample t-test", "statistic": 3.0, "p": 0.01, "p_adjusted": 0.02, "estimate": 0.4,
-                       "ci": [0.1, 0.7], "ci_level": 0.95, "correction": "holm", "effect": "mean (a − 0.5)",
-                       "n": {"a": 2}, "extra": {}, "notes": [],
-                       "counts": {"runs": 2, "used": 2, "failed": 0, "no_value": 0, "censored": 0}},
-            "outcome": {"status": "holds", "reason": "p < α", "would_change": "p ≥ α"}}
-    reduced = pd.DataFrame({"prediction": ["p", "p"], "condition": ["a", "a"], "seed": [0, 1], "metric": "train_acc",
-                            "role": "y", "x": float("nan"), "value": [0.9, 0.95], "censored": False, "failed": False,
-                            "used": True})
-    return verdict, [pred], reduced
+def analysis(**verdict_fields):
+    """A hypothesis's records, from the record models: user text full of markup everywhere it can be."""
+    from refute.stats.records import Analysis
+
+    pred = {**TINY["predictions"][0], "id": "p", "description": f"Desc {EVIL}", "prior": 0.7}
+    plan = plan_of({**TINY, "id": "h", "title": f"Title {EVIL}", "statement": f"Claim {EVIL}", "predictions": [pred],
+                    "alternatives": [{"id": "alt", "explanation": f"Because {EVIL}", "conditions": ["default"],
+                                      "predictions": ["p"]}]})
+    preds = prediction_records(plan, {"p": "holds"}, correction="holm", p_adjusted=0.02)
+    alternative = {"id": "alt", "explanation": f"Because {EVIL}", "conditions": ["default"],
+                   "predictions": {"p": "holds"}, "ruled_out_if": "holds", "status": "ruled out",
+                   "why": "every distinguishing prediction holds"}
+    verdict = verdict_record(plan, preds, "SUPPORTED", reasons=[f"prediction p holds {EVIL}"],
+                             alternatives=[alternative], **verdict_fields)
+    return Analysis(verdict, preds, observations=pd.DataFrame(), reduced=reduced_table(preds), probes=pd.DataFrame())
 
 
 def test_user_text_is_escaped_and_the_page_is_self_contained(tmp_path):
     table = pd.DataFrame({"condition": "a", "seed": [0, 0, 1, 1], "step": [0, 10, 0, 10], "metric": "train_acc",
                           "value": [0.1, 0.9, 0.2, 0.95]})
     figures = learning_curves(table, tmp_path)
-    html = render_report(*records(), figures)
+    html = render_report(report_view(analysis(), figures, None, None))
     assert "<script" not in html and "<img src=x" not in html
     assert html.count("&lt;script&gt;") == 5  # title, statement, reason, alternative, description: all as text
     assert re.search(r'<img alt="train_acc" title="train_acc" src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}">', html)
@@ -51,13 +43,26 @@ def test_user_text_is_escaped_and_the_page_is_self_contained(tmp_path):
 
 
 def test_a_post_hoc_verdict_says_so_first(tmp_path):
-    verdict, preds, reduced = records()
-    verdict.update(post_hoc=True, preregistration={"registered_at": "2026-01-01", "sha256": "a" * 64,
-                                                   "current_sha256": "b" * 64, "changed": ["predictions.p: edited"]})
-    html = render_report(verdict, preds, reduced, [])
+    a = analysis(post_hoc=True, preregistration={"status": "post hoc", "registered_at": "2026-01-01",
+                                                  "sha256": "a" * 64, "current_sha256": "b" * 64,
+                                                  "changed": ["predictions.p: edited"]})
+    html = render_report(report_view(a, [], None, None))
     warning = html.split('id="post-hoc">')[1].split("</div>")[0]
     assert "Post hoc." in warning and "predictions.p: edited" in warning
     assert "SUPPORTED (post hoc)" in html
+
+
+def test_both_reports_say_the_same_sentences():
+    """One view model, two templates: every sentence report.md shows about a prediction, report.html shows too."""
+    from refute.report.markdown import render
+
+    view = report_view(analysis(), [], None, None)
+    md, html = render(view), render_report(view)
+    for sentence in ("predicted direction", "Runs: 2 run values; 2 tested.", "Why holds:", "What would change it:",
+                     "Analysis plan: correction across the 1 prediction(s): none needed",
+                     "Ruled out: alt. Still standing: none."):
+        assert sentence in md and sentence in html, sentence
+    assert "predicted direction **greater**" in md and "predicted direction <b>greater</b>" in html
 
 
 def test_the_index_page_escapes_titles_and_lists_what_has_not_run():

@@ -3,6 +3,7 @@
 import pytest
 
 from conftest import ROOT, write_yaml
+from conftest import TINY, plan_of, prediction_records, verdict_record
 from refute.loop.lineage import ancestors, spec_diff, tree, verdict_movement
 from refute.spec.errors import SpecError
 from refute.spec.loader import load_all
@@ -69,9 +70,21 @@ def test_spec_diff_ignores_identity_fields():
     assert spec_diff({"id": "a", "refines": None, "x": 1}, {"id": "b", "refines": "a", "x": 1}) == []
 
 
+def two_records(parent_status: dict[str, str], child_status: dict[str, str], parent_verdict: str, child_verdict: str):
+    """Parent and child verdict records (from the record models) with these prediction outcomes."""
+    def record(hid, status, verdict, **extra):
+        preds = [{**TINY["predictions"][0], "id": k} for k in status]
+        plan = plan_of({**TINY, "id": hid, "predictions": preds, **extra})
+        return verdict_record(plan, prediction_records(plan, status), verdict)
+
+    return (record("parent", parent_status, parent_verdict),
+            record("child", child_status, child_verdict, refines="parent", seeds=[3, 4, 5, 6]))
+
+
 def test_verdict_movement():
-    move = verdict_movement({"verdict": "INCONCLUSIVE", "predictions": {"p": "inconclusive", "gone": "holds"}},
-                            {"verdict": "SUPPORTED", "predictions": {"p": "holds", "new": "holds"}})
+    parent, child = two_records({"p": "inconclusive", "gone": "holds"}, {"p": "holds", "new": "holds"},
+                                "INCONCLUSIVE", "SUPPORTED")
+    move = verdict_movement(parent, child)
     assert move == {"verdict": ["INCONCLUSIVE", "SUPPORTED"],
                     "predictions": [{"id": "p", "before": "inconclusive", "after": "holds"}],
                     "added": ["new"], "dropped": ["gone"]}
@@ -82,9 +95,11 @@ def test_tree_puts_children_under_parents_depth_first():
     assert tree(parents) == [(0, "a"), (1, "a1"), (2, "a11"), (1, "a2"), (0, "b"), (0, "orphan")]
 
 
-def test_a_parent_record_without_a_spec_gives_no_diff_rather_than_a_wrong_one():
+def test_lineage_of_two_records_diffs_their_specs():
     from refute.loop.lineage import lineage_of
 
-    lin = lineage_of({"id": "p", "verdict": "SUPPORTED", "predictions": {}},
-                     {"id": "c", "verdict": "SUPPORTED", "predictions": {}, "spec": {"seeds": [0]}})
-    assert lin["changes"] is None and lin["movement"]["verdict"] == ["SUPPORTED", "SUPPORTED"]
+    parent, child = two_records({"p": "inconclusive"}, {"p": "holds"}, "INCONCLUSIVE", "SUPPORTED")
+    lin = lineage_of(parent, child)
+    assert lin["parent"] == "parent" and lin["movement"]["verdict"] == ["INCONCLUSIVE", "SUPPORTED"]
+    assert {c["field"]: (c["before"], c["after"]) for c in lin["changes"]} == {
+        "seeds": ("0–2 (3 seeds)", "3–6 (4 seeds)")}

@@ -1,27 +1,20 @@
 """`refute refine`: the next experiment drafted from a verdict, written beside the parent, never run."""
 
-import json
-
 import pytest
 import yaml
 
-from conftest import write_yaml
+from conftest import prediction_records, verdict_record, write_records, write_yaml
 from refute.loop.refine import RefineError, write_draft
 from refute.spec.loader import load_all, load_hypothesis
 
 
 def analysed(tmp_path, spec: dict, verdict: str, status: dict[str, str], power: dict[str, int] | None = None):
-    """A hypothesis file and the statistics stage's records for it, as if it had run."""
+    """A hypothesis file and the statistics stage's records for it (built from the record models), as if it
+    had run."""
     path = write_yaml(tmp_path / "hypotheses" / f"{spec['id']}.yaml", spec)
     h = load_hypothesis(path)
-    out = tmp_path / "results" / spec["id"]
-    out.mkdir(parents=True)
-    preds = [{"id": p.id, "kind": p.kind, "spec": p.model_dump(mode="json"), "outcome": {"status": status[p.id]},
-              "result": {"power": {"seeds_for_80": power[p.id]}} if power and p.id in power else {}}
-             for p in h.hypothesis.predictions]
-    (out / "predictions.json").write_text(json.dumps(preds))
-    (out / "verdict.json").write_text(json.dumps({"id": h.id, "verdict": verdict, "predictions": status,
-                                                  "provenance": {"hypothesis_sha256": h.file_sha256}}))
+    preds = prediction_records(h, status, power)
+    write_records(tmp_path / "results", h, verdict_record(h, preds, verdict), preds)
     return path
 
 

@@ -164,7 +164,7 @@ def status(a: argparse.Namespace) -> int:
     from refute.loop.status import status as compute
 
     try:
-        rows = compute(a.hypotheses, a.results, _snakefile(a), ".", _config(a))
+        rows = compute(a.results, _snakefile(a), ".", _config(a))
     except RuntimeError as err:
         raise CommandError(str(err)) from None
     print(format_rows(rows))

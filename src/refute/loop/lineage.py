@@ -1,14 +1,18 @@
 """Lineage: how a refined hypothesis differs from its parent, how its verdict moved, and the family tree.
 
-Everything works on the records the statistics stage writes (`verdict.json`: the validated spec, the
-verdict, the per-prediction outcomes), so a child's report never needs to rerun or touch its parent.
+Everything works on the records the statistics stage writes (refute.stats.records.VerdictRecord: the
+validated spec, the verdict, the per-prediction outcomes), so a child's report never needs to rerun or
+touch its parent.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from refute.stats.records import VerdictRecord
 
 # Fields that name the hypothesis rather than say what it claims or how it is tested.
 IDENTITY = ("id", "refines")
@@ -118,30 +122,29 @@ def _seeds(seeds: Any) -> str:
     return f"{json.dumps(seeds)} ({len(seeds)} seeds)"
 
 
-def verdict_movement(parent: dict, child: dict) -> dict:
+def verdict_movement(parent: VerdictRecord, child: VerdictRecord) -> dict:
     """How the verdict and each shared prediction's outcome moved from parent to child, and which
     predictions the child added or dropped."""
-    pp, cp = parent.get("predictions", {}), child.get("predictions", {})
+    pp, cp = parent.predictions, child.predictions
     return {
-        "verdict": [parent.get("verdict"), child.get("verdict")],
+        "verdict": [parent.verdict, child.verdict],
         "predictions": [{"id": k, "before": pp[k], "after": cp[k]} for k in cp if k in pp],
         "added": [k for k in cp if k not in pp],
         "dropped": [k for k in pp if k not in cp],
     }
 
 
-def lineage_of(parent_record: dict | None, child_record: dict) -> dict | None:
+def lineage_of(parent: VerdictRecord | None, child: VerdictRecord) -> dict | None:
     """What a report shows about its parent: id, title, verdict, its own parent, the diff, the movement."""
-    if parent_record is None:
+    if parent is None:
         return None
     return {
-        "parent": parent_record["id"],
-        "parent_title": parent_record.get("title", ""),
-        "grandparent": parent_record.get("refines"),
-        # None when a record predates specs in verdict.json: no diff rather than a wrong one.
-        "changes": ([c.to_dict() for c in spec_diff(parent_record["spec"], child_record["spec"])]
-                    if "spec" in parent_record and "spec" in child_record else None),
-        "movement": verdict_movement(parent_record, child_record),
+        "parent": parent.id,
+        "parent_title": parent.title,
+        "grandparent": parent.refines,
+        "changes": [c.to_dict() for c in spec_diff(parent.spec.model_dump(mode="json"),
+                                                   child.spec.model_dump(mode="json"))],
+        "movement": verdict_movement(parent, child),
     }
 
 

@@ -31,11 +31,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from refute import io
 from refute.dotted import set_dotted
+from refute.layout import VERDICT, Layout
 from refute.registry import SLUG
-from refute.spec.loader import condition_grid, load_all
+from refute.spec.loader import condition_grid, plan_data
 from refute.spec.plan import Plan
 from refute.spec.schema import MAX_SEEDS, RUN_FIELDS, RunSpec
+from refute.stats import records
+from refute.stats.records import Decision, PredictionRecord
 from refute.components.predictions.outcome import CONTRADICTED, HOLDS, INCONCLUSIVE, INVALID, REFUTED, SUPPORTED, UNDECIDED
 
 MORE_SEEDS, GENERALIZATION, BOUNDARY = "more seeds", "generalization", "boundary probe"
@@ -81,11 +85,12 @@ def next_kind(verdict: str) -> str:
     raise RefineError(f"unknown verdict {verdict!r}")
 
 
-def draft(hyp: Plan, verdict: dict, predictions: list[dict], taken: set[str],
+def draft(hyp: Plan, decision: Decision, taken: set[str],
           axis: str | None = None, values: list[Any] | None = None) -> Draft:
-    """The draft that follows `hyp` given its verdict record and predictions.json; `taken` holds the ids
-    (and file stems) already in use, so the draft never replaces anything."""
-    kind = next_kind(verdict["verdict"])
+    """The draft that follows `hyp` given its verdict and predictions; `taken` holds the ids (and file
+    stems) already in use, so the draft never replaces anything."""
+    kind = next_kind(decision.verdict.verdict)
+    predictions = decision.predictions
     data = _base(hyp, _new_id(hyp.id, kind, taken))
     if kind == MORE_SEEDS:
         why = _more_seeds(hyp, data, predictions)
@@ -136,22 +141,22 @@ def _new_id(parent: str, kind: str, taken: set[str]) -> str:
 
 # ---------------------------------------------------------------- more seeds
 
-def seeds_needed(predictions: list[dict]) -> tuple[int | None, list[str]]:
+def seeds_needed(predictions: list[PredictionRecord]) -> tuple[int | None, list[str]]:
     """The most seeds any undecided prediction's power analysis asks for, and which asked."""
     asks = {}
     for p in predictions:
-        if p["outcome"]["status"] != UNDECIDED:
+        if p.outcome.status != UNDECIDED or p.result.power is None:
             continue
-        n = (p["result"].get("power") or {}).get("seeds_for_80")
-        if isinstance(n, (int, float)) and math.isfinite(n) and n > 0:
-            asks[p["id"]] = int(math.ceil(n))
+        n = p.result.power.seeds_for_80
+        if n is not None and n > 0:
+            asks[p.id] = int(n)
     if not asks:
         return None, []
     n = max(asks.values())
     return n, [k for k, v in asks.items() if v == n]
 
 
-def _more_seeds(hyp: Plan, data: dict, predictions: list[dict]) -> list[str]:
+def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord]) -> list[str]:
     used = sorted({s for run in hyp.conditions.values() for s in run.seeds})
     current = max(len(run.seeds) for run in hyp.conditions.values())
     n, who = seeds_needed(predictions)
@@ -259,7 +264,7 @@ def _current(hyp: Plan, axis: str) -> list[Any]:
     return sorted(values)
 
 
-def _generalization_values(hyp: Plan, axis: str, predictions: list[dict]) -> tuple[list[Any], list[str]]:
+def _generalization_values(hyp: Plan, axis: str, predictions: list[PredictionRecord]) -> tuple[list[Any], list[str]]:
     tested = _current(hyp, axis)
     lo, hi = tested[0], tested[-1]
     if len(tested) > 1 and lo > 0:
@@ -274,7 +279,7 @@ def _generalization_values(hyp: Plan, axis: str, predictions: list[dict]) -> tup
                     f"tested {tested}, now {values}; every prediction is repeated at every value."]
 
 
-def _boundary_values(hyp: Plan, axis: str, predictions: list[dict]) -> tuple[list[Any], list[str]]:
+def _boundary_values(hyp: Plan, axis: str, predictions: list[PredictionRecord]) -> tuple[list[Any], list[str]]:
     tested = _current(hyp, axis)
     if axis in hyp.hypothesis.sweep:
         status = _status_by_value(hyp, axis, predictions)
@@ -303,15 +308,15 @@ def _between(a: Any, b: Any, k: int = 3) -> list[Any]:
     return sorted({_round(x, a) for x in pts} - {a, b})
 
 
-def _status_by_value(hyp: Plan, axis: str, predictions: list[dict]) -> dict[Any, str]:
+def _status_by_value(hyp: Plan, axis: str, predictions: list[PredictionRecord]) -> dict[Any, str]:
     """Per value of the swept axis: 'holds' if every prediction tied to it held, 'contradicted' if any
     was contradicted, else undecided."""
     cond_value = {name: swept.get(axis) for name, _, swept in condition_grid(hyp.hypothesis.conditions, hyp.hypothesis.sweep)}
     per: dict[Any, list[str]] = {}
     for p in predictions:
-        vals = {cond_value.get(c) for c in _conditions_of(p["spec"])}
+        vals = {cond_value.get(c) for c in p.conditions}
         if len(vals) == 1:
-            per.setdefault(vals.pop(), []).append(p["outcome"]["status"])
+            per.setdefault(vals.pop(), []).append(p.outcome.status)
     return {v: CONTRADICTED if CONTRADICTED in s else HOLDS if all(x == HOLDS for x in s) else UNDECIDED
             for v, s in per.items()}
 
@@ -453,33 +458,31 @@ def dump_yaml(data: dict) -> str:
 def write_draft(hyp_id: str, hypotheses: str | Path = "hypotheses", results: str | Path = "results",
                 axis: str | None = None, values: list[Any] | None = None) -> tuple[Path, Draft]:
     """Draft the next experiment after `hyp_id` into hypotheses/<new id>.yaml (never over an existing
-    file) and check that it loads. Runs nothing."""
-    import json
-
+    file), from the plan its verdict was decided on and its verified records, and check that the draft
+    validates. Runs nothing."""
     hypotheses, results = Path(hypotheses), Path(results)
-    hyps = {h.id: h for h in load_all(hypotheses)}
-    if hyp_id not in hyps:
-        raise RefineError(f"no hypothesis {hyp_id!r} in {hypotheses}/; known: {', '.join(sorted(hyps)) or 'none'}")
-    out = results / hyp_id
-    if not (out / "verdict.json").exists():
-        raise RefineError(f"{hyp_id} has no verdict yet ({out / 'verdict.json'} is missing): run it first "
-                          f"(refute run {hyp_id})")
-    hyp = hyps[hyp_id]
-    verdict = json.loads((out / "verdict.json").read_text())
-    if verdict.get("provenance", {}).get("hypothesis_sha256") not in (None, hyp.file_sha256):
+    stems = sorted(p.stem for p in hypotheses.glob("*.yaml"))
+    if not records.analysed(results, hyp_id) and hyp_id not in stems:
+        raise RefineError(f"no hypothesis {hyp_id!r} in {hypotheses}/; known: {', '.join(stems) or 'none'}")
+    if not records.analysed(results, hyp_id):
+        raise RefineError(f"{hyp_id} has no verdict yet ({Layout(results).hypothesis_file(hyp_id, VERDICT)} is "
+                          f"missing): run it first (refute run {hyp_id})")
+    decision = records.read(results, hyp_id)
+    plan_file = Layout(results).plan_file(decision.verdict.plan)
+    if not plan_file.exists():
+        raise RefineError(f"the plan {hyp_id}'s verdict was decided on ({plan_file}) is missing: run it again "
+                          f"first (refute run {hyp_id})")
+    hyp = decision.plan(results)
+    # The file's bytes, not its content: a draft must follow the hypothesis as it was analysed.
+    if hyp.path.exists() and io.sha256(hyp.path) != hyp.file_sha256:
         raise RefineError(f"{hyp.path} changed since its verdict was decided: run it again first (refute run {hyp_id})")
-    predictions = json.loads((out / "predictions.json").read_text())
-    taken = set(hyps) | {p.stem for p in hypotheses.glob("*.yaml")}
-    d = draft(hyp, verdict, predictions, taken, axis, values)
+    taken = set(stems) | {p.name for p in results.iterdir() if p.is_dir()}
+    d = draft(hyp, decision, taken, axis, values)
     if not re.match(SLUG, d.id):
         raise RefineError(f"drafted id {d.id!r} is not a slug")
     path = hypotheses / f"{d.id}.yaml"
-    text = d.text(hyp_id, verdict["verdict"])
+    plan_data(d.data, str(path))  # the draft validates as a hypothesis before it is written
+    text = d.text(hyp_id, decision.verdict.verdict)
     with open(path, "x", encoding="utf-8") as f:  # "x": never replaces a file
         f.write(text)
-    try:
-        load_all(hypotheses)
-    except Exception:
-        path.unlink()
-        raise
     return path, d

@@ -8,6 +8,9 @@ would remake it, for any reason Snakemake reruns: a changed file, parameters, co
 - not run   when it has no verdict yet;
 - stale     when it has one but a job would remake one of its files (its runs, statistics or report);
 - done      otherwise.
+
+The hypotheses are the ones the summary lists; each is read from its plan file and its verified records,
+never from its YAML (Snakemake's own run of the Snakefile validates the files).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from refute.layout import VERDICT, Layout
 from refute.loop.lineage import tree
-from refute.report.index import collect
-from refute.spec.loader import load_all
+from refute.spec.plan import Plan, read_plan
+from refute.stats import records
 
 RUNNING, NOT_RUN, STALE, DONE = "running", "not run", "stale", "done"
 
@@ -67,37 +71,59 @@ def locked_outputs(workdir: Path) -> set[str]:
     return out
 
 
-def files_of(hypotheses: str | Path, results: str) -> dict[str, list[str]]:
-    """Every file Snakemake makes for a hypothesis, as the summary names them: its folder's files and the
-    files of its training runs."""
-    out = {}
-    for h in load_all(hypotheses):
-        runs = [f"{results}/runs/{r}/" for r in h.runs.values()]
-        out[h.id] = [f"{results}/{h.id}/", *runs]
-    return out
+def hypotheses_in(plans: dict[str, str], results: str) -> list[str]:
+    """The hypotheses the workflow would make, from the summary's files: <results>/<id>/verdict.json."""
+    return sorted({Path(f).parent.name for f in plans if Path(f).name == VERDICT and Path(f).parent.parent == Path(results)})
 
 
-def status(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
-           snakefile: str | Path = "Snakefile", workdir: str | Path = ".", config: list[str] | None = None) -> list[Row]:
+def plan_of(hyp_id: str, plans: dict[str, str], results: str) -> Plan | None:
+    """The hypothesis's current plan: the plan file the workflow names for it (when the summary lists plan
+    files), else the one its verdict was decided on; None when neither exists yet."""
+    for f in plans:
+        path = Path(f)
+        if path.parent == Layout(results).plan_file("x").parent and path.exists():
+            plan = read_plan(path)
+            if plan.id == hyp_id:
+                return plan
+    if records.analysed(results, hyp_id):
+        decision = records.read(results, hyp_id)
+        if Layout(results).plan_file(decision.verdict.plan).exists():
+            return decision.plan(results)
+    return None
+
+
+def status(results: str | Path = "results", snakefile: str | Path = "Snakefile", workdir: str | Path = ".",
+           config: list[str] | None = None) -> list[Row]:
+    """Every hypothesis the workflow knows (Snakemake's summary), from its plan file and records."""
     workdir = Path(workdir)
     locked = {_relative(f, workdir) for f in locked_outputs(workdir)}  # first: a run may end while we look
-    entries = {e["id"]: e for e in collect(workdir / hypotheses, workdir / results)}
     plans = summary(Path(snakefile).resolve(), workdir, config or [])
     pending = {f for f, plan in plans.items() if plan != "no update"}
-    prefixes = files_of(workdir / hypotheses, str(results).rstrip("/"))
+    results = str(results).rstrip("/")
+    local = lambda f: str(workdir / f) if not Path(f).is_absolute() else f
+    found = {}
+    for hid in hypotheses_in(plans, results):
+        plan = plan_of(hid, {local(f): v for f, v in plans.items()}, str(workdir / results))
+        decision = records.read(workdir / results, hid) if records.analysed(workdir / results, hid) else None
+        runs = [f"{results}/runs/{r}/" for r in plan.runs.values()] if plan else []
+        found[hid] = (plan, decision, [f"{results}/{hid}/", *runs])
+    refines = {hid: (p.hypothesis.refines if p else d.verdict.refines if d else None)
+               for hid, (p, d, _) in found.items()}
     rows = []
-    for depth, hid in tree({k: e["refines"] for k, e in entries.items()}):
-        e = entries[hid]
-        mine = lambda files: [f for f in files if any(f.startswith(p) or f + "/" == p for p in prefixes[hid])]
+    for depth, hid in tree(refines):
+        _, decision, prefixes = found[hid]
+        mine = lambda files: [f for f in files if any(f.startswith(p) or f + "/" == p for p in prefixes)]
+        verdict = decision.verdict if decision else None
         if mine(locked):
             state, why = RUNNING, "a Snakemake run is making its files"
-        elif e["verdict"] is None:
+        elif verdict is None:
             state, why = NOT_RUN, ""
         elif mine(pending):
             state, why = STALE, f"{len(mine(pending))} file(s) would be remade"
         else:
             state, why = DONE, ""
-        rows.append(Row(hid, depth, state, e["verdict"], e["analysed_at"], e["refines"], why))
+        rows.append(Row(hid, depth, state, verdict.verdict if verdict else None,
+                        verdict.provenance.analysed_at if verdict else None, refines[hid], why))
     return rows
 
 

@@ -6,52 +6,49 @@ links to its reports; then the prediction scoreboard (`refute.scoreboard`).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from refute import io
+from refute.layout import INDEX_HTML, INDEX_MD, REPORT_HTML, REPORT_MD, Layout
 from refute.loop.lineage import tree
 from refute.loop.scoreboard import Scoreboard, score
-from refute.spec.loader import load_all
+from refute.report import escape
+from refute.report.render import render_page
 from refute.spec.plan import read_plan
+from refute.stats import records
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE",
          "INVALID": "⚠️ INVALID", None: "⏳ not run"}
 
 
-def _read(path: Path):
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def collect(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
-            plans: list[str | Path] | None = None) -> list[dict]:
-    """One entry per hypothesis file: its verdict and predictions as last analysed (None if never), and
-    whether the file changed since (stale)."""
-    results = Path(results)
+def collect(plan_files: list[str | Path], results: str | Path = "results") -> list[dict]:
+    """One entry per hypothesis plan file: its verdict and predictions as last analysed (None if never, from
+    the verified records), and whether the plan changed since (stale)."""
     entries = []
-    for h in ([read_plan(p) for p in plans] if plans is not None else load_all(hypotheses)):
-        out = results / h.id
-        verdict, preds = _read(out / "verdict.json"), _read(out / "predictions.json")
-        if verdict and preds is not None:
-            predictions = [{"id": p["id"], "status": p["outcome"]["status"], "prior": p["spec"].get("prior")}
-                           for p in preds]
+    for plan_file in plan_files:
+        h = read_plan(plan_file)
+        decision = records.read(results, h.id) if records.analysed(results, h.id) else None
+        if decision is not None:
+            predictions = [{"id": p.id, "status": p.outcome.status, "prior": p.spec.prior}
+                           for p in decision.predictions]
         else:
-            verdict = None
             predictions = [{"id": p.id, "status": None, "prior": p.prior} for p in h.hypothesis.predictions]
+        verdict = decision.verdict if decision else None
+        layout = Layout(results)
         entries.append({
             "id": h.id,
             "title": h.hypothesis.title,
             "file": str(h.path),
             "refines": h.hypothesis.refines,
-            "verdict": verdict["verdict"] if verdict else None,
-            "post_hoc": bool(verdict and verdict.get("post_hoc")),
-            "analysed_at": verdict["provenance"]["analysed_at"] if verdict else None,
-            "stale": bool(verdict) and verdict["provenance"].get("hypothesis_sha256") != h.file_sha256,
+            "verdict": verdict.verdict if verdict else None,
+            "post_hoc": bool(verdict and verdict.post_hoc),
+            "analysed_at": verdict.provenance.analysed_at if verdict else None,
+            "stale": bool(verdict) and verdict.plan != Path(plan_file).stem,  # the file's name is its digest
             "predictions": predictions,
             "held": sum(p["status"] == "holds" for p in predictions),
-            "reports": {k: f"{h.id}/{name}" for k, name in (("md", "report.md"), ("html", "report.html"))
-                        if (out / name).exists()},
+            "reports": {k: f"{h.id}/{name}" for k, name in (("md", REPORT_MD), ("html", REPORT_HTML))
+                        if layout.hypothesis_file(h.id, name).exists()},
         })
     # Lineage order: each hypothesis right after its parent (and roots by id).
     order = {hid: i for i, (_, hid) in enumerate(tree({e["id"]: e["refines"] for e in entries}))}
@@ -74,13 +71,13 @@ def render_md(entries: list[dict], board: Scoreboard, generated: str) -> str:
     for e in entries:
         links = " · ".join(f"[{k}]({v})" for k, v in e["reports"].items()) or "—"
         stale = (" (post hoc)" if e["post_hoc"] else "") + (" (file changed since)" if e["stale"] else "")
-        lines.append(f"| **{e['id']}**: {_cell(e['title'])} | {BADGE[e['verdict']]}{stale} | {_date(e['analysed_at'])} "
+        lines.append(f"| **{e['id']}**: {escape.inline(e['title'])} | {BADGE[e['verdict']]}{stale} | {_date(e['analysed_at'])} "
                      f"| {e['refines'] or '—'} | {e['held']} of {len(e['predictions'])} | {links} |")
     lines += ["", "## Lineage", ""]
     for depth, node in tree({e["id"]: e["refines"] for e in entries}):
         e = by_id[node]
         link = f"[{node}]({e['reports']['md']})" if "md" in e["reports"] else node
-        lines.append(f"{'  ' * depth}- {link} — {BADGE[e['verdict']]} — {_cell(e['title'])}")
+        lines.append(f"{'  ' * depth}- {link} — {BADGE[e['verdict']]} — {escape.inline(e['title'])}")
     lines += ["", "## Prediction scoreboard", "", *scoreboard_md(board)]
     return "\n".join(lines) + "\n"
 
@@ -103,27 +100,19 @@ def scoreboard_md(board: Scoreboard) -> list[str]:
     return [*lines, ""]
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def render_html(entries: list[dict], board: Scoreboard, generated: str) -> str:
-    from refute.report.html import render_page
-
     by_id = {e["id"]: e for e in entries}
     forest = [{"depth": d, **by_id[n]} for d, n in tree({e["id"]: e["refines"] for e in entries})]
     return render_page("index.html.j2", entries=entries, forest=forest, board=board,
                        generated=_date(generated), pct=_pct)
 
 
-def write_index(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
-                plans: list[str | Path] | None = None) -> list[Path]:
-    """Write results/index.md and results/index.html."""
-    results = Path(results)
-    entries = collect(hypotheses, results, plans)
+def write_index(plans: list[str | Path], results: str | Path = "results") -> list[Path]:
+    """Write results/index.md and results/index.html from every hypothesis's plan file and records."""
+    entries = collect(plans, results)
     board = score(entries)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    paths = [results / "index.md", results / "index.html"]
+    paths = [Layout(results).index(INDEX_MD), Layout(results).index(INDEX_HTML)]
     io.write_text(paths[0], render_md(entries, board, generated))
     io.write_text(paths[1], render_html(entries, board, generated))
     return paths

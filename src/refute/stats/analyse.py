@@ -21,11 +21,12 @@ import pandas as pd
 from refute import io
 from refute.components.probes import address
 from refute.components.predictions import PREDICTIONS
-from refute.spec.loader import load_hypothesis
+from refute.layout import METRICS, OBSERVATIONS, PROBE_RECORD, PROBE_TABLE, PROBE_VALUES, REDUCED, RUN_RECORD, Layout
 from refute.spec.plan import Plan, read_plan
 from refute.components import reductions
 from refute.components.predictions import across_metrics
-from refute.stats import preregistration
+from refute.stats import preregistration, records
+from refute.stats.records import PredictionRecord, TestRecord, VerdictRecord
 from refute.stats.alternatives import judge_alternatives
 from refute.stats.correction import adjust
 from refute.components.predictions import DATA_COLUMNS
@@ -39,9 +40,9 @@ def read_runs(hyp: Plan, results: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
     """The tidy table of every condition (condition, seed, step, metric, value) and each run's record."""
     frames, meta = [], {}
     for cond, h in hyp.runs.items():
-        run_dir = results / "runs" / h
-        meta[cond] = io.read_json(run_dir / "run.json")
-        frame = io.read_parquet(run_dir / "metrics.parquet", meta[cond], run_dir / "run.json")
+        record = Layout(results).run_file(h, RUN_RECORD)
+        meta[cond] = io.read_json(record)
+        frame = io.read_parquet(Layout(results).run_file(h, METRICS), meta[cond], record)
         frame.insert(0, "condition", cond)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True), meta
@@ -54,8 +55,9 @@ def read_probes(hyp: Plan, results: Path) -> pd.DataFrame:
     """Every probe table of the hypothesis: condition, seed, step, probe, metric, site, unit, value."""
     frames = []
     for job in hyp.probe_jobs:
-        folder = results / "probes" / job.hash
-        frame = io.read_parquet(folder / "values.parquet", io.read_json(folder / "probe.json"), folder / "probe.json")
+        folder = Layout(results).probe_dir(job.hash)
+        record = folder / PROBE_RECORD
+        frame = io.read_parquet(folder / PROBE_VALUES, io.read_json(record), record)
         frame.insert(0, "condition", job.condition)
         frame.insert(3, "probe", job.probe)
         frames.append(frame)
@@ -138,13 +140,12 @@ def tested_rows(pred, hyp: Plan, reduced: pd.DataFrame, failed_runs: str) -> tup
     return reduced, counts, notes
 
 
-def analyse(plan_path: str | Path, results: str | Path = "results") -> dict:
+def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRecord:
     """Write results/<id>/{observations.parquet, probes.parquet, reduced.parquet, predictions.json, verdict.json}
-    (and preregistration.json on the first analysis, never after)."""
+    (and preregistration.json on the first analysis, never after) for the plan file the workflow wrote."""
     results = Path(results)
-    # The workflow hands over the plan file it wrote; a hypothesis file is validated here (tests, notebooks).
-    hyp = read_plan(plan_path) if Path(plan_path).suffix == ".json" else load_hypothesis(plan_path)
-    out_dir = results / hyp.id
+    hyp = read_plan(plan_path)
+    out_dir = Layout(results).hypothesis_dir(hyp.id)
     registration = preregistration.check(hyp, out_dir)
     plan = hyp.hypothesis.analysis
     table, meta = read_runs(hyp, results)
@@ -179,44 +180,43 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> dict:
             PREDICTIONS.get(pred.kind).impl(pred, data[pred.id], level).ci
         outcome = pred.outcome(res, p_corr, judged_ci, level)
         outcomes[pred.id] = outcome
-        record = _clean(res.to_dict())
-        record.update(p_adjusted=_clean(p_corr), correction=plan.correction if k > 1 else "none",
-                      ci_judged=_clean(list(judged_ci)), ci_judged_level=level, counts=counts[pred.id],
-                      power=_clean(pred.power(res, data[pred.id], alpha_k)))
-        predictions.append({"id": pred.id, "kind": pred.kind, "spec": pred.model_dump(mode="json"),
-                            "result": record, "outcome": outcome.to_dict()})
+        result = TestRecord(**res.to_dict(), p_adjusted=p_corr, correction=plan.correction if k > 1 else "none",
+                            ci_judged=judged_ci, ci_judged_level=level, counts=counts[pred.id],
+                            power=pred.power(res, data[pred.id], alpha_k))
+        predictions.append(PredictionRecord(id=pred.id, kind=pred.kind, spec=pred,
+                                            conditions=pred.conditions_used(list(hyp.conditions)),
+                                            result=result, outcome=outcome.to_dict()))
 
     verdict, reasons = decide(outcomes, failures if plan.failed_runs == "invalid" else [])
-    undecided = [p for p in predictions if p["outcome"]["status"] == UNDECIDED and p["result"].get("power")]
-    record = {
-        "id": hyp.id,
-        "title": hyp.hypothesis.title,
-        "statement": hyp.hypothesis.statement,
-        "verdict": verdict,
-        "post_hoc": registration["status"] == preregistration.POST_HOC,
-        "reasons": reasons,
-        "predictions": {p["id"]: p["outcome"]["status"] for p in predictions},
-        "analysis": plan.model_dump(mode="json"),
-        "alternatives": judge_alternatives(hyp.hypothesis.alternatives, outcomes,
-                                           valid=not (failures and plan.failed_runs == "invalid")),
-        "refines": hyp.hypothesis.refines,
-        "spec": hyp.hypothesis.model_dump(mode="json"),
-        "failures": failures,
-        "preregistration": registration,
-        "power": {p["id"]: p["result"]["power"] for p in undecided},
-        "runs": {c: {"hash": h, **_run_summary(meta[c])} for c, h in hyp.runs.items()},
-        "probes": [{"id": p.label, "name": p.name, "params": p.model_dump(mode="json", exclude={"id", "name"})}
-                   for p in hyp.hypothesis.probes],
-        "provenance": provenance(hyp, meta),
-    }
-    io.write_parquet(out_dir / "observations.parquet", table)
-    io.write_parquet(out_dir / "probes.parquet", probes)
-    io.write_parquet(out_dir / "reduced.parquet", pd.concat(reduced, ignore_index=True)[REDUCED_COLUMNS])
-    io.write_json(out_dir / "predictions.json", predictions)
-    # verdict.json last: it marks the stage complete and holds the checksums the report verifies.
-    record["sha256"] = io.checksums(out_dir, ["observations.parquet", "probes.parquet", "reduced.parquet",
-                                            "predictions.json"])
-    io.write_json(out_dir / "verdict.json", record)
+    record = VerdictRecord(
+        id=hyp.id,
+        title=hyp.hypothesis.title,
+        statement=hyp.hypothesis.statement,
+        verdict=verdict,
+        post_hoc=registration["status"] == preregistration.POST_HOC,
+        reasons=reasons,
+        predictions={p.id: p.outcome.status for p in predictions},
+        analysis=plan,
+        alternatives=judge_alternatives(hyp.hypothesis.alternatives, outcomes,
+                                        valid=not (failures and plan.failed_runs == "invalid")),
+        refines=hyp.hypothesis.refines,
+        spec=hyp.hypothesis,
+        failures=failures,
+        preregistration=registration,
+        power={p.id: p.result.power for p in predictions if p.outcome.status == UNDECIDED and p.result.power},
+        runs={c: {"hash": h, **_run_summary(meta[c])} for c, h in hyp.runs.items()},
+        probes=[{"id": p.label, "name": p.name, "params": p.model_dump(mode="json", exclude={"id", "name"})}
+                for p in hyp.hypothesis.probes],
+        provenance=provenance(hyp, meta),
+        # The file's name is its digest as the workflow computed it (refute.layout.Layout.plan_file); a plan
+        # read back from JSON may hash differently (its `source` keys come back sorted).
+        plan=Path(plan_path).stem,
+    )
+    io.write_parquet(out_dir / OBSERVATIONS, table)
+    io.write_parquet(out_dir / PROBE_TABLE, probes)
+    io.write_parquet(out_dir / REDUCED, pd.concat(reduced, ignore_index=True)[REDUCED_COLUMNS])
+    # verdict.json last: it marks the stage complete and holds the checksums every reader verifies.
+    records.write(out_dir, record, predictions)
     return record
 
 
@@ -230,19 +230,6 @@ def run_failures(meta: dict[str, dict]) -> list[str]:
 
 def _run_summary(m: dict) -> dict:
     return {k: m.get(k) for k in ("seeds", "steps", "wall_seconds", "device", "threads", "diverged")}
-
-
-def _clean(obj):
-    # JSON has no inf/nan: write them as strings a reader recognises.
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else str(float(obj))
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def provenance(hyp: Plan, meta: dict[str, dict]) -> dict:

@@ -41,6 +41,22 @@ class Unit(NamedTuple):
     role: str = "y"
 
 
+class Phrase(NamedTuple):
+    """A piece of a sentence the reports show about a prediction: plain text, a name (`code`: a metric) or
+    the claim's key word (`strong`). Each report template styles it its own way."""
+
+    text: str
+    style: Literal["", "code", "strong"] = ""
+
+
+def _metric_list(metrics: dict[str, float]) -> list[Phrase]:
+    out: list[Phrase] = []
+    for i, (m, x) in enumerate(metrics.items()):
+        out += [Phrase(", ")] if i else []
+        out += [Phrase(m, "code"), Phrase(f" (x = {x:g})")]
+    return out
+
+
 class Divisor(Params):
     param: str = Field(description="dotted field of the run spec, e.g. train.lr")
     power: float = Field(1.0, description="the field's value is raised to this power")
@@ -73,6 +89,28 @@ class Prediction(Params):
     def conditions_used(self, available: list[str] | None = None) -> list[str]:
         """The conditions whose runs this prediction reads (`available`: every condition of the hypothesis)."""
         raise NotImplementedError
+
+    def axis_metrics(self) -> dict[str, float] | None:
+        """metric → x, for kinds that place several metrics of each run on an x axis (None: one metric)."""
+        return None
+
+    def measures(self) -> list[Phrase]:
+        """What the prediction measures, in words: the metric(s) and any divisor."""
+        if isinstance(self.metric, AcrossMetrics):
+            return [Phrase(f"per run, the {self.metric.statistic} of y on x across metrics "),
+                    *_metric_list(self.metric.across), Phrase(", each")]
+        axis = self.axis_metrics()
+        what = ([Phrase("metrics "), *_metric_list(axis)] if axis else
+                [Phrase("metric "), Phrase(self.metric, "code")])
+        d = self.divide_by
+        if d is not None:
+            base = d.param if d.power == 1 else f"{d.param}^{d.power:g}"
+            what.append(Phrase(f" ÷ ({base if d.times == 1 else f'{d.times:g} × {base}'})"))
+        return what
+
+    def claim(self) -> list[Phrase]:
+        """What the prediction says of the effect, in words (each family states its own)."""
+        return [Phrase("predicted as stated")]
 
     def units(self, conditions: dict[str, Any]) -> list[Unit]:
         """What to reduce in each seed; `conditions` maps condition name → its validated run spec."""
@@ -142,6 +180,10 @@ class Directional(Prediction):
 
     def smallest_effect(self) -> float:
         return self.min_effect
+
+    def claim(self) -> list[Phrase]:
+        return [Phrase("predicted direction "), Phrase(self.direction, "strong"),
+                Phrase(f", smallest effect of interest δ = {self.min_effect:g}")]
 
     def planned_effect(self, result: "TestResult") -> tuple[float, str]:
         """The effect to plan seeds for: the declared δ, else the observed estimate (said so)."""

@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
-from refute.components.predictions import Interval, TestResult, paired, undefined, values
+from refute.components.predictions import Interval, Phrase, TestResult, paired, undefined, values
 
 
 class Equivalence(Interval):
@@ -50,6 +50,11 @@ class Equivalence(Interval):
 
     def conditions_used(self, available=None) -> list[str]:
         return list(self.conditions)
+
+    def claim(self) -> list[Phrase]:
+        rel = " × |value|" if self.relative else ""
+        of = f" of {self.value:g}" if self.value is not None else ""
+        return [Phrase(f"predicted within ±{self.margin:g}{rel}{of}")]
 
     def half_width(self) -> float:
         return self.margin * abs(self.value) if self.relative else self.margin

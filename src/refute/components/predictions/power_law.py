@@ -21,7 +21,7 @@ from refute.components.predictions import PREDICTIONS
 from refute.registry import Params
 from refute.components.predictions import power
 from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels
-from refute.components.predictions import Interval, TestResult, Unit, undefined
+from refute.components.predictions import Interval, Phrase, TestResult, Unit, undefined
 from refute.components.predictions.trend import fit_slope
 
 
@@ -50,6 +50,14 @@ class PowerLaw(Interval):
 
     def conditions_used(self, available=None) -> list[str]:
         return list(self.conditions) if self.conditions is not None else list(available or [])
+
+    def claim(self) -> list[Phrase]:
+        lo = "−∞" if self.exponent.low is None else f"{self.exponent.low:g}"
+        hi = "∞" if self.exponent.high is None else f"{self.exponent.high:g}"
+        return [Phrase(f"exponent predicted in [{lo}, {hi}]")]
+
+    def axis_metrics(self) -> dict[str, float] | None:
+        return self.x.metrics if isinstance(self.x, FromMetrics) else None
 
     def units(self, conditions) -> list[Unit]:
         return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)

@@ -42,6 +42,9 @@ class Trend(Directional):
     def conditions_used(self, available=None) -> list[str]:
         return list(self.conditions) if self.conditions is not None else list(available or [])
 
+    def axis_metrics(self) -> dict[str, float] | None:
+        return self.x.metrics if isinstance(self.x, FromMetrics) else None
+
     def units(self, conditions) -> list[Unit]:
         return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
 
