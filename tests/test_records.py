@@ -66,15 +66,18 @@ def test_stats_report_index_refine_and_status_never_read_a_hypothesis_file(tmp_p
     from refute.spec.loader import load_hypothesis
     from refute.stats.analyse import analyse
     from refute.training.job import train_run
-    from refute.workflow.agenda import Plan, load_all
+    from refute import layout
+    from refute.workflow.agenda import Agenda, load_all
 
     hyps, results = tmp_path / "hypotheses", tmp_path / "results"
     write_yaml(hyps / "tiny.yaml", {**TINY, "seeds": 2, "train": {**TINY["train"], "steps": 100}})
-    workflow = Plan(load_all(hyps), results)  # what the workflow does before the statistics: runs, plan file
-    workflow.write_run_specs()
+    workflow = Agenda(load_all(hyps), results)  # what the workflow does before the statistics: runs, plan file
     for h in workflow.runs:
-        train_run(workflow.run_dir(h) / "spec.json", workflow.run_dir(h))
+        spec = workflow.layout.run_file(h, layout.RUN_SPEC)
+        workflow.write_run_spec(h, spec)
+        train_run(spec, workflow.layout.run_dir(h))
     plan_file = write_plan_file(load_hypothesis(hyps / "tiny.yaml"), results)
+    assert str(plan_file) == workflow.plan_file("tiny")  # the name the workflow gives it
 
     def refuse(*args, **kwargs):
         raise AssertionError("a later stage read a hypothesis file")

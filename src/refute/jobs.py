@@ -35,9 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("id", help="the hypothesis (its verdict record names its plan)")
     r.add_argument("--results", default="results")
     i = sub.add_parser("index", help="write the agenda index (index.md, index.html) with the prediction scoreboard")
-    i.add_argument("--plans", nargs="+", help="every hypothesis's plan file")
-    i.add_argument("--hypotheses", help="(until the workflow passes --plans) validate this folder's hypothesis "
-                                        "files and write their plan files")
+    i.add_argument("--plans", nargs="+", required=True, help="every hypothesis's plan file")
     i.add_argument("--results", default="results")
     a = ap.parse_args(argv)
 
@@ -63,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     elif a.stage == "stats":
         from refute.stats.analyse import analyse
 
-        plan = a.plan if a.plan.endswith(".json") else _write_plans([a.plan], a.results)[0]
-        print(analyse(plan, a.results).verdict)
+        print(analyse(a.plan, a.results).verdict)
     elif a.stage == "report":
         from refute.report.html import write_html_report
         from refute.report.markdown import write_report
@@ -74,35 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from refute.report.index import write_index
 
-        if a.plans is None and a.hypotheses is None:
-            ap.error("index needs --plans")
-        plans = a.plans if a.plans is not None else _write_plans(_hypothesis_files(a.hypotheses), a.results)
-        for path in write_index(plans, a.results):
+        for path in write_index(a.plans, a.results):
             print(path)
     return 0
-
-
-# Until the workflow writes plan files itself, a hypothesis file given to `stats` or a folder given to
-# `index` is validated here and its plan file written (as the workflow will): every later stage reads that.
-def _hypothesis_files(folder: str) -> list[str]:
-    from pathlib import Path
-
-    return [str(p) for p in sorted(Path(folder).glob("*.yaml"))]
-
-
-def _write_plans(files: list[str], results: str) -> list[str]:
-    from refute import io
-    from refute.layout import Layout
-    from refute.spec.loader import load_hypothesis
-
-    out = []
-    for f in files:
-        plan = load_hypothesis(f)
-        path = Layout(results).plan_file(plan.digest())
-        if not path.exists():
-            io.write_json(path, plan.model_dump(mode="json"))
-        out.append(str(path))
-    return out
 
 
 if __name__ == "__main__":

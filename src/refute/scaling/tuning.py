@@ -34,12 +34,6 @@ MMAP_THRESHOLD = 1 << 30
 TRIM_THRESHOLD = 1 << 30
 
 
-def step_flops(params_per_seed: int, examples: int, seeds: int = 1) -> float:
-    """FLOPs of one training step: forward and backward are ~6 FLOPs per parameter per example for
-    dense layers (an over-estimate for embedding tables, which are only gathered)."""
-    return 6.0 * params_per_seed * examples * seeds
-
-
 def threads(flops_per_step: float, cores: int | None = None) -> int:
     cores = cores or os.cpu_count() or 1
     return 1 if flops_per_step < ONE_THREAD_BELOW else cores

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from refute.components.models import MODELS, Architecture
+from refute.components.models import architecture_of
 from refute.components.tasks import TaskInfo, task_info
-from refute.scaling.tuning import step_flops
 from refute.spec.hashing import run_hash
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ class Blueprint:
     def step_flops(self, seeds: int | None = None) -> float:
         """FLOPs of one training step of `seeds` seeds (default: all), estimated from the parameter count
         (~6 per parameter per example): what threads and seed chunks are chosen by (refute.scaling.tuning)."""
-        return step_flops(self.params_per_seed, self.examples_per_step, self._n(seeds))
+        # ~6 FLOPs per parameter per example for forward and backward of dense layers (an over-estimate for
+        # embedding tables, which are only gathered).
+        return 6.0 * self.params_per_seed * self.examples_per_step * self._n(seeds)
 
     def train_flops(self, seeds: int | None = None) -> float:
         """Every training step, from the model's forward FLOPs: forward + backward ≈ 3 forward passes."""
@@ -92,7 +94,7 @@ def blueprint(run: RunSpec) -> Blueprint:
     h = run_hash(run)
     if h not in _BLUEPRINTS:
         task = task_info(run.task)
-        arch = MODELS.get(run.model.name).impl.architecture(run.model.params, task)
+        arch = architecture_of(run)
         _BLUEPRINTS[h] = Blueprint(h, task, arch, tuple(run.seeds), run.train.steps, examples_per_step(run, task),
                                    evaluation_points(run), len(run.train.snapshots or ()))
     return _BLUEPRINTS[h]

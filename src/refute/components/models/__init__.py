@@ -4,6 +4,7 @@ seed-batched torch module built from it) and what seed-batched models share."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from dataclasses import dataclass, field
 from math import prod
 from typing import TYPE_CHECKING, Callable, ClassVar
@@ -86,11 +87,22 @@ class ModelRef(ComponentRef):
     registry: ClassVar[Registry] = MODELS
 
 
-def build_model(run: RunSpec, data: TaskData, seeds: list[int]) -> "nn.Module":
-    """The run's seed-batched model for `seeds`, laid out by the run's blueprint."""
-    from refute.spec.blueprint import blueprint
+def architecture_of(run: RunSpec) -> Architecture:
+    """The run's model's architecture, from its parameters and the task's info alone (memoised)."""
+    return _architecture(run.model.model_dump_json(), run.task.model_dump_json())
 
-    return MODELS.get(run.model.name).impl.build(run.model.params, blueprint(run).model, data, seeds)
+
+@lru_cache(maxsize=256)
+def _architecture(model_json: str, task_json: str) -> Architecture:
+    from refute.components.tasks import TaskRef, task_info
+
+    model = ModelRef.model_validate_json(model_json)
+    return MODELS.get(model.name).impl.architecture(model.params, task_info(TaskRef.model_validate_json(task_json)))
+
+
+def build_model(run: RunSpec, data: TaskData, seeds: list[int]) -> "nn.Module":
+    """The run's seed-batched model for `seeds`, laid out by its architecture."""
+    return MODELS.get(run.model.name).impl.build(run.model.params, architecture_of(run), data, seeds)
 
 
 def per_seed(seeds: list[int], init: Callable[[torch.Generator], dict[str, torch.Tensor]]) -> dict[str, nn.Parameter]:

@@ -14,8 +14,8 @@ import pandas as pd
 from pydantic import Field
 
 from refute.components.tasks import TASKS
+from refute.components.models import Architecture, architecture_of
 from refute.registry import SLUG, Params, Registry, flat
-from refute.spec.blueprint import blueprint
 
 if TYPE_CHECKING:
     import torch
@@ -99,7 +99,7 @@ def task_data(run) -> "TaskData":
 
 def anatomy_of(run: RunSpec) -> Architecture:
     """The sites and token matrices the run's model declares: its architecture."""
-    return blueprint(run).model
+    return architecture_of(run)
 
 
 def steps_of(p: ProbeParams, run) -> list[int]:

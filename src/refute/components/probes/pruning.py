@@ -17,7 +17,7 @@ from pydantic import Field
 from refute.components import optimizers
 from refute.components.probes import ProbeContext, ProbeParams, Table
 from refute.components.models import build_model
-from refute.spec.blueprint import blueprint
+from refute.components.models import architecture_of
 from refute.components.probes import PROBES, Probe
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def retrain(run: RunSpec, data, model, masks: dict[str, torch.Tensor], steps: in
     from refute.components.batches import Batches
 
     train = run.train
-    opt = optimizers.build(train, model, blueprint(run).model)
+    opt = optimizers.build(train, model, architecture_of(run))
     batches = Batches(data, train.batch_size, list(run.seeds))
     apply_masks(model, masks)
     for step in range(steps):
