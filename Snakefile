@@ -3,7 +3,6 @@
 # Run all:  snakemake -c all      One hypothesis:  snakemake -c all results/<id>/report.md
 # Snakemake's own report of a finished run:  snakemake --report report.html
 # Plan (jobs, models, FLOPs, wall time) without running:  snakemake -n  (writes nothing)
-import shlex
 import sys
 from pathlib import Path
 
@@ -21,12 +20,11 @@ RESULTS = config.get("results", "results")
 L = Layout(RESULTS)
 # How a rule starts python: the interpreter that runs Snakemake, so jobs see the same installed refute;
 # under `--sdm conda`, the rule's environment's python, with this workflow's src/ on the path (the envs
-# hold refute's dependencies, not refute).
+# hold refute's dependencies, not refute). A list of words: rules quote each one ({params.py:q}).
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-    SRC = shlex.quote(str(Path(workflow.basedir) / "src"))
-    PY = f"env PYTHONPATH={SRC} python"
+    PY = ["env", f"PYTHONPATH={Path(workflow.basedir) / 'src'}", "python"]
 else:
-    PY = shlex.quote(sys.executable)
+    PY = [sys.executable]
 
 
 # Validation happens here, at parse time: a bad file stops the workflow before any job runs. Nothing is

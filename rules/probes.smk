@@ -22,5 +22,5 @@ rule probe:
         # the results folder, from this job's own files
         results=lambda wc, output: str(Path(output.values).parents[2]),
     shell:
-        "{params.py} -m refute.jobs probe {input.spec:q} --out {params.out:q} --results {params.results:q}"
+        "{params.py:q} -m refute.jobs probe {input.spec:q} --out {params.out:q} --results {params.results:q}"
         " --threads {threads} > {log:q} 2>&1"

@@ -42,7 +42,7 @@ rule report:
         # the results folder, from this job's own files
         results=lambda wc, output: str(Path(output.report).parent.parent),
     shell:
-        "{params.py} -m refute.jobs report {wildcards.id} --results {params.results:q} > {log:q} 2>&1"
+        "{params.py:q} -m refute.jobs report {wildcards.id} --results {params.results:q} > {log:q} 2>&1"
 
 
 rule index:
@@ -67,4 +67,4 @@ rule index:
         # the results folder, from this job's own files
         results=lambda wc, output: str(Path(output.md).parent),
     shell:
-        "{params.py} -m refute.jobs index --results {params.results:q} --plans {input.plans:q} > {log:q} 2>&1"
+        "{params.py:q} -m refute.jobs index --results {params.results:q} --plans {input.plans:q} > {log:q} 2>&1"

@@ -29,4 +29,4 @@ rule stats:
         # the results folder, from this job's own files
         results=lambda wc, output: str(Path(output.verdict).parent.parent),
     shell:
-        "{params.py} -m refute.jobs stats {input.plan:q} --results {params.results:q} > {log:q} 2>&1"
+        "{params.py:q} -m refute.jobs stats {input.plan:q} --results {params.results:q} > {log:q} 2>&1"

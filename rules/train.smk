@@ -34,7 +34,7 @@ rule train:
         out=lambda wc: str(L.run_dir(wc.run)),
         seeds=[],
     shell:
-        "{params.py} -m refute.jobs train {input.spec:q} --out {params.out:q} --threads {threads}"
+        "{params.py:q} -m refute.jobs train {input.spec:q} --out {params.out:q} --threads {threads}"
         " --device {resources.train_device} {params.seeds:q} > {log:q} 2>&1"
 
 
@@ -84,4 +84,4 @@ rule merge_seeds:
         chunks=lambda wc: AGENDA.chunk_dirs(wc.run),
         out=lambda wc: str(L.run_dir(wc.run)),
     shell:
-        "{params.py} -m refute.jobs merge {params.chunks:q} --out {params.out:q} > {log:q} 2>&1"
+        "{params.py:q} -m refute.jobs merge {params.chunks:q} --out {params.out:q} > {log:q} 2>&1"

@@ -85,3 +85,17 @@ def test_the_import_graph_between_packages_has_no_cycle():
         if node not in state:
             cycle = visit(node, [])
             assert cycle is None, " → ".join(cycle)
+
+
+def test_spec_types_are_static_and_every_run_spec_argument_says_so():
+    """No pydantic model class is made at run time, and a function taking a run spec names its type."""
+    unannotated = []
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        assert "create_model" not in text, f"{path}: pydantic models are module-level classes"
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for a in node.args.args + node.args.kwonlyargs:
+                    if a.arg == "run" and (a.annotation is None or "RunSpec" not in ast.unparse(a.annotation)):
+                        unannotated.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
+    assert not unannotated, "\n".join(unannotated)

@@ -127,9 +127,9 @@ def hostile_report(tmp_path_factory):
     spec["statement"] = HOSTILE_STATEMENT
     spec["predictions"][0]["description"] = "desc <iframe src=//evil.example></iframe> [x](javascript:y) | `z"
     spec["predictions"][0]["threshold"] = 0.05  # SUPPORTED, so a forged verdict would look real
-    # A file name is user text too.
-    write_yaml(root / "hypotheses" / "evil`<b>name.yaml", spec)
-    verdict = run_pipeline(root / "hypotheses", root / "results")["tiny"]
+    # A folder name is user text too (hypothesis file names themselves must be slugs).
+    write_yaml(root / "hypo`<b>theses" / "evil.yaml", spec)
+    verdict = run_pipeline(root / "hypo`<b>theses", root / "results")["tiny"]
     return (root / "results" / "tiny" / "report.md").read_text(), verdict
 
 
@@ -173,4 +173,107 @@ def test_user_text_cannot_break_a_table_or_a_code_span(hostile_report):
             tables, current = tables + [current], []
     assert tables and all(len(set(t)) == 1 for t in tables), tables  # every row has its header's columns
     # The file name (with a backtick in it) is one code span, fenced by two backticks.
-    assert re.search(r"from ``[^`]*/hypotheses/evil`<b>name\.yaml``\.", report)
+    assert re.search(r"from ``[^`]*/hypo`<b>theses/evil\.yaml``\.", report)
+
+
+# ---- file names reach shells and folders -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["inj$(cd;touch PWNED).yaml", "with space.yaml", "Upper.yaml", "a;b.yml"])
+def test_a_hypothesis_file_name_that_is_not_a_slug_is_refused_before_anything_runs(tmp_path, name):
+    import subprocess
+    import sys
+
+    from refute.spec.errors import SpecError
+    from refute.spec.loader import load_all
+
+    write_yaml(tmp_path / "hypotheses" / name, TINY)
+    with pytest.raises(SpecError) as err:
+        load_all(tmp_path / "hypotheses")
+    assert f"{name!r} is not allowed" in str(err.value) and str(tmp_path / "hypotheses" / name) in str(err.value)
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                          "-c", "1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "is not allowed" in out.stderr
+    assert not (tmp_path / "results").exists() and not list(tmp_path.rglob("PWNED"))
+    assert not (ROOT / "PWNED").exists() and not (__import__("pathlib").Path.home() / "PWNED").exists()
+
+
+def test_every_path_in_a_rule_shell_command_is_quoted():
+    unquoted = [f"{path.name}: {m.group(0)}" for path in WORKFLOW for m in
+                re.finditer(r"\{(input|output|params|log)(\.[a-z_]+)?\}", path.read_text())]
+    assert not unquoted, unquoted
+
+
+def test_yml_files_are_read_like_yaml_files(tmp_path):
+    from refute.spec.loader import load_all
+
+    write_yaml(tmp_path / "h.yml", TINY)
+    assert [p.id for p in load_all(tmp_path)] == ["tiny"]
+
+
+# ---- parse-time exhaustion --------------------------------------------------------------------------------
+
+
+def test_a_fifo_or_a_device_is_refused_without_being_read(tmp_path):
+    import os
+
+    from refute.spec.errors import SpecError
+    from refute.spec.loader import load_all
+
+    os.mkfifo(tmp_path / "x.yaml")  # reading it would block forever
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")  # reading it would never end
+    with pytest.raises(SpecError) as err:
+        load_all(tmp_path)
+    assert str(err.value).count("not a regular file") == 2
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda d: d.update(sweep={"train.lr": [10.0 ** -k for k in range(1, 11)],
+                               "train.weight_decay": [k / 10 for k in range(10)],
+                               "model.params.width": list(range(1, 101))}), "10,000 conditions"),
+    (lambda d: d["train"].update(steps=10_000_000, snapshots={"every": 1}), "keeps 10,000,001 copies"),
+    (lambda d: d["train"].update(steps=10_000_000, eval_every=1), "would log 10,000,001 evaluations"),
+])
+def test_a_small_file_cannot_ask_for_unbounded_work(tmp_path, edit, needle):
+    import time
+
+    from refute.spec.errors import SpecError
+    from refute.spec.loader import load_hypothesis
+
+    data = copy.deepcopy(TINY)
+    edit(data)
+    t0 = time.perf_counter()
+    with pytest.raises(SpecError, match=needle):
+        load_hypothesis(write_yaml(tmp_path / "h.yaml", data))
+    assert time.perf_counter() - t0 < 10
+
+
+def test_a_boolean_is_never_a_number(tmp_path):
+    from refute.spec.errors import SpecError
+    from refute.spec.loader import load_hypothesis
+
+    for field, edit in [("train.steps", lambda d: d["train"].update(steps=True)),
+                        ("seeds", lambda d: d.update(seeds=[0, True])),
+                        ("model.params.width", lambda d: d["model"]["params"].update(width=False))]:
+        data = copy.deepcopy(TINY)
+        edit(data)
+        with pytest.raises(SpecError) as err:
+            load_hypothesis(write_yaml(tmp_path / "h.yaml", data))
+        assert f"{field}: must be a number, not true/false" in str(err.value)
+
+
+# ---- outputs colleagues can read --------------------------------------------------------------------------
+
+
+def test_outputs_are_as_readable_as_any_file_the_user_creates(tmp_path):
+    import os
+
+    from refute import io
+
+    old = os.umask(0o022)
+    try:
+        io.write_json(tmp_path / "a.json", {"x": 1})
+        io.write_text(tmp_path / "b.md", "x")
+    finally:
+        os.umask(old)
+    assert {oct((tmp_path / n).stat().st_mode & 0o777) for n in ("a.json", "b.md")} == {oct(0o644)}

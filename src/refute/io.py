@@ -31,10 +31,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         _fsync(tmp)
+        # mkstemp makes the file readable by its owner only; an output is as readable as any file this
+        # user creates (colleagues on a shared lab file system read reports, tables and weights).
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it; set it straight back
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: str | Path) -> None:

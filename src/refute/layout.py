@@ -45,14 +45,14 @@ class Layout:
         self.results = Path(results)
 
     # --- training runs --------------------------------------------------------------------------------
-    def run_dir(self, run: str) -> Path:
-        return self.results / "runs" / run
+    def run_dir(self, run_hash: str) -> Path:
+        return self.results / "runs" / run_hash
 
-    def run_file(self, run: str, name: str) -> Path:
-        return self.run_dir(run) / name
+    def run_file(self, run_hash: str, name: str) -> Path:
+        return self.run_dir(run_hash) / name
 
-    def chunk_dir(self, run: str, lo: int | str, hi: int | str) -> Path:
-        return self.run_dir(run) / chunk_name(lo, hi)
+    def chunk_dir(self, run_hash: str, lo: int | str, hi: int | str) -> Path:
+        return self.run_dir(run_hash) / chunk_name(lo, hi)
 
     # --- probe jobs -----------------------------------------------------------------------------------
     def probe_dir(self, probe: str) -> Path:

@@ -32,9 +32,35 @@ SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 class Params(BaseModel):
     """Base for every spec type and component parameters: unknown keys are errors, never silently
-    ignored; values are immutable and finite."""
+    ignored; values are immutable and finite; a boolean is never read as a number (`steps: true` is not 1)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            wrong = [k for k, v in data.items() if k in cls.model_fields and not _admits_bool(cls.model_fields[k].annotation)
+                     and any(isinstance(x, bool) for x in (v if isinstance(v, (list, tuple)) else [v]))]
+            if wrong:
+                from pydantic import ValidationError
+                from pydantic_core import InitErrorDetails, PydanticCustomError
+
+                err = PydanticCustomError("bool_as_number", "must be a number, not true/false")
+                raise ValidationError.from_exception_data(
+                    cls.__name__, [InitErrorDetails(type=err, loc=(k,), input=data[k]) for k in wrong])
+        return data
+
+
+def _admits_bool(annotation: Any) -> bool:
+    """Whether a field's type lets a boolean through as itself (bool, Any, or a union or container holding one)."""
+    from typing import get_args
+
+    if annotation is bool or annotation is Any:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True  # a nested model validates its own fields
+    return any(_admits_bool(a) for a in get_args(annotation))
 
 
 class ComponentError(TypeError):

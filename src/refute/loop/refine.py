@@ -185,7 +185,7 @@ def _base_run(hyp: Plan) -> dict:
     return {k: copy.deepcopy(hyp.source[k]) for k in RUN_FIELDS if k in hyp.source}
 
 
-def _value_at(run: Any, path: str) -> Any:
+def _value_at(run: RunSpec, path: str) -> Any:
     node = run
     for k in path.split("."):
         node = getattr(node, k, None) if not isinstance(node, dict) else node.get(k)

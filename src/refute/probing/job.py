@@ -31,7 +31,7 @@ def load_run(results: Path, run_hash: str):
     return run, run_dir, final["seeds"], meta, states
 
 
-def context(run, run_dir, seeds, states, step: int, **extra) -> ProbeContext:
+def context(run: RunSpec, run_dir, seeds, states, step: int, **extra) -> ProbeContext:
     from refute.components.probes import task_data
 
     data = task_data(run)

@@ -6,14 +6,19 @@ hypothesis needs (statistics, probes: ~0.7 s per job).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import json
+
+if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
 
 # Bump when a change to training changes its numbers, so stale shared runs are not reused.
 TRAINER_VERSION = 2  # 2: seeds of big runs trained in chunks, batches drawn in blocks
 
 
-def run_hash(run) -> str:
+def run_hash(run: RunSpec) -> str:
     """Runs are stored under a hash of everything that determines their numbers, so identical
     training requested by several conditions or hypotheses is done once."""
     dump = run.model_dump(mode="json")

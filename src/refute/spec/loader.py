@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from refute.spec.blueprint import blueprint
 from refute.spec.hashing import run_hash
 from refute.spec.plan import Plan
 from refute.spec.probes import probe_issues, probe_jobs, probe_metrics
-from refute.spec.schema import RUN_FIELDS, Hypothesis, RunSpec
+from refute.spec.schema import MAX_CONDITIONS, RUN_FIELDS, Hypothesis, RunSpec
+from refute.registry import SLUG
 from refute.spec.yamlfile import read_yaml
 
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
@@ -62,6 +64,8 @@ def plan_data(data: dict, file: str, lines: LineMap | None = None, sha256: str =
         raise SpecError(_issues(err, data, lines, file)) from None
 
     conditions, issues = _expand_conditions(spec, data, lines, file)
+    if not conditions and issues:
+        raise SpecError(issues)  # nothing to check predictions and probes against
     issues += probe_issues(spec, conditions, lines, file)
     issues += _check_predictions(spec, conditions, data, lines, file)
     issues += _check_alternatives(spec, conditions, data, lines, file)
@@ -105,6 +109,12 @@ def _expand_conditions(spec: Hypothesis, data: dict, lines: LineMap, file: str) 
     sweep_paths = list(sweep)
 
     conditions: dict[str, RunSpec] = {}
+    n_conditions = max(1, len(spec.conditions)) * math.prod(len(v) for v in sweep.values())
+    if n_conditions > MAX_CONDITIONS:
+        where = ["sweep"] if sweep else ["conditions"]
+        issues.append(SpecIssue(file, lines.line(where), where[0], f"{n_conditions:,} conditions (named conditions × "
+                                f"sweep values); at most {MAX_CONDITIONS:,} per hypothesis: split it into several"))
+        return {}, issues
     for name, cname, swept in condition_grid(spec.conditions, sweep):
         overrides = spec.conditions.get(cname, {})
         values = tuple(swept.values())
@@ -263,10 +273,26 @@ def check_lineage(hyps: list[Plan], complete: bool = True) -> list[SpecIssue]:
     return issues
 
 
+def hypothesis_files(directory: str | Path) -> list[Path]:
+    """Every hypothesis file of a folder: `*.yaml` and `*.yml`."""
+    return sorted([*Path(directory).glob("*.yaml"), *Path(directory).glob("*.yml")])
+
+
+def file_name_issue(path: Path) -> SpecIssue | None:
+    """A file name that is not a safe slug (the rule for ids) reaches shells and folder names: refused."""
+    if re.match(SLUG, path.stem):
+        return None
+    return SpecIssue(str(path), 0, "", f"file name {path.name!r} is not allowed: name hypothesis files like ids "
+                                       "(lower-case letters, digits, '-' and '_'; e.g. weight-decay-groks.yaml)")
+
+
 def load_all(directory: str | Path = "hypotheses") -> list[Plan]:
-    """Load and validate every `*.yaml` in `directory`; raise one SpecError listing all problems."""
+    """Load and validate every hypothesis file in `directory`; raise one SpecError listing all problems."""
     hyps, issues = [], []
-    for path in sorted(Path(directory).glob("*.yaml")):
+    for path in hypothesis_files(directory):
+        if (bad := file_name_issue(path)) is not None:
+            issues.append(bad)
+            continue
         try:
             hyps.append(load_hypothesis(path))
         except SpecError as err:

@@ -57,7 +57,7 @@ def probe_issues(spec: Hypothesis, conditions: dict[str, RunSpec | None], lines:
     return issues
 
 
-def _reference_issues(probe, cond: str, run, conditions) -> list[str]:
+def _reference_issues(probe, cond: str, run: RunSpec, conditions) -> list[str]:
     ref = reference_of(probe)
     if ref is None:
         return []
@@ -82,7 +82,7 @@ def _reference_issues(probe, cond: str, run, conditions) -> list[str]:
     return out
 
 
-def probe_metrics(spec, condition: str, run) -> list[str]:
+def probe_metrics(spec, condition: str, run: RunSpec) -> list[str]:
     """Every probe output a prediction may name in this condition: <id>/<metric>[@<site>]."""
     names = []
     for probe in spec.probes:

@@ -24,6 +24,11 @@ from refute.registry import SLUG, Params
 
 MAX_STEPS = 10_000_000
 MAX_SEEDS = 10_000
+# Bounds that keep one file from exhausting the machine before anything runs (each is far above what a
+# study needs): concrete conditions per hypothesis, weight snapshots per run, logged evaluations per run.
+MAX_CONDITIONS = 1_000
+MAX_SNAPSHOTS = 1_000
+MAX_EVALUATIONS = 100_000
 
 
 def _expand_shorthand(value: Any) -> Any:
@@ -78,12 +83,18 @@ class Train(Params):
                 raise ValueError("snapshots: write a list of steps, or {every: n} with a whole number n >= 1")
             if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
                 raise ValueError("snapshots: {every: n} needs a valid train.steps")
+            if steps // every + 1 > MAX_SNAPSHOTS:
+                raise ValueError(f"snapshots: every {every} of {steps:,} steps keeps {steps // every + 1:,} copies of the "
+                                 f"weights; at most {MAX_SNAPSHOTS:,} per run (keep fewer, e.g. every "
+                                 f"{-(-steps // (MAX_SNAPSHOTS - 1))})")
             data = {**data, "snapshots": list(range(0, steps + 1, every))}
         return data
 
     @field_validator("snapshots")
     @classmethod
     def _sorted(cls, v):
+        if len(set(v)) > MAX_SNAPSHOTS:
+            raise ValueError(f"{len(set(v)):,} snapshots; at most {MAX_SNAPSHOTS:,} per run")
         return sorted(set(v))
 
     @model_validator(mode="after")
@@ -128,6 +139,16 @@ class RunSpec(Params):
     @classmethod
     def _seed_count(cls, v):
         return _seeds(v)
+
+    @model_validator(mode="after")
+    def _evaluations_within_bounds(self):
+        for obs in self.observables:
+            every = obs.every or self.train.eval_every
+            if self.train.steps // every + 1 > MAX_EVALUATIONS:
+                raise ValueError(f"observable {obs.name!r} would log {self.train.steps // every + 1:,} evaluations "
+                                 f"({self.train.steps:,} steps, every {every}); at most {MAX_EVALUATIONS:,} per run: "
+                                 "log less often (train.eval_every, or the observable's own every)")
+        return self
 
 
 class Compute(Params):

@@ -7,6 +7,7 @@ huge structure. Those are checked here on the event stream and the node tree, be
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,22 @@ def read_yaml(path: str | Path) -> tuple[dict, LineMap, str]:
     def fail(line: int, message: str, field: str = "") -> SpecError:
         return SpecError([SpecIssue(file, line, field, message)])
 
+    # Checked before reading: a FIFO would block and a link to a device (/dev/zero) would never end.
     try:
-        raw = path.read_bytes()
+        st = path.stat()
+    except OSError as exc:
+        raise fail(0, f"cannot read the file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise fail(0, "not a regular file (a pipe, device or folder); a hypothesis is a YAML text file")
+    if st.st_size > MAX_BYTES:
+        raise fail(1, f"the file is {st.st_size:,} bytes; a hypothesis file may be at most {MAX_BYTES:,}")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # a file still growing cannot slip past the limit either
     except OSError as exc:
         raise fail(0, f"cannot read the file: {exc.strerror or exc}") from None
     if len(raw) > MAX_BYTES:
-        raise fail(1, f"the file is {len(raw):,} bytes; a hypothesis file may be at most {MAX_BYTES:,}")
+        raise fail(1, f"the file is over {MAX_BYTES:,} bytes; a hypothesis file may be at most {MAX_BYTES:,}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -7,6 +7,8 @@ gradient is its own), the optimizers act elementwise and gradients are clipped p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 import math
 import time
@@ -27,6 +29,9 @@ from refute.components.tasks import TaskData, build_task
 from refute.spec.blueprint import blueprint
 from refute.training.snapshots import Snapshots
 
+if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
+
 METRIC_COLUMNS = ["seed", "step", "metric", "value"]
 
 
@@ -41,7 +46,7 @@ class FitResult:
     device: str = "cpu"
 
 
-def _observe(run, model, data, seeds: list[int], step: int, final: bool, lr: float) -> list[tuple[str, np.ndarray]]:
+def _observe(run: RunSpec, model, data, seeds: list[int], step: int, final: bool, lr: float) -> list[tuple[str, np.ndarray]]:
     ctx = EvalContext(model, data, step, lr, seeds)
     out = []
     for obs in run.observables:
@@ -60,7 +65,7 @@ def _to(data: TaskData, device: str) -> TaskData:
     return dataclasses.replace(data, **moved)
 
 
-def fit(run, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu") -> FitResult:
+def fit(run: RunSpec, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu") -> FitResult:
     """Train every seed of `run` (a validated run spec) on `device` ('cpu' or 'cuda') and return its
     logged metrics and weights (on the CPU).
 
@@ -91,7 +96,7 @@ def fit(run, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu
                      {step: cat([p.snapshots[step] for p in parts]) for step in parts[0].snapshots}, device)
 
 
-def _fit_seeds(run, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None,
+def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None,
                device: str = "cpu") -> FitResult:
     """Train `seeds` of `run` as one seed-batched model."""
     t0 = time.perf_counter()

@@ -3,6 +3,8 @@ and probe jobs they need, the files the rules write for them, and job sizes."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import sys
 from dataclasses import dataclass
@@ -16,6 +18,9 @@ from refute.spec.hashing import run_hash
 from refute.spec.loader import load_all
 from refute.layout import PROBE_RECORD, PROBE_VALUES, RUN_RECORD, SNAPSHOTS, WEIGHTS, Layout
 from refute.spec.plan import Plan
+
+if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
 
 # When hypotheses sharing a run ask for different devices: a GPU request wins (results agree to
 # floating-point tolerance), then an explicit cpu (auto accepts the CPU), then auto.
@@ -198,7 +203,7 @@ def load_agenda(hypotheses: str | Path = "hypotheses", results: str | Path = "re
     return agenda
 
 
-def threads_for(run) -> int:
+def threads_for(run: RunSpec) -> int:
     """Threads for a run's training job, from the size of its steps (refute.scaling.tuning): one for small
     models, whose ops are too small to split; every core for big matrix products."""
     key = json.dumps(run.model_dump(mode="json"), sort_keys=True)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def check_linear(run, observable: str) -> None:
+if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
+
+
+def check_linear(run: RunSpec, observable: str) -> None:
     """Raise (reported as a spec error) unless the run's model is a linear map of dense inputs."""
     from refute.components.tasks import TASKS
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from refute.components.predictions.outcome import Outcome, judge, judge_interval
 from refute.components.reductions import Reduction
 from refute.dotted import get_dotted
 from refute.registry import SLUG, Params, Registry, flat
+
+if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
 
 # The columns of the table a kind's test receives: one row per measured value.
 DATA_COLUMNS = ["condition", "seed", "metric", "role", "x", "value"]
@@ -62,7 +65,7 @@ class Divisor(Params):
     power: float = Field(1.0, description="the field's value is raised to this power")
     times: float = Field(1.0, description="and multiplied by this factor")
 
-    def of(self, run: Any) -> float:
+    def of(self, run: RunSpec) -> float:
         return self.times * float(param_value(run, self.param)) ** self.power
 
 
@@ -228,7 +231,7 @@ class TestResult:
         return asdict(self)
 
 
-def param_value(run: Any, path: str) -> Any:
+def param_value(run: RunSpec, path: str) -> Any:
     """The value at a dotted path of a validated run spec (KeyError when there is none)."""
     return get_dotted(run.model_dump(mode="json"), path)
 

@@ -92,7 +92,7 @@ def _task_data(task_json: str) -> "TaskData":
     return entry.impl.build(entry.params.model_validate(task["params"]))
 
 
-def task_data(run) -> "TaskData":
+def task_data(run: RunSpec) -> "TaskData":
     """The run's task data (cached: validation asks for it once per condition)."""
     return _task_data(json.dumps(run.task.model_dump(mode="json"), sort_keys=True))
 
@@ -102,7 +102,7 @@ def anatomy_of(run: RunSpec) -> Architecture:
     return architecture_of(run)
 
 
-def steps_of(p: ProbeParams, run) -> list[int]:
+def steps_of(p: ProbeParams, run: RunSpec) -> list[int]:
     final = run.train.steps
     if p.steps == "final":
         return [final]
@@ -111,7 +111,7 @@ def steps_of(p: ProbeParams, run) -> list[int]:
     return sorted(set(p.steps))
 
 
-def check_steps(p: ProbeParams, run) -> list[str]:
+def check_steps(p: ProbeParams, run: RunSpec) -> list[str]:
     if p.steps == "snapshots" and not run.train.snapshots:
         return ["steps: 'snapshots' needs train.snapshots in this condition"]
     if isinstance(p.steps, list):

@@ -15,6 +15,7 @@ from refute.components.probes import ExampleParams, check_site
 from refute.components.probes.hooks import activations, forward, replace_units
 
 if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
     import torch
 
 
@@ -30,7 +31,7 @@ class AblationBase(ExampleParams):
     )
 
 
-def check_components(p: AblationBase, run, anatomy) -> list[str]:
+def check_components(p: AblationBase, run: RunSpec, anatomy) -> list[str]:
     from refute.components.tasks import task_info
 
     issues = check_site(p.site, anatomy, run.model.name)

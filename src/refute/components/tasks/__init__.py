@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 from refute.registry import ComponentRef, Params, Registry
 
 if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
     import torch
 
 # Draw `n` fresh examples (x, y) from a task's distribution with the given generator.
@@ -129,7 +130,7 @@ def sized_split(n_total: int, n_train: int, n_val: int, seed: int):
     return order[:n_train], order[n_train:n_train + n_val]
 
 
-def compatibility(run) -> str | None:
+def compatibility(run: RunSpec) -> str | None:
     """Why the run's model cannot read its task's inputs, or None."""
     from refute.components.models import MODELS
 
