@@ -114,3 +114,83 @@ def test_a_damaged_result_is_reported_by_the_job_that_reads_it(projects):
     out = snakemake(project, "--forcerun", "stats")
     assert out.returncode != 0
     assert f"{metrics.relative_to(project)} is corrupt or truncated" in out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_a_deleted_or_damaged_run_is_made_again_with_everything_downstream(tmp_path):
+    """The documented recovery works: delete a run's folder (after damage, or to free space) and run again."""
+    project = tmp_path
+    spec = json.loads(json.dumps(TINY))
+    spec["train"].update(steps=60, eval_every=20)
+    write_yaml(project / "hypotheses" / "tiny.yaml", spec)
+    assert snakemake(project).returncode == 0
+    (run,) = list((project / "results" / "runs").iterdir())
+    first = json.loads((project / "results/tiny/verdict.json").read_text())
+    table = io.sha256(run / "metrics.parquet")
+
+    # Damaged: the reading job fails naming the file; deleting the run folder is the fix.
+    with open(run / "metrics.parquet", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00" * 16)
+    (project / "results/tiny/verdict.json").unlink()  # so the statistics must read the damaged table
+    out = snakemake(project)
+    assert out.returncode != 0 and "metrics.parquet is corrupt" in (out.stderr + out.stdout +
+                                                                      "".join(p.read_text() for p in (project / "results/logs/stats").glob("*.log")))
+    import shutil
+
+    shutil.rmtree(run)
+    out = snakemake(project)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert io.sha256(run / "metrics.parquet") == table  # retrained, bit for bit
+    again = json.loads((project / "results/tiny/verdict.json").read_text())
+    assert again["verdict"] == first["verdict"] and again["predictions"] == first["predictions"]
+
+    # Deleted while the reports still exist: the run, its statistics and its report are made again.
+    shutil.rmtree(run)
+    report = project / "results/tiny/report.md"
+    stamp = report.stat().st_mtime_ns
+    out = snakemake(project)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (run / "run.json").exists() and report.stat().st_mtime_ns > stamp
+    assert "Nothing to be done" in snakemake(project).stdout + snakemake(project).stderr
+
+
+def train_jobs(project: Path) -> list[int]:
+    """Pids of the training jobs working on `project` (/proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+            if entry.name.isdigit() and b"refute.jobs\x00train" in cmd and str(project).encode() in \
+                    os.readlink(entry / "cwd").encode() + cmd:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.slow
+def test_a_killed_workflow_takes_its_jobs_with_it_and_status_names_the_stale_lock(tmp_path):
+    from refute.loop.status import STALE_LOCK, status
+
+    project = new_project(tmp_path)
+    job = subprocess.Popen([*SNAKEMAKE, "-d", str(project)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=ENV, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list(project.glob("results/runs/*/checkpoint.pt")) and time.monotonic() < deadline:
+        assert job.poll() is None, "Snakemake ended before its train job wrote a checkpoint"
+        time.sleep(0.05)
+    assert train_jobs(project), "no training job found"
+    os.kill(job.pid, signal.SIGKILL)  # Snakemake alone: its training job is left behind
+    job.wait()
+    deadline = time.monotonic() + 30
+    while train_jobs(project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not train_jobs(project), "the training job outlived its workflow"
+
+    rows = status("results", ROOT / "Snakefile", project)
+    assert [r.state for r in rows] == [STALE_LOCK] and "--unlock" in rows[0].why
+    assert snakemake(project, "--unlock").returncode == 0
+    out = snakemake(project)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads((project / "results/tiny/verdict.json").read_text())["verdict"]

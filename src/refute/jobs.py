@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--plans", nargs="+", required=True, help="every hypothesis's plan file")
     i.add_argument("--results", default="results")
     a = ap.parse_args(argv)
+    if a.stage in ("train", "probe"):
+        from refute.workflow.parent import exit_with_workflow
+
+        exit_with_workflow(lambda msg: print(msg, flush=True))
 
     if a.stage == "train":
         from refute.scaling import tuning

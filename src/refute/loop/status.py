@@ -15,6 +15,7 @@ never from its YAML (Snakemake's own run of the Snakefile validates the files).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from refute.loop.lineage import tree
 from refute.spec.plan import Plan, read_plan
 from refute.stats import records
 
-RUNNING, NOT_RUN, STALE, DONE = "running", "not run", "stale", "done"
+RUNNING, STALE_LOCK, NOT_RUN, STALE, DONE = "running", "stale lock", "not run", "stale", "done"
 
 
 @dataclass
@@ -71,6 +72,29 @@ def locked_outputs(workdir: Path) -> set[str]:
     return out
 
 
+def snakemake_running_in(workdir: Path) -> bool:
+    """Whether a live Snakemake process works in `workdir` (Linux /proc: its working directory or
+    --directory); True where that cannot be told, so a live run is never called stale."""
+    proc = Path("/proc")
+    if not (proc / "self").exists():
+        return True
+    here = workdir.resolve()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = [c.decode(errors="replace") for c in (entry / "cmdline").read_bytes().split(b"\0")]
+            if not any("snakemake" in c for c in cmd):
+                continue
+            dirs = [Path(os.readlink(entry / "cwd"))]
+            dirs += [Path(dirs[0], cmd[i + 1]) for i, c in enumerate(cmd[:-1]) if c in ("-d", "--directory")]
+            if any(d.resolve() == here for d in dirs):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def hypotheses_in(plans: dict[str, str], results: str) -> list[str]:
     """The hypotheses the workflow would make, from the summary's files: <results>/<id>/verdict.json."""
     return sorted({Path(f).parent.name for f in plans if Path(f).name == VERDICT and Path(f).parent.parent == Path(results)})
@@ -97,6 +121,7 @@ def status(results: str | Path = "results", snakefile: str | Path = "Snakefile",
     """Every hypothesis the workflow knows (Snakemake's summary), from its plan file and records."""
     workdir = Path(workdir)
     locked = {_relative(f, workdir) for f in locked_outputs(workdir)}  # first: a run may end while we look
+    stale_lock = bool(locked) and not snakemake_running_in(workdir)
     plans = summary(Path(snakefile).resolve(), workdir, config or [])
     pending = {f for f, plan in plans.items() if plan != "no update"}
     results = str(results).rstrip("/")
@@ -114,7 +139,10 @@ def status(results: str | Path = "results", snakefile: str | Path = "Snakefile",
         _, decision, prefixes = found[hid]
         mine = lambda files: [f for f in files if any(f.startswith(p) or f + "/" == p for p in prefixes)]
         verdict = decision.verdict if decision else None
-        if mine(locked):
+        if mine(locked) and stale_lock:
+            state, why = STALE_LOCK, ("a killed Snakemake run left its lock on these files; clear it with "
+                                      "`snakemake --unlock`, then run again")
+        elif mine(locked):
             state, why = RUNNING, "a Snakemake run is making its files"
         elif verdict is None:
             state, why = NOT_RUN, ""
