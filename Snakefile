@@ -38,6 +38,11 @@ AGENDA = load_agenda(
     tiny_job_s=float(config.get("tiny_job_seconds", TINY_JOB_S)),
 )
 
+# Jobs this machine cannot hold (running locally): said before anything starts (a dry run says it in its plan).
+if not workflow.output_settings.dryrun and workflow.local_exec and not workflow.subprocess_exec:
+    for line in AGENDA.memory_warnings():
+        print(line, file=sys.stderr)
+
 if workflow.output_settings.dryrun:
     from refute.workflow.preview import plan_text
 

@@ -101,7 +101,7 @@ def test_an_unreadable_entry_is_reported_not_raised(tmp_path, tiny):
     with pytest.raises(SpecError) as exc:
         load_all(tmp_path)
     [issue] = exc.value.issues
-    assert issue.file == str(tmp_path / "folder.yaml") and "cannot read the file" in issue.message
+    assert issue.file == str(tmp_path / "folder.yaml") and "not a regular file" in issue.message
 
 
 # ---- empty files and files that are not a mapping -----------------------------------------------------

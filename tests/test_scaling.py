@@ -189,3 +189,40 @@ def test_each_rule_family_has_a_conda_env_with_what_its_job_imports(family):
         assert CONDA_NAMES.get(module, {module}) & packages, f"envs/{family}.yaml lacks {module}"
     rules = "\n".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
     assert f'"../envs/{family}.yaml"' in rules
+
+
+def test_a_dry_run_in_a_fresh_project_writes_nothing(tmp_path, tiny):
+    write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
+    jobs, text = dry_run(tmp_path)
+    assert jobs == {"train": 1, "stats": 1, "report": 1} and "Models to train: 3" in text
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_huge_valid_model_is_sized_without_being_built(tmp_path, tiny):
+    """Sizing reads the blueprint: a 65,536-wide, 32-deep MLP (17 GB of weights per seed) plans in a dry run
+    without allocating anything, and asks for the memory it needs."""
+    tiny["model"]["params"].update(width=65536, depth=32)
+    tiny["task"]["params"] = {"p": 11, "train_fraction": 0.5}
+    write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
+    jobs, text = dry_run(tmp_path)
+    assert jobs == {"train": 1, "stats": 1, "report": 1}
+    (row,) = [line for line in text.splitlines() if line.strip().startswith("default ")]
+    assert int(re.search(r"(\d+) MB", row).group(1)) > 100_000
+
+
+def test_a_job_bigger_than_the_machine_is_warned_about_with_the_seeds_per_job_that_fit(tmp_path, tiny):
+    from refute.workflow.agenda import load_agenda
+
+    tiny["model"]["params"].update(width=4096, depth=8)
+    tiny["seeds"] = 64
+    write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
+    agenda = load_agenda(tmp_path / "hypotheses", tmp_path / "results")
+    need = max(r["mem_mb"] for r in [agenda.resources(type("W", (), {"run": h, "get": lambda s, k: None})())
+                                      for h in agenda.runs])
+    (line,) = agenda.memory_warnings(limit_mb=need // 4)
+    assert f"needs {need:,} MB per training job" in line and "seeds_per_job:" in line
+    k = int(re.search(r"seeds_per_job: (\d+)", line).group(1))
+    assert 1 <= k < 64
+    assert agenda.memory_warnings(limit_mb=need) == []
+    _, text = dry_run(tmp_path, "--config", "seeds_per_job=64")
+    assert ("warning:" in text) == (need > __import__("refute.workflow.agenda", fromlist=["x"]).machine_memory_mb())

@@ -277,3 +277,12 @@ def test_outputs_are_as_readable_as_any_file_the_user_creates(tmp_path):
     finally:
         os.umask(old)
     assert {oct((tmp_path / n).stat().st_mode & 0o777) for n in ("a.json", "b.md")} == {oct(0o644)}
+
+
+def test_a_bare_address_in_user_text_is_shown_as_code_not_linked():
+    from refute.report import escape
+
+    for text in ("see https://evil.example/x?a=1 now", "www.evil.example", "FTP://a.b/c"):
+        out = outside_code_spans(escape.inline(text)) + outside_code_spans(escape.block(text))
+        assert "://" not in out and "www." not in out
+    assert escape.inline("a https://x.example/a|b cell") == "a `https://x.example/a\\|b` cell"  # a table survives

@@ -3,6 +3,8 @@
 A hypothesis's title, statement, descriptions and file name are free text. Unescaped, `<script>` or
 `<img onerror=...>` would run in any viewer that renders raw HTML, `[x](javascript:...)` would make a
 link, a newline followed by `## Verdict: SUPPORTED` would forge a heading, and a `|` would break a table.
+A bare address (`https://...`, `www.`) would become a link on GitHub: it is shown as code, which no
+renderer turns into a link.
 """
 
 from __future__ import annotations
@@ -13,19 +15,31 @@ import re
 _INLINE = re.compile(r"([\\`\[\]|])")  # escapes, code spans, links and images, table cells
 _LIST_NUMBER = re.compile(r"^(\d+)([.)])")  # "1." or "1)" would start a numbered list
 _BLOCK_MARK = re.compile(r"^([#>+=*-])")  # a heading, quote, bullet, rule or setext underline
+_ADDRESS = re.compile(r"(?i)\b(?:(?:https?|ftp)://|www\.)\S+")  # what GitHub would autolink
+
+
+def _text(line: str, in_table: bool) -> str:
+    # Addresses become code spans (a `|` inside one is escaped, as a table cell needs); the rest is escaped text.
+    out, at = [], 0
+    for m in _ADDRESS.finditer(line):
+        out.append(_INLINE.sub(r"\\\1", html.escape(line[at:m.start()], quote=False)))
+        address = code(m.group(0))
+        out.append(address.replace("|", "\\|") if in_table else address)
+        at = m.end()
+    out.append(_INLINE.sub(r"\\\1", html.escape(line[at:], quote=False)))
+    return "".join(out)
 
 
 def inline(text: object) -> str:
     """One line of user text, safe anywhere in a line, table cells included."""
-    one_line = " ".join(str(text).split())
-    return _INLINE.sub(r"\\\1", html.escape(one_line, quote=False))
+    return _text(" ".join(str(text).split()), in_table=True)
 
 
 def block(text: object, prefix: str = "") -> str:
     """Several lines of user text, each starting with `prefix` (e.g. "> " for a quote), kept as text."""
     lines = []
     for line in str(text).strip().splitlines() or [""]:
-        safe = _INLINE.sub(r"\\\1", html.escape(line.strip(), quote=False))
+        safe = _text(line.strip(), in_table=False)
         safe = _BLOCK_MARK.sub(r"\\\1", _LIST_NUMBER.sub(r"\1\\\2", safe))
         lines.append((prefix + safe).rstrip())
     return "\n".join(lines)

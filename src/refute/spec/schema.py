@@ -28,7 +28,7 @@ MAX_SEEDS = 10_000
 # study needs): concrete conditions per hypothesis, weight snapshots per run, logged evaluations per run.
 MAX_CONDITIONS = 1_000
 MAX_SNAPSHOTS = 1_000
-MAX_EVALUATIONS = 100_000
+MAX_EVALUATIONS = 1_000_000
 
 
 def _expand_shorthand(value: Any) -> Any:

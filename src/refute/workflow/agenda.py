@@ -155,6 +155,29 @@ class Agenda:
             self._costs[h, b - a] = costs.job_cost(self.runs[h], b - a)
         return self._costs[h, b - a]
 
+    def memory_warnings(self, limit_mb: int | None = None) -> list[str]:
+        """A line per run whose training job needs more memory than `limit_mb` (default: this machine's),
+        with the seeds per job that would fit: local Snakemake does not enforce mem_mb, so such a job would
+        start and be killed."""
+        limit_mb = limit_mb or machine_memory_mb()
+        if not limit_mb:
+            return []
+        out = []
+        for h in sorted(self.runs):
+            where = "cuda" if self.compute[h].device == "cuda" else "cpu"
+            need = max(costs.mem_mb(self.job_cost(h, lo, hi), where) for lo, hi in self.chunks[h])
+            if need <= limit_mb:
+                continue
+            fits = [k for k in range(len(self.runs[h].seeds), 0, -1)
+                    if costs.mem_mb(self.job_cost(h, 0, k), where) <= limit_mb]
+            users = ", ".join(f"{i}:{c}" for i, c in self.users[h])
+            advice = (f"train at most {fits[0]} seeds per job (compute: {{seeds_per_job: {fits[0]}}}, or "
+                      f"--config seeds_per_job={fits[0]})" if fits else "even one seed does not fit: a smaller model, "
+                      "or a machine (or cluster partition) with more memory")
+            out.append(f"warning: {users} needs {need:,} MB per training job, more than the {limit_mb:,} MB here; "
+                       + advice)
+        return out
+
     def resources(self, wildcards, threads: int = 1) -> dict:
         """Scheduler resources of one training job (a whole run, or one chunk of its seeds)."""
         h = wildcards.run
@@ -175,6 +198,16 @@ class Agenda:
         cost = self.job_cost(wildcards.run, wildcards.get("lo"), wildcards.get("hi"))
         where = "cuda" if self.compute[wildcards.run].device == "cuda" else "cpu"
         return "tiny_train" if costs.estimated_seconds(cost, where) < self.tiny_job_s else None
+
+
+def machine_memory_mb() -> int | None:
+    """This machine's physical memory in MB (None where it cannot be read)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _note(log: str | Path | None, line: str) -> None:

@@ -152,6 +152,7 @@ def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = No
             lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1])
         lines.append("")
 
+    lines += plan.memory_warnings()
     kinds = {}
     for j in jobs:
         kinds[j.kind] = kinds.get(j.kind, 0) + 1
