@@ -39,6 +39,17 @@ def new_project(root: Path) -> Path:
     return root
 
 
+def start_until_checkpoint(project: Path) -> subprocess.Popen:
+    """Snakemake running on `project` in its own session, returned once its train job has saved a checkpoint."""
+    job = subprocess.Popen([*SNAKEMAKE, "-d", str(project)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=ENV, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list(project.glob("results/runs/*/checkpoint.pt")) and time.monotonic() < deadline:
+        assert job.poll() is None, "Snakemake ended before its train job wrote a checkpoint"
+        time.sleep(0.05)
+    return job
+
+
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
     clean = new_project(tmp_path_factory.mktemp("clean"))
@@ -47,12 +58,7 @@ def projects(tmp_path_factory):
 
     killed = new_project(tmp_path_factory.mktemp("killed"))
     before = files(killed)
-    job = subprocess.Popen([*SNAKEMAKE, "-d", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env=ENV, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not list(killed.glob("results/runs/*/checkpoint.pt")) and time.monotonic() < deadline:
-        assert job.poll() is None, "Snakemake ended before its train job wrote a checkpoint"
-        time.sleep(0.05)
+    job = start_until_checkpoint(killed)
     os.killpg(job.pid, signal.SIGKILL)  # Snakemake and its train job, without warning
     job.wait()
     after_kill = files(killed)
@@ -174,12 +180,7 @@ def test_a_killed_workflow_takes_its_jobs_with_it_and_status_names_the_stale_loc
     from refute.loop.status import STALE_LOCK, status
 
     project = new_project(tmp_path)
-    job = subprocess.Popen([*SNAKEMAKE, "-d", str(project)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env=ENV, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not list(project.glob("results/runs/*/checkpoint.pt")) and time.monotonic() < deadline:
-        assert job.poll() is None, "Snakemake ended before its train job wrote a checkpoint"
-        time.sleep(0.05)
+    job = start_until_checkpoint(project)
     assert train_jobs(project), "no training job found"
     os.kill(job.pid, signal.SIGKILL)  # Snakemake alone: its training job is left behind
     job.wait()
