@@ -74,8 +74,10 @@ def write_plan_file(hyp, results: Path) -> Path:
     from refute import io
     from refute.layout import Layout
 
+    from refute.spec.plan import write_plan
+
     path = Layout(results).plan_file(hyp.digest())
-    io.write_json(path, hyp.model_dump(mode="json"))
+    write_plan(hyp, path)
     return path
 
 

@@ -159,3 +159,15 @@ print("torch" in sys.modules, "scipy.stats" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False False"
+
+
+def test_a_plan_read_back_from_its_file_is_the_same_plan_in_the_same_order(tmp_path):
+    """Conditions keep the order the hypothesis gives them (tables and reports list them so), and the
+    plan's name (its digest) does not depend on how its file is laid out."""
+    from refute.spec.plan import read_plan, write_plan
+
+    plan = load_hypothesis(ROOT / "hypotheses" / "wd-grok-mod17.yaml")
+    write_plan(plan, tmp_path / "plan.json")
+    again = read_plan(tmp_path / "plan.json")
+    assert again == plan and again.digest() == plan.digest()
+    assert list(again.conditions) == list(again.runs) == ["wd1", "wd0", "small-init"]

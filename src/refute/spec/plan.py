@@ -69,6 +69,14 @@ class Plan(Params):
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def write_plan(plan: Plan, path: str | Path) -> None:
+    """Write a plan file. Keys keep the file's order (conditions are listed, and reported, in the order the
+    hypothesis gives them); the name comes from `Plan.digest`, which does not depend on it."""
+    from refute import io
+
+    io.write_text(path, plan.model_dump_json(indent=1) + "\n")
+
+
 def read_plan(path: str | Path) -> Plan:
     """A plan file written by the workflow (see refute.layout)."""
     from refute import io

@@ -17,7 +17,7 @@ from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
 from refute.spec.loader import load_all
 from refute.layout import PROBE_RECORD, PROBE_VALUES, RUN_RECORD, SNAPSHOTS, WEIGHTS, Layout
-from refute.spec.plan import Plan
+from refute.spec.plan import Plan, write_plan
 
 if TYPE_CHECKING:
     from refute.spec.schema import RunSpec
@@ -128,7 +128,7 @@ class Agenda:
     # its timestamp never makes later jobs rerun.
     def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
         plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
-        io.write_json(path, plan.model_dump(mode="json"))
+        write_plan(plan, path)
         _note(log, f"plan of {plan.id} ({plan.file}, sha256 {plan.file_sha256[:12]})")
 
     def write_run_spec(self, h: str, path: str | Path, log: str | Path | None = None) -> None:
