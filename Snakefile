@@ -28,8 +28,8 @@ else:
 
 
 # Validation happens here, at parse time: a bad file stops the workflow before any job runs. Nothing is
-# written here: plans and run specs are written by local jobs (rules/plan.smk), so a dry run, --lint or
-# --summary leaves results/ as it was.
+# written here, so a dry run, --lint or --summary leaves results/ as it was: the files the jobs read
+# (each hypothesis's plan, each run's and probe job's spec) are written when jobs are about to run (onstart).
 # `seeds_per_job` caps the seeds trained per job (e.g. `--config seeds_per_job=8`, or in a profile).
 AGENDA = load_agenda(
     HYPOTHESES,
@@ -62,11 +62,14 @@ wildcard_constraints:
     id="[a-z0-9][a-z0-9_-]*",
 
 
-include: "rules/plan.smk"
 include: "rules/train.smk"
 include: "rules/probes.smk"
 include: "rules/stats.smk"
 include: "rules/report.smk"
+
+
+onstart:
+    AGENDA.write_inputs()
 
 
 rule all:

@@ -48,7 +48,6 @@ rule report:
 rule index:
     """The agenda index: every hypothesis, its verdict and lineage, and the prediction scoreboard."""
     input:
-        plans=AGENDA.plan_files(),
         reports=expand(str(L.hypothesis_file("{id}", layout.REPORT_HTML)), id=sorted(AGENDA.hypotheses)),
         verdicts=expand(str(L.hypothesis_file("{id}", layout.VERDICT)), id=sorted(AGENDA.hypotheses)),
     output:
@@ -64,7 +63,8 @@ rule index:
         "../envs/report.yaml"
     params:
         py=PY,
+        plans=AGENDA.plan_files(),
         # the results folder, from this job's own files
         results=lambda wc, output: str(Path(output.md).parent),
     shell:
-        "{params.py:q} -m refute.jobs index --results {params.results:q} --plans {input.plans:q} > {log:q} 2>&1"
+        "{params.py:q} -m refute.jobs index --results {params.results:q} --plans {params.plans:q} > {log:q} 2>&1"

@@ -1,7 +1,6 @@
 rule stats:
     """Gather runs and probes, reduce each run, test each prediction, decide the verdict of one hypothesis."""
     input:
-        plan=lambda wc: AGENDA.plan_file(wc.id),
         metrics=lambda wc: AGENDA.run_outputs(wc.id, layout.METRICS),
         meta=lambda wc: AGENDA.run_outputs(wc.id, layout.RUN_RECORD),
         probes=lambda wc: AGENDA.probe_outputs(wc.id),
@@ -26,7 +25,10 @@ rule stats:
         runtime=10,
     params:
         py=PY,
+        # The plan file, written when the workflow starts: named by its content, so an edited hypothesis
+        # changes this parameter, and the statistics rerun.
+        plan=lambda wc: AGENDA.plan_file(wc.id),
         # the results folder, from this job's own files
         results=lambda wc, output: str(Path(output.verdict).parent.parent),
     shell:
-        "{params.py:q} -m refute.jobs stats {input.plan:q} --results {params.results:q} > {log:q} 2>&1"
+        "{params.py:q} -m refute.jobs stats {params.plan:q} --results {params.results:q} > {log:q} 2>&1"

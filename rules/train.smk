@@ -7,9 +7,6 @@
 
 rule train:
     """Train every seed of one run (one condition) as a single seed-batched model."""
-    input:
-        # ancient: the spec is content-addressed; rewriting it (same bytes) never retrains.
-        spec=ancient(str(L.run_file("{run}", layout.RUN_SPEC))),
     output:
         **{name: str(L.run_file("{run}", f)) for name, f in layout.RUN_OUTPUT_NAMES.items()},
     log:
@@ -31,10 +28,12 @@ rule train:
         train_device=lambda wc, threads: AGENDA.resources(wc, threads)["train_device"],
     params:
         py=PY,
+        # written when the workflow starts; content-addressed (its name is the run hash), so not an input
+        spec=lambda wc: str(L.run_file(wc.run, layout.RUN_SPEC)),
         out=lambda wc: str(L.run_dir(wc.run)),
         seeds=[],
     shell:
-        "{params.py:q} -m refute.jobs train {input.spec:q} --out {params.out:q} --threads {threads}"
+        "{params.py:q} -m refute.jobs train {params.spec:q} --out {params.out:q} --threads {threads}"
         " --device {resources.train_device} {params.seeds:q} > {log:q} 2>&1"
 
 
@@ -51,6 +50,7 @@ use rule train as train_chunk with:
         hi=r"\d+",
     params:
         py=PY,
+        spec=lambda wc: str(L.run_file(wc.run, layout.RUN_SPEC)),
         out=lambda wc: str(L.chunk_dir(wc.run, wc.lo, wc.hi)),
         # positions lo..hi-1 of the run's seed list
         seeds=lambda wc: ["--seeds", f"{wc.lo}:{wc.hi}"],

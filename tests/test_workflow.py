@@ -53,7 +53,7 @@ def project(tmp_path, tiny):
 
 @pytest.mark.slow
 def test_dag_runs_to_a_verdict_and_reruns_only_what_changed(project, tiny):
-    assert planned_jobs(project) == {"plan": 1, "run_spec": 2, "train": 2, "stats": 1, "report": 1, "index": 1}
+    assert planned_jobs(project) == {"train": 2, "stats": 1, "report": 1, "index": 1}
 
     out = snakemake(project)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -75,13 +75,12 @@ def test_dag_runs_to_a_verdict_and_reruns_only_what_changed(project, tiny):
     spec = yaml.safe_load(path.read_text())
     spec["predictions"][0]["threshold"] = 0.4
     write_yaml(path, spec)
-    # (a new plan: the plan file is named by its content)
-    assert planned_jobs(project) == {"plan": 1, "stats": 1, "report": 1, "index": 1}
+    assert planned_jobs(project) == {"stats": 1, "report": 1, "index": 1}
 
     # Changing one condition's training retrains exactly that condition.
     spec["conditions"]["small"]["model.params.width"] = 20
     write_yaml(path, spec)
-    assert planned_jobs(project) == {"plan": 1, "run_spec": 1, "train": 1, "stats": 1, "report": 1, "index": 1}
+    assert planned_jobs(project) == {"train": 1, "stats": 1, "report": 1, "index": 1}
 
 
 def test_an_invalid_file_stops_the_dag_before_any_job(tmp_path, tiny):
@@ -102,8 +101,7 @@ def test_probes_run_in_the_dag_feed_predictions_and_rerun_only_when_their_inputs
     tiny["predictions"].append({"id": "concentrated", "kind": "threshold", "condition": "default", "reduce": "final",
                                 "metric": "freq/top_k_fraction@embed", "threshold": 0.1, "direction": "greater"})
     path = write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
-    assert planned_jobs(tmp_path) == {"plan": 1, "run_spec": 1, "probe_spec": 2, "train": 1, "probe": 2, "stats": 1,
-                                      "report": 1, "index": 1}
+    assert planned_jobs(tmp_path) == {"train": 1, "probe": 2, "stats": 1, "report": 1, "index": 1}
 
     out = snakemake(tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -124,8 +122,8 @@ def test_probes_run_in_the_dag_feed_predictions_and_rerun_only_when_their_inputs
     tiny["probes"][0]["id"] = "fourier"
     tiny["predictions"][-1]["metric"] = "fourier/top_k_fraction@embed"
     write_yaml(path, tiny)
-    assert planned_jobs(tmp_path) == {"plan": 1, "stats": 1, "report": 1, "index": 1}
+    assert planned_jobs(tmp_path) == {"stats": 1, "report": 1, "index": 1}
     # Changing a probe's parameters reruns that probe only, not training.
     tiny["probes"][0]["top_k"] = 3
     write_yaml(path, tiny)
-    assert planned_jobs(tmp_path) == {"plan": 1, "probe_spec": 1, "probe": 1, "stats": 1, "report": 1, "index": 1}
+    assert planned_jobs(tmp_path) == {"probe": 1, "stats": 1, "report": 1, "index": 1}

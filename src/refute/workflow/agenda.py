@@ -16,7 +16,7 @@ from refute.scaling import costs
 from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
 from refute.spec.loader import load_all
-from refute.layout import PROBE_RECORD, PROBE_VALUES, RUN_RECORD, SNAPSHOTS, WEIGHTS, Layout
+from refute.layout import PROBE_RECORD, PROBE_SPEC, PROBE_VALUES, RUN_RECORD, RUN_SPEC, SNAPSHOTS, WEIGHTS, Layout
 from refute.spec.plan import Plan, write_plan
 
 if TYPE_CHECKING:
@@ -122,10 +122,22 @@ class Agenda:
         runs = [job.run] + ([job.reference] if job.reference else [])
         return [str(self.layout.run_file(r, name)) for r in runs for name in (RUN_RECORD, WEIGHTS, SNAPSHOTS)]
 
-    # --- what the light local rules write ------------------------------------------------------------------
-    # Written by jobs, never at parse time, so `snakemake -n`, `--lint`, `--summary` and `refute plan` write
-    # nothing. Each file is content-addressed (named by a hash of what it holds), so it is written once and
-    # its timestamp never makes later jobs rerun.
+    # --- what the jobs read, written when the workflow starts ---------------------------------------------
+    # Never at parse time, so `snakemake -n`, `--lint`, `--summary` and `refute plan` write nothing. Each file
+    # is content-addressed (named by a hash of what it holds), so it is written once, is not a rule's input
+    # (its timestamp never reruns anything) and reaches the jobs as a parameter.
+    def write_inputs(self) -> None:
+        """Every plan file and run or probe spec that is not on disk yet (Snakemake's onstart)."""
+        for hyp_id in self.hypotheses:
+            if not Path(self.plan_file(hyp_id)).exists():
+                self.write_plan(self.digests[hyp_id], self.plan_file(hyp_id))
+        for h in self.runs:
+            if not self.layout.run_file(h, RUN_SPEC).exists():
+                self.write_run_spec(h, self.layout.run_file(h, RUN_SPEC))
+        for h in self.probes:
+            if not (self.layout.probe_dir(h) / PROBE_SPEC).exists():
+                self.write_probe_spec(h, self.layout.probe_dir(h) / PROBE_SPEC)
+
     def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
         plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
         write_plan(plan, path)
