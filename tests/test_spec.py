@@ -171,3 +171,14 @@ def test_a_plan_read_back_from_its_file_is_the_same_plan_in_the_same_order(tmp_p
     again = read_plan(tmp_path / "plan.json")
     assert again == plan and again.digest() == plan.digest()
     assert list(again.conditions) == list(again.runs) == ["wd1", "wd0", "small-init"]
+
+
+def test_run_hashes_and_registered_plans_of_the_bundled_hypotheses_do_not_move():
+    """A run's hash names its stored results, and a registered plan's hash decides whether a verdict is still
+    pre-registered: a refactoring that changed either would retrain everything or make every verdict post hoc."""
+    from refute.stats import preregistration
+
+    plan = load_hypothesis(ROOT / "hypotheses" / "grokking-weight-decay.yaml")
+    assert plan.runs == {"wd1": "9b507e98be0a2934", "wd0": "03e698ccf963b32d"}
+    assert preregistration.digest(preregistration.plan_of(plan)) == \
+        "b1013e7e58d35c4fc6378fe1274b4df404d01007d431f43a4f92a0e6226be421"

@@ -23,8 +23,8 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, WrapValidator, field_serializer,
-                      field_validator, model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, WrapValidator,
+                      field_validator, model_serializer, model_validator)
 
 # Names a hypothesis gives things (ids of hypotheses, predictions, probes, alternatives): safe as folder names.
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -221,7 +221,7 @@ class ComponentRef(Params):
     Subclasses set `registry` (a ClassVar) to the kind's registry."""
 
     name: str
-    params: Params = Field(default_factory=dict, validate_default=True)
+    params: SerializeAsAny[Params] = Field(default_factory=dict, validate_default=True)
     registry: ClassVar[Registry]
 
     @model_validator(mode="before")
@@ -236,6 +236,14 @@ class ComponentRef(Params):
             raise unknown_name(cls.registry, "name", value)
         return value
 
+    @model_serializer(mode="wrap")
+    def _dump(self, handler, info):
+        data = handler(self)
+        # Parameters all at their defaults are the default: left out when defaults are (pre-registration).
+        if info.exclude_defaults and data.get("params") == {}:
+            data.pop("params")
+        return data
+
     @field_validator("params", mode="before")
     @classmethod
     def _params(cls, value: Any, info: ValidationInfo) -> Any:
@@ -249,9 +257,6 @@ class ComponentRef(Params):
             value = value.model_dump()
         return schema.model_validate({} if value is None else value)
 
-    @field_serializer("params")
-    def _dump_params(self, params: Params, info):
-        return params.model_dump(mode=info.mode)
 
 
 def flat(registry: Registry, key: str = "name") -> Any:
