@@ -94,3 +94,15 @@ def test_refute_plan_prints_the_plan(project, calibrated, capsys):
     assert "Plan for tiny" in capsys.readouterr().out
     assert cli.main([*args[:1], "nope", *args[2:]]) == 1
     assert "refute: no hypothesis with id 'nope'" in capsys.readouterr().err
+
+
+def test_read_only_commands_write_nothing_under_results(tmp_path, tiny, calibrated, monkeypatch):
+    """check, plan and status read; only a run writes results (a calibration is cached outside results/)."""
+    from conftest import ROOT
+
+    write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check"]) == 0
+    assert cli.main(["plan"]) == 0
+    assert cli.main(["status", "--snakefile", str(ROOT / "Snakefile")]) == 0
+    assert not (tmp_path / "results").exists()
