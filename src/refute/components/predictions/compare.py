@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import Field
 
 from refute.components.predictions import PREDICTIONS
-from refute.components.predictions import exact, power
+from refute.components.predictions import power
 from refute.components.predictions import Directional, TestResult, Unit, paired, undefined, values
 from refute.components.predictions.resampling import bootstrap_ci
 
@@ -85,8 +85,11 @@ def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResu
     if pred.test == "welch":
         est = float(np.mean(a) - np.mean(b))
         if np.var(a) == 0 and np.var(b) == 0:
-            # Both groups constant: a t statistic would be infinite; what the runs show is the ordering.
-            return exact.two_groups(est, len(a), len(b), pred.direction, level, f"difference of means ({label})", n)
+            # Both groups constant: the t statistic is infinite and the difference is known exactly.
+            p = _degenerate_p(est, pred.direction)
+            return TestResult("Welch t-test", float(np.sign(est) * np.inf) if est else 0.0, p, est, (est, est),
+                              f"difference of means ({label})", n, notes=["no variance in either group"],
+                              ci_level=level)
         res = stats.ttest_ind(a, b, equal_var=False, alternative=alt)
         ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
         sd = power.pooled_sd(a, b)
@@ -111,8 +114,11 @@ def _paired(pred: Compare, d: np.ndarray, n: dict[str, int], label: str, level: 
         return undefined(pred.test, label, n, "fewer than 2 seeds measured in both conditions")
     if pred.test == "paired_t":
         est = float(np.mean(d))
-        if np.var(d) == 0:  # every seed differs by the same amount
-            return exact.one_sample(est, len(d), pred.direction, level, f"mean per-seed difference ({label})", n)
+        if np.var(d) == 0:
+            return TestResult("paired t-test", float(np.sign(est) * np.inf) if est else 0.0,
+                              _degenerate_p(est, pred.direction), est, (est, est),
+                              f"mean per-seed difference ({label})", n, notes=["every seed differs by the same amount"],
+                              ci_level=level)
         res = stats.ttest_1samp(d, 0.0, alternative=pred.direction)
         ci = stats.ttest_1samp(d, 0.0).confidence_interval(level)
         sd = float(np.std(d, ddof=1))
@@ -150,3 +156,11 @@ def pseudomedian(v: np.ndarray) -> np.ndarray:
 def _hl_shift(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     diffs = x[..., :, None] - y[..., None, :]
     return np.median(diffs.reshape(*diffs.shape[:-2], -1), axis=-1)
+
+
+def _degenerate_p(est: float, direction: str) -> float:
+    if direction == "greater":
+        return 0.0 if est > 0 else 1.0
+    if direction == "less":
+        return 0.0 if est < 0 else 1.0
+    return 0.0 if est != 0 else 1.0
