@@ -332,3 +332,17 @@ def test_a_file_with_many_mistakes_lists_them_all_each_with_a_line(tmp_path):
     got = {(i.line, i.field) for i in issues}
     assert {(1, "id"), (4, "task.params.p"), (5, "model.params.widht"), (6, "train.lr"), (7, "seeds")} <= got, got
     assert all(i.file == str(path) and i.line >= 1 and i.field for i in issues)
+
+
+def test_a_seed_or_a_sweep_value_listed_twice_is_an_error_not_a_repeated_run(tmp_path, tiny):
+    """seeds [0, 0, 1, 1] would train seed 0 twice and count its rows twice in every reduction."""
+    tiny["seeds"] = [0, 0, 1, 1]
+    path = write_yaml(tmp_path / "h.yaml", tiny)
+    with pytest.raises(SpecError) as exc:
+        load_hypothesis(path)
+    assert "seeds: seed(s) [0, 1] listed more than once" in str(exc.value) and f"{path}:" in str(exc.value)
+
+    tiny["seeds"] = 3
+    tiny["sweep"] = {"train.lr": [0.01, 0.02, 0.01]}
+    with pytest.raises(SpecError, match=r"sweep: train.lr: value\(s\) \[0.01\] listed more than once"):
+        load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
