@@ -130,7 +130,7 @@ def status(results: str | Path = "results", snakefile: str | Path = "Snakefile",
     for hid in hypotheses_in(plans, results):
         plan = plan_of(hid, {local(f): v for f, v in plans.items()}, str(workdir / results))
         decision = records.read(workdir / results, hid) if records.analysed(workdir / results, hid) else None
-        runs = [f"{results}/runs/{r}/" for r in plan.runs.values()] if plan else []
+        runs = [f"{Layout(results).run_dir(r)}/" for r in plan.runs.values()] if plan else []
         found[hid] = (plan, decision, [f"{results}/{hid}/", *runs])
     refines = {hid: (p.hypothesis.refines if p else d.verdict.refines if d else None)
                for hid, (p, d, _) in found.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 POLL_S = 1.0
@@ -61,7 +62,7 @@ def exit_with_workflow(log=print) -> int | None:
 
     def watch() -> None:
         while alive(pid):
-            threading.Event().wait(POLL_S)
+            time.sleep(POLL_S)
         log(f"the workflow (Snakemake, pid {pid}) is gone: stopping this job; a rerun resumes from its checkpoint")
         os._exit(143)
 

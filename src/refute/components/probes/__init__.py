@@ -129,6 +129,16 @@ def check_site(site: str, anatomy: Architecture, model: str, field: str = "site"
     return []
 
 
+def chosen_sites(sites: list[str] | None, anatomy: Architecture) -> list[str]:
+    """The sites a probe with an optional `sites:` list reads: those listed, else every site of the model."""
+    return list(sites) if sites is not None else list(anatomy.sites)
+
+
+def check_sites(sites: list[str] | None, anatomy: Architecture, model: str) -> list[str]:
+    """Problems with an optional `sites:` list (each must be a site of the model)."""
+    return [m for s in (sites or []) for m in check_site(s, anatomy, model, "sites")]
+
+
 @dataclass
 class ProbeContext:
     """One probe evaluation: a run's model with its weights at `step`, and the task's data."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from refute import io
-from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
+from refute.components.probes import ExampleParams, ProbeContext, Table, check_sites, chosen_sites
 from refute.components.probes.hooks import activations
 from refute.components.probes import PROBES, Probe
 
@@ -43,20 +43,16 @@ def participation_ratio(a: torch.Tensor) -> torch.Tensor:
 class Activations(Probe):
     """capture activations at named sites: norm, live fraction, effective dimension"""
 
-    @staticmethod
-    def _sites(p: ActivationParams, anatomy: Architecture) -> list[str]:
-        return list(p.sites) if p.sites is not None else list(anatomy.sites)
-
     def check(self, p: ActivationParams, run: RunSpec, anatomy: Architecture) -> list[str]:
-        return [m for s in (p.sites or []) for m in check_site(s, anatomy, run.model.name, "sites")]
+        return check_sites(p.sites, anatomy, run.model.name)
 
     def outputs(self, p: ActivationParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
-        return [(m, s) for s in Activations._sites(p, anatomy) for m in ("norm", "live_fraction", "participation_ratio")]
+        return [(m, s) for s in chosen_sites(p.sites, anatomy) for m in ("norm", "live_fraction", "participation_ratio")]
 
     def compute(self, p: ActivationParams, ctx: ProbeContext) -> Table:
         import torch
 
-        sites = Activations._sites(p, ctx.anatomy)
+        sites = chosen_sites(p.sites, ctx.anatomy)
         x, _ = ctx.examples(p.split, p.max_examples)
         _, acts = activations(ctx.model, x, sites)
         t = Table(ctx.seeds)

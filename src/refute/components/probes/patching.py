@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
+from refute.components.probes import ExampleParams, ProbeContext, Table, check_sites, chosen_sites
 from refute.components.tasks import task_info
 from refute.components.probes.hooks import activations, forward
 from refute.components.probes import PROBES, Probe
@@ -100,12 +100,8 @@ def patch_hook(clean: torch.Tensor, unit: int | None = None):
 class Patching(Probe):
     """how much of the clean behaviour each site carries into a corrupted run (recovery)"""
 
-    @staticmethod
-    def _sites(p: PatchingParams, anatomy: Architecture) -> list[str]:
-        return list(p.sites) if p.sites is not None else list(anatomy.sites)
-
     def check(self, p: PatchingParams, run: RunSpec, anatomy: Architecture) -> list[str]:
-        issues = [m for s in (p.sites or []) for m in check_site(s, anatomy, run.model.name, "sites")]
+        issues = check_sites(p.sites, anatomy, run.model.name)
         data = task_info(run.task)
         if data.objective != "classification":
             issues.append("patching measures a logit difference and needs a classification task")
@@ -115,7 +111,7 @@ class Patching(Probe):
         return issues
 
     def outputs(self, p: PatchingParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
-        return [("recovery", s) for s in Patching._sites(p, anatomy)] + [("clean_logit_diff", ""),
+        return [("recovery", s) for s in chosen_sites(p.sites, anatomy)] + [("clean_logit_diff", ""),
                                                                         ("corrupt_logit_diff", "")]
 
     def compute(self, p: PatchingParams, ctx: ProbeContext) -> Table:
@@ -127,7 +123,7 @@ class Patching(Probe):
         x, y, xc, yc = pair_examples(x, y, pool_x, pool_y, p.corrupt, p.seed)
         if len(x) == 0:
             raise ValueError(f"no example could be paired with a corrupted one ({p.corrupt}) of another answer")
-        sites = Patching._sites(p, ctx.anatomy)
+        sites = chosen_sites(p.sites, ctx.anatomy)
         out_clean, clean = activations(ctx.model, x, sites)
         ld_clean = logit_diff(out_clean, y, yc)
         ld_corr = logit_diff(forward(ctx.model, xc), y, yc)
