@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from refute.components.observables import OBSERVABLES
+from refute.components.observables import metric_names
 from refute.components.predictions.across_metrics import AcrossMetrics
-from refute.components.tasks import compatibility
+from refute.components.tasks import compatibility, task_info
 from refute.components.user import UserComponentError, folder_for, load_components
 from refute.dotted import set_dotted
 from refute.spec.errors import (LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize,
@@ -27,7 +27,7 @@ from refute.spec.hashing import run_hash
 from refute.spec.plan import Plan
 from refute.spec.probes import probe_issues, probe_jobs, probe_metrics
 from refute.spec.schema import MAX_CONDITIONS, RUN_FIELDS, Hypothesis, RunSpec
-from refute.registry import SLUG, user_code
+from refute.registry import SLUG, ComponentError, user_code
 from refute.spec.yamlfile import read_yaml
 
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
@@ -37,7 +37,7 @@ def metrics_of(run: RunSpec) -> list[str]:
     arch = blueprint(run).model
     names: list[str] = []
     for obs in run.observables:
-        names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run, arch)
+        names += metric_names(obs, run, arch)
     return names
 
 
@@ -167,14 +167,18 @@ def _cross_check(run: RunSpec) -> list[tuple[list, str]]:
     if why:
         return [(["model"], why)]
     try:
+        task_info(run.task)
+    except ComponentError as err:  # a user task breaking its contract
+        return [(["task"], str(err))]
+    try:
         arch = blueprint(run).model
-    except ValueError as err:
+    except (ValueError, ComponentError) as err:
         return [(["model"], str(err))]
     problems = []
     for i, obs in enumerate(run.observables):
         try:
-            OBSERVABLES.get(obs.name).impl.metric_names(obs, run, arch)
-        except ValueError as err:
+            metric_names(obs, run, arch)
+        except (ValueError, ComponentError) as err:
             problems.append((["observables", i], str(err)))
     return problems
 
