@@ -52,7 +52,7 @@ def fresh_registries():
     from refute.spec.vocabulary import KINDS
 
     saved = {r: dict(r._entries) for r in KINDS.values() if r.names()}  # names(): every built-in loaded
-    loaded, modules = set(user._loaded), set(sys.modules)
+    loaded, modules = dict(user._loaded), set(sys.modules)
     yield
     for registry, entries in saved.items():
         registry._entries.clear()

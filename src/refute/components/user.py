@@ -50,7 +50,9 @@ class UserComponentError(ValueError):
         super().__init__("\n".join(map(str, self.problems)))
 
 
-_loaded: set[str] = set()  # folders (resolved) and entry points already imported in this process
+# Folders (resolved) and entry points already imported in this process, with what went wrong: asked again,
+# a process gets the same answer, never a half-loaded vocabulary.
+_loaded: dict[str, list[Problem]] = {}
 
 
 def folder_for(hypotheses: str | Path = "hypotheses", override: str | Path | None = None) -> Path:
@@ -92,8 +94,9 @@ def _builtins() -> None:
 
 def _load_folder(folder: Path, problems: list[Problem]) -> list[str]:
     if str(folder) in _loaded:
+        problems += _loaded[str(folder)]
         return []
-    _loaded.add(str(folder))
+    mine = _loaded[str(folder)] = []
     modules = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
     helpers = sorted(p for p in folder.glob("_*.py") if p.name != "__init__.py")
     # One package per folder, named by its path, so two projects' modules never meet in sys.modules.
@@ -106,8 +109,8 @@ def _load_folder(folder: Path, problems: list[Problem]) -> list[str]:
     for path in modules:
         name = f"{package}.{path.stem}"
         if not path.stem.isidentifier():
-            problems.append(Problem(str(path), 0, "a component module's name must be a Python identifier "
-                                                  "(letters, digits, '_'), e.g. noisy_xor.py"))
+            mine.append(Problem(str(path), 0, "a component module's name must be a Python identifier "
+                                              "(letters, digits, '_'), e.g. noisy_xor.py"))
             continue
         try:
             spec = importlib.util.spec_from_file_location(name, path)
@@ -117,7 +120,8 @@ def _load_folder(folder: Path, problems: list[Problem]) -> list[str]:
             done.append(name)
         except Exception as err:  # noqa: BLE001 — any failure of user code is reported, not raised
             sys.modules.pop(name, None)
-            problems.append(_problem(err, path))
+            mine.append(_problem(err, path))
+    problems += mine
     return done
 
 
@@ -126,8 +130,9 @@ def _load_entry_points(problems: list[Problem]) -> list[str]:
     for ep in entry_points(group=GROUP):
         key = f"entry point {ep.name} = {ep.value}"
         if key in _loaded:
+            problems += _loaded[key]
             continue
-        _loaded.add(key)
+        mine = _loaded[key] = []
         try:
             ep.load()
             done.append(ep.value)
@@ -135,8 +140,9 @@ def _load_entry_points(problems: list[Problem]) -> list[str]:
             where = _problem(err, None)
             dist = getattr(ep, "dist", None)
             origin = f"{key} (package {dist.name})" if dist is not None else key
-            problems.append(Problem(where.file if where.line else origin, where.line,
-                                    where.message if where.line else f"{origin}: {where.message}"))
+            mine.append(Problem(where.file if where.line else origin, where.line,
+                                where.message if where.line else f"{origin}: {where.message}"))
+        problems += mine
     return done
 
 
@@ -148,8 +154,9 @@ def _problem(err: BaseException, path: Path | None) -> Problem:
         return Problem(file, int(line), message) if line.isdigit() else Problem(str(path or "?"), 0, str(err))
     if isinstance(err, SyntaxError):
         return Problem(err.filename or str(path), err.lineno or 0, f"syntax error: {err.msg}")
-    # The innermost frame in the user's own file (else the last one): where the import went wrong.
-    frames = traceback.extract_tb(err.__traceback__)
+    # The innermost frame in the user's own file (else the innermost outside the import machinery): where
+    # the import went wrong.
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if not f.filename.startswith("<frozen")]
     mine = [f for f in frames if path is not None and Path(f.filename) == path] or frames[-1:]
     file, line = (mine[-1].filename, mine[-1].lineno) if mine else (str(path or "?"), 0)
     return Problem(file, line or 0, f"{type(err).__name__}: {err}")
