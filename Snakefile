@@ -10,6 +10,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import min_version
 
 from refute import layout
+from refute.components.user import ENV, folder_for
 from refute.layout import Layout
 from refute.workflow.agenda import TINY_JOB_S, load_agenda
 
@@ -17,14 +18,19 @@ min_version("8.10")
 
 HYPOTHESES = config.get("hypotheses", "hypotheses")
 RESULTS = config.get("results", "results")
+# The project's own components: `components/` beside the hypotheses folder, or `--config components=DIR`.
+COMPONENTS = folder_for(HYPOTHESES, config.get("components")).resolve()
 L = Layout(RESULTS)
 # How a rule starts python: the interpreter that runs Snakemake, so jobs see the same installed refute;
 # under `--sdm conda`, the rule's environment's python, with this workflow's src/ on the path (the envs
-# hold refute's dependencies, not refute). A list of words: rules quote each one ({params.py:q}).
+# hold refute's dependencies, not refute). A project with its own components names their folder, by
+# absolute path, in every job's command, so each job finds them wherever and however it starts.
+# A list of words: rules quote each one ({params.py:q}).
+ENVIRONMENT = [f"{ENV}={COMPONENTS}"] if COMPONENTS.is_dir() else []
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
-    PY = ["env", f"PYTHONPATH={Path(workflow.basedir) / 'src'}", "python"]
+    PY = ["env", f"PYTHONPATH={Path(workflow.basedir) / 'src'}", *ENVIRONMENT, "python"]
 else:
-    PY = [sys.executable]
+    PY = ["env", *ENVIRONMENT, sys.executable] if ENVIRONMENT else [sys.executable]
 
 
 # Validation happens here, at parse time: a bad file stops the workflow before any job runs. Nothing is
@@ -36,6 +42,7 @@ AGENDA = load_agenda(
     RESULTS,
     seeds_per_job=config.get("seeds_per_job"),
     tiny_job_s=float(config.get("tiny_job_seconds", TINY_JOB_S)),
+    components=COMPONENTS,
 )
 
 # Jobs this machine cannot hold (running locally): said before anything starts (a dry run says it in its plan).

@@ -44,7 +44,9 @@ def test_misspelled_field_is_rejected_with_file_line_and_hint(tmp_path):
         predictions:
           - {id: p, kind: threshold, condition: default, metric: val_acc, reduce: final, threshold: 0.5, direction: greater}
     """))
-    assert errors_of(path) == [f"{path}:10: train.weight_decy: unknown field (did you mean 'weight_decay'?)"]
+    assert errors_of(path) == [f"{path}:10: train.weight_decy: unknown field (did you mean 'weight_decay'?); train "
+                               "takes optimizer, lr, weight_decay, steps, batch_size, eval_every, schedule, grad_clip, "
+                               "snapshots"]
 
 
 def test_out_of_range_value_names_line_and_field(tmp_path, tiny):

@@ -8,6 +8,8 @@
     refute plan [ids]      the jobs, models, FLOPs and estimated wall time here, before anything runs
     refute refine <id>     draft the next experiment into hypotheses/ (runs nothing)
     refute report [id]     print (or --open) a hypothesis's report.html, or the agenda index
+    refute describe [KIND [NAME]]  every task, model, optimizer, observable, probe, reduction and prediction
+                           kind (built-in and the project's own), with each parameter's type, default and range
 
 Each subcommand is one small function registered with `@command(name, help, *arguments)`; adding a
 subcommand is adding one such function. Plain `snakemake` keeps working without any of this.
@@ -249,6 +251,27 @@ def report(a: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------- describe
+
+@command("describe", "the vocabulary: every component with each parameter's type, default, range and help",
+         arg("kind", nargs="?", help="task, model, optimizer, observable, probe, reduction, prediction, or "
+             "hypothesis (the file's own fields); default: every kind's names"),
+         arg("name", nargs="?", help="one component of that kind"),
+         HYPOTHESES,
+         arg("--components", default=None, help="the project's components folder (default: components/ beside "
+             "the hypotheses folder)"))
+def describe(a: argparse.Namespace) -> int:
+    from refute.spec.loader import load_project_components
+    from refute.spec.vocabulary import describe as text
+
+    load_project_components(a.hypotheses, a.components)
+    try:
+        print(text(a.kind, a.name))
+    except KeyError as err:
+        raise CommandError(err.args[0]) from None
+    return 0
+
+
 # --------------------------------------------------------------------------------------------- main
 
 def parser() -> argparse.ArgumentParser:
@@ -270,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv[:cut])
     a.passthrough = argv[cut + 1:]
     try:
+        if hasattr(a, "hypotheses"):
+            # The project's own components, before any hypothesis, plan or record names one of them.
+            from refute.spec.loader import load_project_components
+
+            load_project_components(a.hypotheses, getattr(a, "components", None))
         return a.func(a)
     except SpecError as err:
         print(f"refute: invalid hypothesis files:\n{err}", file=sys.stderr)

@@ -38,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--plans", nargs="+", required=True, help="every hypothesis's plan file")
     i.add_argument("--results", default="results")
     a = ap.parse_args(argv)
+    # The project's own components, from the folder the workflow names in every job's command
+    # ($REFUTE_COMPONENTS, absolute), and installed ones: before any spec, plan or record is read.
+    from refute.components.user import ENV, UserComponentError, load_components
+
+    try:
+        load_components(os.environ.get(ENV) or None)
+    except UserComponentError as err:
+        print(f"refute: user components cannot be loaded:\n{err}", file=sys.stderr)
+        return 1
     if a.stage in ("train", "probe"):
         from refute.workflow.parent import exit_with_workflow
 

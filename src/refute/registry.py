@@ -17,9 +17,11 @@ of its modules on first use, so adding a component means adding a module: nothin
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import pkgutil
+import sys
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -40,7 +42,9 @@ class Params(BaseModel):
     @classmethod
     def _no_booleans_as_numbers(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            # Only where pydantic would take a boolean for a number; elsewhere (text) its own type error stands.
             wrong = [k for k, v in data.items() if k in cls.model_fields and not _admits_bool(cls.model_fields[k].annotation)
+                     and _admits_number(cls.model_fields[k].annotation)
                      and any(isinstance(x, bool) for x in (v if isinstance(v, (list, tuple)) else [v]))]
             if wrong:
                 from pydantic import ValidationError
@@ -63,6 +67,15 @@ def _admits_bool(annotation: Any) -> bool:
     return any(_admits_bool(a) for a in get_args(annotation))
 
 
+def _admits_number(annotation: Any) -> bool:
+    """Whether a field's type takes an int or a float (which lax validation would read true/false as)."""
+    from typing import get_args
+
+    if annotation in (int, float):
+        return True
+    return any(_admits_number(a) for a in get_args(annotation))
+
+
 class ComponentError(TypeError):
     """A component that does not meet its kind's contract; the message names its file and line."""
 
@@ -77,6 +90,29 @@ class Entry(Generic[T]):
     impl: T  # an instance of the component's class (prediction kinds: the class itself)
     help: str
     source: str  # file:line of the component's class, for error messages
+    digest: str | None = None  # a user component's source digest (built-ins: None); see `source_digest`
+
+    @property
+    def builtin(self) -> bool:
+        return self.digest is None
+
+
+def source_digest(impl: Any) -> str | None:
+    """What a component's numbers follow from besides its parameters: its source. None for the package's
+    own components (their changes are versioned: TRAINER_VERSION, PROBE_VERSION), else a hash of the
+    module defining it and of the helper modules its loader says it shares (`__refute_shared__` on its
+    package: the `_*.py` files of a components folder)."""
+    module = getattr(impl, "__module__", "") or ""
+    if module.split(".")[0] == "refute":
+        return None
+    h = hashlib.sha256()
+    file = getattr(sys.modules.get(module), "__file__", None)
+    try:
+        h.update(open(file, "rb").read() if file else module.encode())
+    except OSError:
+        h.update(module.encode())
+    h.update(getattr(sys.modules.get(module.rpartition(".")[0]), "__refute_shared__", "").encode())
+    return h.hexdigest()[:16]
 
 
 def where(obj: Any) -> str:
@@ -146,8 +182,10 @@ class Registry(Generic[T]):
         def deco(impl):
             at = where(impl)
             if name in self._entries:
-                raise ComponentError(f"{at}: {self.kind} {name!r} is already registered by "
-                                     f"{self._entries[name].source}")
+                taken = self._entries[name]
+                by = "a built-in" if taken.builtin else "another component"
+                raise ComponentError(f"{at}: {self.kind} {name!r} is already taken by {by} ({taken.source}): "
+                                     "choose another name")
             p = params if params is not None else impl
             if not (isinstance(p, type) and issubclass(p, self.params_base)):
                 raise ComponentError(f"{at}: {self.kind} {name!r}: its parameters must be a class deriving from "
@@ -156,7 +194,7 @@ class Registry(Generic[T]):
                 check_contract(self.contract, impl, self.kind, name)
             obj = impl() if self.contract is not None and self._instantiate else impl
             doc = help or next(iter((impl.__doc__ or "").strip().splitlines()), "")
-            self._entries[name] = Entry(name, p, obj, doc, at)
+            self._entries[name] = Entry(name, p, obj, doc, at, source_digest(impl))
             return impl
 
         return deco
@@ -189,6 +227,35 @@ class Registry(Generic[T]):
     def entries(self) -> list[Entry[T]]:
         self._load()
         return [self._entries[n] for n in sorted(self._entries)]
+
+
+def user_code(obj: Any) -> dict[str, str]:
+    """Every user component a spec value names (a run spec, a hypothesis, anything holding component
+    references), as {"<kind>:<name>": source digest}; built-ins are left out, so a spec of built-ins gives {}."""
+    found: dict[str, str] = {}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, BaseModel):
+            entry = None
+            if isinstance(value, ComponentRef) and value.name in value.registry:
+                entry, kind = value.registry.get(value.name), value.registry.kind
+            for base, registry in Registry.flat_registries.items():
+                name = getattr(value, registry.key, None)
+                if isinstance(value, base) and isinstance(name, str) and name in registry:
+                    entry, kind = registry.get(name), registry.kind
+            if entry is not None and entry.digest is not None:
+                found[f"{kind}:{entry.name}"] = entry.digest
+            for field in type(value).model_fields:
+                visit(getattr(value, field))
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                visit(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                visit(v)
+
+    visit(obj)
+    return dict(sorted(found.items()))
 
 
 # --- references to components in a spec ---------------------------------------------------------------------

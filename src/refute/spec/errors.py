@@ -41,24 +41,49 @@ class LineMap:
             self._root = None
 
     def line(self, path: Iterable[Any]) -> int:
-        node, line = self._root, 1
+        return self._find(path)[0]
+
+    def written(self, path: list) -> str | None:
+        """The text as written of the value at `path` (of the key itself when the path ends in a key YAML
+        did not read as text, e.g. a condition named `no`); None where there is no such scalar."""
+        _, node, key = self._find(path)
+        target = key if path and not isinstance(path[-1], str) and key is not None else node
+        return target.value if isinstance(target, yaml.ScalarNode) else None
+
+    def _find(self, path: Iterable[Any]) -> tuple[int, Any, Any]:
+        """(line, value node, key node) of the field at `path`, as far as the document has it."""
+        node, key_node = self._root, None
         if node is None:
-            return 1
+            return 1, None, None
         line = node.start_mark.line + 1
         for key in path:
             if isinstance(node, yaml.MappingNode):
                 for k, v in node.value:
-                    if k.value == str(key):
-                        line, node = k.start_mark.line + 1, v
+                    if _same_key(k, key):
+                        line, node, key_node = k.start_mark.line + 1, v, k
                         break
                 else:
-                    return line
+                    return line, None, None
             elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-                node = node.value[key]
+                node, key_node = node.value[key], None
                 line = node.start_mark.line + 1
             else:
-                return line
-        return line
+                return line, None, None
+        return line, node, key_node
+
+
+def _same_key(node: Any, key: Any) -> bool:
+    """Whether a mapping's key node is `key` of the parsed data (a key YAML read as a boolean, number or
+    null is found by its value: `no` is False)."""
+    if node.value == str(key):
+        return True
+    if isinstance(key, str) or not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":str"):
+        return False
+    try:
+        value = yaml.safe_load(node.value)
+    except yaml.YAMLError:
+        return False
+    return value == key and type(value) is type(key)
 
 
 def data_path(data: Any, loc: tuple) -> list:
@@ -73,6 +98,8 @@ def data_path(data: Any, loc: tuple) -> list:
         if isinstance(node, dict) and key not in node and not last and key in (node.get("name"), node.get("kind")):
             continue  # a union tag (the value of the node's own name or kind), not a field
         if isinstance(node, dict) and key in node:
+            # pydantic reports a key YAML read as a boolean as 0 or 1: name the data's own key (False, not 0)
+            key = next((k for k in node if k == key and type(k) is type(key)), next(k for k in node if k == key))
             path.append(key)
             node = node[key]
         elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
@@ -165,9 +192,41 @@ def dotted(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path)
 
 
-def humanize(err: dict, allowed: list[str] | None = None) -> str:
-    """Turn a pydantic error into a short instruction."""
+def owner(data: Any, path: list) -> str:
+    """What holds the fields at `path` of `data`, in words for an error: a component's name, else the path."""
+    node, parent = data, None
+    for key in path:
+        parent = node
+        node = node.get(key) if isinstance(node, dict) else node[key] if isinstance(node, list) and \
+            isinstance(key, int) and 0 <= key < len(node) else None
+    if path and path[-1] == "params" and isinstance(parent, dict) and isinstance(parent.get("name"), str):
+        return parent["name"]
+    for tag in ("name", "kind"):
+        if isinstance(node, dict) and isinstance(node.get(tag), str):
+            return node[tag]
+    return dotted(path) if path else "a hypothesis"
+
+
+def yaml_type_hint(value: Any, written: str | None) -> str | None:
+    """Why a name or id is not text when YAML read it as a boolean, a number or null, and the fix."""
+    if isinstance(value, bool):
+        what = "a boolean"
+    elif isinstance(value, (int, float)):
+        what = "a number"
+    elif value is None:
+        what = "null (no value)"
+    else:
+        return None
+    text = written if written else str(value).lower()
+    return f"must be a valid string; YAML reads {text or 'an empty value'} as {what}: quote it ('{text}')"
+
+
+def humanize(err: dict, allowed: list[str] | None = None, where: str = "", written: str | None = None) -> str:
+    """Turn a pydantic error into a short instruction. For an unknown field, `allowed` lists the valid ones of
+    `where` (what holds them); `written` is the value's text as written (for type errors YAML caused)."""
     t, ctx, msg = err["type"], err.get("ctx", {}), err["msg"]
+    if t == "string_type" and (hint := yaml_type_hint(err.get("input"), written)):
+        return hint
     for kind, op in (("greater_than", ">"), ("greater_than_equal", ">="), ("less_than", "<"), ("less_than_equal", "<=")):
         if t == kind:
             bound = next(iter(ctx.values()))
@@ -179,7 +238,8 @@ def humanize(err: dict, allowed: list[str] | None = None) -> str:
     if t == "extra_forbidden":
         field = str(err["loc"][-1])
         hint = difflib.get_close_matches(field, allowed or [], n=1)
-        return "unknown field" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        takes = f"; {where or 'it'} takes {', '.join(allowed)}" if allowed else ""
+        return "unknown field" + (f" (did you mean {hint[0]!r}?)" if hint else "") + takes
     if t in ("union_tag_invalid", "union_tag_not_found"):
         expected = ctx.get("expected_tags", "")
         if t == "union_tag_not_found":

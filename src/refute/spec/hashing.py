@@ -1,4 +1,5 @@
-"""The hash a run is stored under: everything that determines its numbers, and the trainer's version.
+"""The hash a run is stored under: everything that determines its numbers, the trainer's version, and the
+source of any user component it uses.
 
 Kept apart from the loader so a training job can name its run without importing what validating a
 hypothesis needs (statistics, probes: ~0.7 s per job).
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import hashlib
 import json
+
+from refute.registry import user_code
 
 if TYPE_CHECKING:
     from refute.spec.schema import RunSpec
@@ -25,5 +28,11 @@ def run_hash(run: RunSpec) -> str:
     if not dump["train"].get("snapshots"):
         # No snapshots is the default; leaving it out keeps the hashes of runs that never asked for them.
         dump["train"].pop("snapshots", None)
-    blob = json.dumps({"trainer": TRAINER_VERSION, "run": dump}, sort_keys=True)
+    record = {"trainer": TRAINER_VERSION, "run": dump}
+    # A user component's source decides the numbers as much as its parameters: editing it names new runs.
+    # Built-ins add nothing here (their changes bump TRAINER_VERSION), which keeps their runs' hashes.
+    code = user_code(run)
+    if code:
+        record["code"] = code
+    blob = json.dumps(record, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

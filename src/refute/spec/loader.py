@@ -15,17 +15,19 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from refute.components.observables import OBSERVABLES
+from refute.components.observables import metric_names
 from refute.components.predictions.across_metrics import AcrossMetrics
-from refute.components.tasks import compatibility
+from refute.components.tasks import compatibility, task_info
+from refute.components.user import UserComponentError, folder_for, load_components
 from refute.dotted import set_dotted
-from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
+from refute.spec.errors import (LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize,
+                                owner)
 from refute.spec.blueprint import blueprint
 from refute.spec.hashing import run_hash
 from refute.spec.plan import Plan
 from refute.spec.probes import probe_issues, probe_jobs, probe_metrics
 from refute.spec.schema import MAX_CONDITIONS, RUN_FIELDS, Hypothesis, RunSpec
-from refute.registry import SLUG
+from refute.registry import SLUG, ComponentError, user_code
 from refute.spec.yamlfile import read_yaml
 
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}$")
@@ -35,7 +37,7 @@ def metrics_of(run: RunSpec) -> list[str]:
     arch = blueprint(run).model
     names: list[str] = []
     for obs in run.observables:
-        names += OBSERVABLES.get(obs.name).impl.metric_names(obs, run, arch)
+        names += metric_names(obs, run, arch)
     return names
 
 
@@ -44,7 +46,8 @@ def _issues(err: ValidationError, data: Any, lines: LineMap, file: str) -> list[
     for e in err.errors():
         path = error_path(data, e)
         allowed = allowed_fields(Hypothesis, data, path[:-1]) if e["type"] == "extra_forbidden" else None
-        out.append(SpecIssue(file, lines.line(path), dotted(path), humanize(e, allowed)))
+        message = humanize(e, allowed, owner(data, path[:-1]), lines.written(path))
+        out.append(SpecIssue(file, lines.line(path), dotted(path), message))
     return out
 
 
@@ -72,8 +75,9 @@ def plan_data(data: dict, file: str, lines: LineMap | None = None, sha256: str =
     if issues:
         raise SpecError(issues)
     runs = {c: run_hash(r) for c, r in conditions.items()}
+    code = user_code([spec, conditions])
     return Plan(hypothesis=spec, file=file, file_sha256=sha256, source=data, conditions=conditions, runs=runs,
-                probe_jobs=probe_jobs(spec, conditions, runs))
+                probe_jobs=probe_jobs(spec, conditions, runs), code=code)
 
 
 def _sweep_label(path: str, value: Any, leaves: list[str]) -> str:
@@ -150,8 +154,9 @@ def _expand_conditions(spec: Hypothesis, data: dict, lines: LineMap, file: str) 
                 where = next((w for p, w in sources.items() if path == p or path.startswith(p + ".")), None)
                 line = lines.line(where) if where else lines.line(error_path(run, e))
                 field = f"{dotted(where[:2])}: {path}" if where else path
-                allowed = allowed_fields(RunSpec, run, error_path(run, e)[:-1]) if e["type"] == "extra_forbidden" else None
-                issues.append(SpecIssue(file, line, field, humanize(e, allowed)))
+                at = error_path(run, e)
+                allowed = allowed_fields(RunSpec, run, at[:-1]) if e["type"] == "extra_forbidden" else None
+                issues.append(SpecIssue(file, line, field, humanize(e, allowed, owner(run, at[:-1]))))
     return conditions, issues
 
 
@@ -162,14 +167,18 @@ def _cross_check(run: RunSpec) -> list[tuple[list, str]]:
     if why:
         return [(["model"], why)]
     try:
+        task_info(run.task)
+    except ComponentError as err:  # a user task breaking its contract
+        return [(["task"], str(err))]
+    try:
         arch = blueprint(run).model
-    except ValueError as err:
+    except (ValueError, ComponentError) as err:
         return [(["model"], str(err))]
     problems = []
     for i, obs in enumerate(run.observables):
         try:
-            OBSERVABLES.get(obs.name).impl.metric_names(obs, run, arch)
-        except ValueError as err:
+            metric_names(obs, run, arch)
+        except (ValueError, ComponentError) as err:
             problems.append((["observables", i], str(err)))
     return problems
 
@@ -286,8 +295,19 @@ def file_name_issue(path: Path) -> SpecIssue | None:
                                        "(lower-case letters, digits, '-' and '_'; e.g. weight-decay-groks.yaml)")
 
 
-def load_all(directory: str | Path = "hypotheses") -> list[Plan]:
-    """Load and validate every hypothesis file in `directory`; raise one SpecError listing all problems."""
+def load_project_components(hypotheses: str | Path = "hypotheses", components: str | Path | None = None) -> None:
+    """Import the project's own components (see refute.components.user) before its hypotheses are read;
+    a module that cannot be loaded is a SpecError naming its file and line."""
+    try:
+        load_components(folder_for(hypotheses, components))
+    except UserComponentError as err:
+        raise SpecError([SpecIssue(p.file, p.line, "", p.message) for p in err.problems]) from None
+
+
+def load_all(directory: str | Path = "hypotheses", components: str | Path | None = None) -> list[Plan]:
+    """Load and validate every hypothesis file in `directory`, after the project's components (`components`,
+    default: the folder beside `directory`); raise one SpecError listing all problems."""
+    load_project_components(directory, components)
     hyps, issues = [], []
     for path in hypothesis_files(directory):
         if (bad := file_name_issue(path)) is not None:

@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_serializer
 
+from refute.components.probes import PROBES
 from refute.registry import Params
 from refute.spec.schema import Hypothesis, RunSpec
 
@@ -36,7 +37,12 @@ class ProbeJob(Params):
 
     @property
     def record(self) -> dict:
-        return {"version": PROBE_VERSION, "run": self.run, "reference": self.reference, "probe": self.params}
+        record = {"version": PROBE_VERSION, "run": self.run, "reference": self.reference, "probe": self.params}
+        # A user probe's source decides its numbers too (built-ins add nothing: their hashes stay).
+        entry = PROBES.get(self.params["name"])
+        if entry.digest is not None:
+            record["code"] = entry.digest
+        return record
 
     @property
     def hash(self) -> str:
@@ -53,6 +59,17 @@ class Plan(Params):
     conditions: dict[str, RunSpec] = Field(description="every concrete condition (named × swept) and its run spec")
     runs: dict[str, str] = Field(description="condition -> run hash")
     probe_jobs: list[ProbeJob] = Field(default_factory=list)
+    code: dict[str, str] = Field(
+        default_factory=dict, description="the source digest of every user component the plan uses ('<kind>:<name>'); "
+        "editing one names a new plan, so its statistics and report are redone")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # A plan of built-ins only is written (and hashed) as before user components existed.
+        data = handler(self)
+        if not data.get("code"):
+            data.pop("code", None)
+        return data
 
     @property
     def id(self) -> str:

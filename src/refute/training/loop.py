@@ -24,7 +24,7 @@ from refute.components.batches import Batches
 from refute.scaling import tuning
 from refute.training.checkpoint import Checkpoint, capture, restore
 from refute.components.models import build_model
-from refute.components.observables import OBSERVABLES, EvalContext
+from refute.components.observables import EvalContext, measure
 from refute.components.tasks import TaskData, build_task
 from refute.spec.blueprint import blueprint
 from refute.training.snapshots import Snapshots
@@ -52,7 +52,7 @@ def _observe(run: RunSpec, model, data, seeds: list[int], step: int, final: bool
     for obs in run.observables:
         every = obs.every or run.train.eval_every
         if step % every == 0 or final:
-            for metric, values in OBSERVABLES.get(obs.name).impl.compute(obs, ctx).items():
+            for metric, values in measure(obs, ctx).items():
                 out.append((metric, values.detach().double().cpu().numpy()))
     return out
 

@@ -234,14 +234,16 @@ def _merge_compute(requests: list, cap: int | None) -> RunCompute:
 
 
 def load_agenda(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
-                seeds_per_job: int | None = None, tiny_job_s: float = TINY_JOB_S) -> Agenda:
-    """Validate every hypothesis file (all errors at once) and plan the runs; exit with the errors
-    listed, file:line: field: message, before any job starts."""
+                seeds_per_job: int | None = None, tiny_job_s: float = TINY_JOB_S,
+                components: str | Path | None = None) -> Agenda:
+    """Validate every hypothesis file (all errors at once), after the project's components (`components`,
+    default: see refute.components.user.folder_for), and plan the runs; exit with the errors listed,
+    file:line: field: message, before any job starts."""
     if seeds_per_job is not None and (not isinstance(seeds_per_job, int) or seeds_per_job <= 0):
         print(f"refute: config seeds_per_job must be a positive integer, not {seeds_per_job!r}", file=sys.stderr)
         sys.exit(1)
     try:
-        agenda = Agenda(load_all(hypotheses), results, seeds_per_job, tiny_job_s)
+        agenda = Agenda(load_all(hypotheses, components), results, seeds_per_job, tiny_job_s)
     except SpecError as err:
         print(f"refute: invalid hypothesis files — nothing was run:\n{err}", file=sys.stderr)
         sys.exit(1)

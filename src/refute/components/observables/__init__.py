@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from refute.registry import Params, Registry, flat
+from refute.registry import ComponentError, Params, Registry, flat
 
 if TYPE_CHECKING:
     import torch
@@ -46,6 +46,34 @@ class Observable(ABC):
 OBSERVABLES: Registry[Observable] = Registry("observable", __name__, contract=Observable, params_base=ObservableParams)
 # An entry of `observables:` in a run spec: a name or {name, every, ...params}.
 ObservableSpec = flat(OBSERVABLES)
+
+
+def metric_names(p: ObservableParams, run: RunSpec, arch: Architecture) -> list[str]:
+    """The metrics observable `p` logs for `run`, checked against the contract (a list of names)."""
+    entry = OBSERVABLES.get(p.name)
+    names = entry.impl.metric_names(p, run, arch)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ComponentError(f"{entry.source}: observable {p.name!r}: metric_names() returned {names!r}; "
+                             "the contract is a list of metric names")
+    return names
+
+
+def measure(p: ObservableParams, ctx: EvalContext) -> dict[str, torch.Tensor]:
+    """Observable `p` at one evaluation point, checked against the contract: {metric: tensor [S]}, one value
+    per seed (a user observable that returns anything else is named by file and line)."""
+    import torch
+
+    entry = OBSERVABLES.get(p.name)
+    out = entry.impl.compute(p, ctx)
+    S = len(ctx.seeds)
+    bad = ("a dict" if not isinstance(out, dict) else
+           next((f"{k!r}: {tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__}" for k, v in out.items()
+                 if not isinstance(k, str) or not isinstance(v, torch.Tensor) or tuple(v.shape) != (S,)), None))
+    if bad is not None:
+        got = type(out).__name__ if not isinstance(out, dict) else bad
+        raise ComponentError(f"{entry.source}: observable {p.name!r}: compute() must return {{metric name: tensor of "
+                             f"shape ({S},)}}, one value per seed; got {got}")
+    return out
 
 
 def is_matrix(shape: tuple[int, ...]) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from refute.components.tasks import TASKS
+from refute.components.tasks import TASKS, built
 from refute.components.models import Architecture, architecture_of
 from refute.registry import SLUG, Params, Registry, flat
 
@@ -88,8 +88,7 @@ def address(probe: str, metric: str, site: str = "") -> str:
 @lru_cache(maxsize=32)
 def _task_data(task_json: str) -> "TaskData":
     task = json.loads(task_json)
-    entry = TASKS.get(task["name"])
-    return entry.impl.build(entry.params.model_validate(task["params"]))
+    return built(task["name"], TASKS.get(task["name"]).params.model_validate(task["params"]))
 
 
 def task_data(run: RunSpec) -> "TaskData":

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
-from refute.registry import ComponentRef, Params, Registry
+from refute.registry import ComponentError, ComponentRef, Params, Registry
 
 if TYPE_CHECKING:
     from refute.spec.schema import RunSpec
@@ -105,7 +105,23 @@ class TaskRef(ComponentRef):
 
 def build_task(task: TaskRef) -> TaskData:
     """A run spec's task data."""
-    return TASKS.get(task.name).impl.build(task.params)
+    return built(task.name, task.params)
+
+
+def built(name: str, params: Params) -> TaskData:
+    """Task `name`'s data, checked against its contract at this first use: a TaskData that looks like its
+    info() says (a user task that does not is named by file and line, before anything trains on it)."""
+    entry = TASKS.get(name)
+    data = entry.impl.build(params)
+    if not isinstance(data, TaskData):
+        raise ComponentError(f"{entry.source}: task {name!r}: build() returned {type(data).__name__}; "
+                             "the contract is a TaskData")
+    said, got = entry.impl.info(params), TaskInfo.of(data)
+    if said != got:
+        diff = ", ".join(f"{f} {getattr(said, f)!r} (data: {getattr(got, f)!r})"
+                         for f in TaskInfo.__dataclass_fields__ if getattr(said, f) != getattr(got, f))
+        raise ComponentError(f"{entry.source}: task {name!r}: build() gives data unlike what info() says: {diff}")
+    return data
 
 
 def task_info(task: TaskRef) -> TaskInfo:
@@ -117,7 +133,11 @@ def task_info(task: TaskRef) -> TaskInfo:
 def _task_info(task_json: str) -> TaskInfo:
     task = json.loads(task_json)
     entry = TASKS.get(task["name"])
-    return entry.impl.info(entry.params.model_validate(task["params"]))
+    info = entry.impl.info(entry.params.model_validate(task["params"]))
+    if not isinstance(info, TaskInfo):
+        raise ComponentError(f"{entry.source}: task {task['name']!r}: info() returned {type(info).__name__}; "
+                             "the contract is a TaskInfo")
+    return info
 
 
 def sized_split(n_total: int, n_train: int, n_val: int, seed: int):
