@@ -169,3 +169,131 @@ def test_relative_equivalence_matches_a_tost_on_b_scaled_values_when_b_is_known(
 def test_relative_and_ratio_equivalence_reject_ill_posed_claims(bad, message):
     with pytest.raises(ValidationError, match=message):
         pred(kind="equivalence", **bad)
+
+
+# --- optimum across a sweep ------------------------------------------------------------------------
+
+from refute.components.predictions.optimum import Optimum, best  # noqa: E402
+
+
+def test_the_optimum_is_the_grid_point_or_the_parabola_vertex():
+    x = np.array([0.001, 0.01, 0.1, 1.0])
+    y = (np.log10(x) - np.log10(0.02)) ** 2  # a parabola in log x with its minimum at 0.02
+    grid = Optimum(of="val_loss", at="min", over="train.lr")
+    assert best(grid, x, y) == (0.01, False)
+    assert best(grid.model_copy(update={"interpolate": "log_parabola"}), x, y)[0] == pytest.approx(0.02)
+    assert best(Optimum(of="acc", at="max", over="train.lr"), x, -y) == (0.01, False)
+    assert best(grid, x, -y) == (1.0, True)  # at the edge of the sweep: only a bound
+    assert np.isnan(best(grid, x[:1], y[:1])[0])
+
+
+@pytest.fixture
+def width_lr_sweep(tiny):
+    tiny["seeds"] = 6
+    tiny["sweep"] = {"model.params.width": [16, 32, 64, 128], "train.lr": [0.001, 0.003, 0.01, 0.03, 0.1]}
+    return tiny
+
+
+def planted_optimum(c, s, m, t):
+    """val_loss is a bowl in log lr whose bottom is at lr* = 0.32 / width (seed jitter ≈ 5%)."""
+    from test_analyse import noise
+
+    width = int(c.split("_")[0].split("=")[1])
+    lr = float(c.split("_")[1].split("=")[1])
+    best_lr = 0.32 / width * np.exp(0.05 * noise(f"w{width}", s, "opt"))
+    return 1.0 + (np.log10(lr) - np.log10(best_lr)) ** 2 + 0.001 * noise(c, s, m)
+
+
+def test_a_planted_argmin_scales_as_width_to_the_minus_one(tmp_path, width_lr_sweep):
+    import json
+
+    from conftest import analyse_file, write_yaml
+    from test_analyse import fake_runs
+
+    opt = {"of": "val_loss", "at": "min", "over": "train.lr", "interpolate": "log_parabola"}
+    width_lr_sweep["predictions"] = [
+        {"id": "lr-scales", "kind": "power_law", "metric": opt, "reduce": "final",
+         "x": {"param": "model.params.width"}, "exponent": {"low": -1.2, "high": -0.8}},
+        {"id": "wide-smaller", "kind": "compare", "conditions": ["width=128", "width=16"], "metric": opt,
+         "reduce": "final", "test": "paired_t", "scale": "ratio", "direction": "less", "min_ratio": 4.0},
+    ]
+    path = write_yaml(tmp_path / "h.yaml", width_lr_sweep)
+    fake_runs(tmp_path / "results", path, planted_optimum)
+    verdict = analyse_file(path, tmp_path / "results")
+    assert verdict["verdict"] == "SUPPORTED", verdict["reasons"]
+    preds = {p["id"]: p for p in json.loads((tmp_path / "results/tiny/predictions.json").read_text())}
+    law = preds["lr-scales"]
+    assert law["result"]["n"] == {"points": 24, "seeds": 6, "levels": 4}
+    assert law["result"]["estimate"] == pytest.approx(-1.0, abs=0.05)
+    assert len(law["conditions"]) == 20  # every run of the sweep was read
+    assert preds["wide-smaller"]["result"]["estimate"] == pytest.approx(16 / 128, rel=0.1)
+    reduced = pd.read_parquet(tmp_path / "results/tiny/reduced.parquet")
+    rows = reduced[reduced.prediction == "lr-scales"]
+    assert set(rows.condition) == {"width=16", "width=32", "width=64", "width=128"}
+    at16 = rows[rows.condition == "width=16"].value
+    assert at16.between(0.016, 0.024).all()  # interpolated between the grid points 0.01 and 0.03
+
+    from refute.report.markdown import write_report
+    assert "at which `val_loss` is lowest" in write_report("tiny", tmp_path / "results").read_text()
+
+
+def test_an_optimum_at_the_edge_of_the_sweep_is_noted(tmp_path, width_lr_sweep):
+    import json
+
+    from conftest import analyse_file, write_yaml
+    from test_analyse import fake_runs
+
+    width_lr_sweep["predictions"] = [
+        {"id": "lr-falls", "kind": "trend", "metric": {"of": "val_loss", "at": "max", "over": "train.lr"},
+         "reduce": "final", "x": {"param": "model.params.width"}, "direction": "less", "test": "spearman"}]
+    path = write_yaml(tmp_path / "h.yaml", width_lr_sweep)
+    fake_runs(tmp_path / "results", path, planted_optimum)  # the maximum of a bowl is at an edge
+    analyse_file(path, tmp_path / "results")
+    [p] = json.loads((tmp_path / "results/tiny/predictions.json").read_text())
+    assert any("lie at an edge of the swept train.lr" in n for n in p["result"]["notes"])
+
+
+def optimum_errors(tmp_path, tiny, **changes):
+    from conftest import write_yaml
+    from test_stats_spec import errors_of
+
+    tiny["sweep"] = {"model.params.width": [16, 32], "train.lr": [0.001, 0.01]}
+    p = {"id": "o", "kind": "trend", "reduce": "final", "x": {"param": "model.params.width"},
+         "direction": "less", "metric": {"of": "val_loss", "at": "min", "over": "train.lr"}}
+    for k, v in changes.items():
+        if isinstance(v, dict) and isinstance(p.get(k), dict):
+            p[k] = {**p[k], **v}
+        else:
+            p[k] = v
+    tiny["predictions"] = [p]
+    path = write_yaml(tmp_path / "h.yaml", tiny)
+    return path, errors_of(path)
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"metric": {"over": "train.weight_decay"}}, "predictions.0.metric.over", "has 1 value(s) of train.weight_decay"),
+    ({"metric": {"over": "train.nope"}}, "predictions.0.metric.over", "no field 'train.nope'"),
+    ({"metric": {"interpolate": "parabola"}}, "predictions.0.metric.over", "needs at least 3"),
+    ({"metric": {"of": "sharpness"}}, "predictions.0.metric.of", "'sharpness' is never logged"),
+    ({"metric": {"at": "best"}}, "predictions.0.metric", "min"),
+    ({"x": {"param": "train.lr"}}, "predictions.0.x.param", "the field the optimum is taken over"),
+    ({"divide_by": {"param": "train.lr"}}, "predictions.0.divide_by", "cannot be divided"),
+])
+def test_a_bad_optimum_is_named_with_file_line_and_field(tmp_path, tiny, change, field, message):
+    path, errs = optimum_errors(tmp_path, tiny, **change)
+    assert any(f": {field}" in e and message in e for e in errs), errs
+    assert all(e.startswith(f"{path}:") and e.split(":")[1].isdigit() and int(e.split(":")[1]) > 0 for e in errs)
+
+
+def test_an_optimum_names_its_groups_as_conditions(tmp_path, tiny):
+    from conftest import write_yaml
+    from refute.spec.loader import load_hypothesis
+    from test_stats_spec import errors_of
+
+    tiny["sweep"] = {"model.params.width": [16, 32], "train.lr": [0.001, 0.01]}
+    tiny["predictions"] = [{"id": "o", "kind": "compare", "conditions": ["width=32", "width=16"], "reduce": "final",
+                            "metric": {"of": "val_loss", "at": "min", "over": "train.lr"}, "direction": "less"}]
+    load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
+    tiny["predictions"][0]["conditions"] = ["width=32_lr=0.01", "width=16"]
+    [err] = errors_of(write_yaml(tmp_path / "h.yaml", tiny))
+    assert "unknown condition 'width=32_lr=0.01'; defined: width=16, width=32" in err

@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 
 from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
+from refute.components.predictions.optimum import Optimum
 from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels, seeds_repeat
 from refute.components.predictions import Interval, Phrase, TestResult, Unit, undefined
 from refute.components.predictions.trend import fit_slope, rank_ci
@@ -31,8 +32,9 @@ from refute.components.predictions.trend import fit_slope, rank_ci
 
 class NoTrend(Interval):
     kind: Literal["no_trend"] = Field(description="the value does not move with x: its trend lies within ±margin")
-    metric: str | None = Field(None, description="the metric measured at each condition's x (with x.param); "
-                                                 "omit with x.metrics")
+    metric: str | Optimum | None = Field(
+        None, description="the metric measured at each condition's x (with x.param), or an optimum across a "
+        "sweep (see refute.components.predictions.optimum); omit with x.metrics")
     x: FromParam | FromMetrics = Field(description="{param: dotted.field} across conditions, or "
                                                    "{metrics: {metric: x, ...}} within each run")
     conditions: list[str] | None = Field(None, description="conditions to include (default: all)")
