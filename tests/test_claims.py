@@ -297,3 +297,110 @@ def test_an_optimum_names_its_groups_as_conditions(tmp_path, tiny):
     tiny["predictions"][0]["conditions"] = ["width=32_lr=0.01", "width=16"]
     [err] = errors_of(write_yaml(tmp_path / "h.yaml", tiny))
     assert "unknown condition 'width=32_lr=0.01'; defined: width=16, width=32" in err
+
+
+# --- representations across seeds and layers -------------------------------------------------------
+
+SITES = ["embed", "hidden.0", "logits"]
+
+
+def planted_layers(seeds: int, swap_in_seed: int | None = None, n: int = 300, width: int = 8):
+    """Activations where site k of every seed is its own rotation of one shared representation per site (and
+    sites are unrelated to each other): layer i of one network matches layer i of any other. In
+    `swap_in_seed`, the last two sites trade places."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    shared = {s: torch.randn(n, width, generator=g, dtype=torch.float64) for s in SITES}
+    acts = {s: [] for s in SITES}
+    for seed in range(seeds):
+        for s in SITES:
+            q, _ = torch.linalg.qr(torch.randn(width, width, generator=g, dtype=torch.float64))
+            acts[s].append(shared[s] @ q + 0.1 * torch.randn(n, width, generator=g, dtype=torch.float64))
+    if swap_in_seed is not None:
+        acts["hidden.0"][swap_in_seed], acts["logits"][swap_in_seed] = \
+            acts["logits"][swap_in_seed], acts["hidden.0"][swap_in_seed]
+    return {s: torch.stack(v) for s, v in acts.items()}
+
+
+def test_layer_i_of_one_seed_matches_layer_i_of_another_on_disjoint_pairs():
+    from refute.components.probes.cka import pair_table
+
+    frame = pair_table(list(range(5)), planted_layers(5)).frame(100)
+    summary = frame[frame.unit == ""].pivot_table(index="seed", columns=["metric", "site"], values="value",
+                                                  dropna=False)
+    firsts = [0, 2]  # pairs (0, 1), (2, 3); seed 4 has no partner
+    assert summary.loc[firsts, ("cka", "hidden.0")].gt(0.95).all()
+    assert summary.loc[firsts, ("min_margin", "")].gt(0.5).all()
+    assert (summary.loc[firsts, ("matched_fraction", "")] == 1.0).all()
+    assert summary.loc[[1, 3, 4]].isna().all().all()  # partners and the odd seed carry no value of their own
+    full = frame[(frame.metric == "cka_to") & (frame.seed == 0)].set_index(["site", "unit"]).value
+    assert full[("hidden.0", "1")] > 0.95 and full[("hidden.0", "2")] < 0.2
+
+
+def test_a_layer_matched_to_another_layer_has_a_negative_margin():
+    from refute.components.probes.cka import pair_table
+
+    frame = pair_table(list(range(4)), planted_layers(4, swap_in_seed=1)).frame(0)
+    at = frame[(frame.unit == "") & (frame.seed == 0)].set_index(["metric", "site"]).value
+    assert at[("margin", "embed")] > 0.5
+    assert at[("margin", "hidden.0")] < -0.5 and at[("margin", "logits")] < -0.5
+    assert at[("matched_fraction", "")] == pytest.approx(1 / 3)
+    intact = frame[(frame.unit == "") & (frame.seed == 2)].set_index(["metric", "site"]).value
+    assert intact[("matched_fraction", "")] == 1.0  # the other pair is untouched
+
+
+def test_layer_matching_is_tested_on_one_value_per_disjoint_pair(tmp_path, tiny):
+    import json
+
+    from conftest import analyse_file, write_yaml
+    from refute import io
+    from refute.components.probes.cka import pair_table
+    from refute.layout import Layout
+    from test_analyse import fake_runs, noise
+
+    tiny["seeds"] = 9
+    tiny["probes"] = [{"name": "cka", "id": "layers", "between": "seed_pairs", "sites": SITES}]
+    tiny["predictions"] = [{"id": "layer-matches-layer", "kind": "threshold", "condition": "default",
+                            "metric": "layers/min_margin", "reduce": "final", "threshold": 0.0, "direction": "greater"}]
+    path = write_yaml(tmp_path / "h.yaml", tiny)
+    hyp = fake_runs(tmp_path / "results", path, lambda c, s, m, t: 1 + 0.1 * noise(c, s, m))
+    [job] = hyp.probe_jobs
+    folder = Layout(tmp_path / "results").probe_dir(job.hash)
+    io.write_parquet(folder / "values.parquet", pair_table(list(range(9)), planted_layers(9)).frame(150))
+    io.write_json(folder / "probe.json", {"probe": "cka", "run": job.run})
+    verdict = analyse_file(path, tmp_path / "results")
+    assert verdict["verdict"] == "SUPPORTED", verdict["reasons"]
+    [p] = json.loads((tmp_path / "results/tiny/predictions.json").read_text())
+    assert p["result"]["n"] == {"default": 4}  # 9 seeds: 4 disjoint pairs, seed 8 left out
+    assert p["result"]["counts"]["runs"] == 4 and p["result"]["counts"]["no_value"] == 0
+    [note] = [n for n in p["result"]["notes"] if "disjoint seed pairs" in n]
+    assert "(0, 1), (2, 3), (4, 5), (6, 7)" in note and "seed 8 has no partner" in note
+
+
+@pytest.mark.parametrize("probe, expected", [
+    ({"between": "seed_pairs", "site": "hidden.0"}, "give sites (at least two), not site"),
+    ({"between": "seed_pairs", "sites": ["hidden.0"]}, "probes.0.sites: list should have at least 2 items"),
+    ({"between": "seed_pairs", "sites": ["hidden.0", "hiden.1"]}, "probes.0.sites: model 'mlp' has no site 'hiden.1'"),
+    ({"between": "seeds"}, "between: seeds needs site"),
+    ({"site": "hidden.0", "sites": ["embed", "logits"]}, "sites is for between: seed_pairs"),
+])
+def test_bad_seed_pair_probes_are_named_with_file_line_and_field(tmp_path, tiny, probe, expected):
+    from conftest import write_yaml
+    from test_stats_spec import errors_of
+
+    tiny["probes"] = [{"name": "cka", **probe}]
+    path = write_yaml(tmp_path / "h.yaml", tiny)
+    errs = errors_of(path)
+    assert any(expected in e for e in errs), errs
+    assert all(e.startswith(f"{path}:") and int(e.split(":")[1]) > 0 for e in errs)
+
+
+def test_a_seed_pair_probe_needs_two_seeds(tmp_path, tiny):
+    from conftest import write_yaml
+    from test_stats_spec import errors_of
+
+    tiny["seeds"] = 1
+    tiny["probes"] = [{"name": "cka", "between": "seed_pairs", "sites": ["embed", "hidden.0"]}]
+    [err] = errors_of(write_yaml(tmp_path / "h.yaml", tiny))
+    assert "between: seed_pairs needs at least two seeds" in err

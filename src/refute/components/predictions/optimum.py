@@ -26,13 +26,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from refute.registry import Params
+
+if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
 
 
 class Optimum(Params):
@@ -48,13 +51,13 @@ class Optimum(Params):
         return f"arg{self.at} {self.over} of {self.of}"
 
 
-def over_value(spec: Optimum, run: Any) -> Any:
+def over_value(spec: Optimum, run: RunSpec) -> Any:
     from refute.components.predictions import param_value
 
     return param_value(run, spec.over)
 
 
-def _key(spec: Optimum, run: Any) -> str:
+def _key(spec: Optimum, run: RunSpec) -> str:
     # Two conditions are in one group when their run specs agree on everything but `over`.
     from refute.dotted import set_dotted
 
@@ -69,7 +72,7 @@ def _stripped(spec: Optimum, name: str) -> str:
     return "_".join(kept) or "default"
 
 
-def groups(spec: Optimum, conditions: dict[str, Any]) -> dict[str, list[str]]:
+def groups(spec: Optimum, conditions: dict[str, RunSpec | None]) -> dict[str, list[str]]:
     """group name → its member conditions (valid ones only), named like the conditions without their
     `over` label; members whose names disagree are joined with '+'."""
     by_key: dict[str, list[str]] = {}
