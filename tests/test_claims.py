@@ -404,3 +404,32 @@ def test_a_seed_pair_probe_needs_two_seeds(tmp_path, tiny):
     tiny["probes"] = [{"name": "cka", "between": "seed_pairs", "sites": ["embed", "hidden.0"]}]
     [err] = errors_of(write_yaml(tmp_path / "h.yaml", tiny))
     assert "between: seed_pairs needs at least two seeds" in err
+
+
+def test_the_seed_pair_probe_runs_on_a_real_model_and_leaves_no_hook_behind():
+    from test_probes import compute, context, run_spec
+
+    ctx = context(run_spec(seeds=[3, 5, 8]))
+    frame = compute(ctx, name="cka", between="seed_pairs", sites=["embed", "hidden.0", "logits"])
+    assert ctx.model.site_hooks() == {}
+    first = frame[(frame.seed == 3) & (frame.unit == "")]
+    assert first.value.notna().all() and len(first) == 3 * 2 + 2
+    assert frame[frame.seed != 3].value.isna().all()  # 5 is 3's partner; 8 has none
+
+
+def test_the_readme_examples_of_these_claims_validate():
+    import yaml
+
+    from conftest import ROOT
+    from refute.components.probes import ProbeSpec
+
+    section = (ROOT / "README.md").read_text().split("### Claims across conditions, seeds and layers")[1]
+    blocks = [b.split("```")[0] for b in section.split("## The loop")[0].split("```yaml\n")[1:]]
+    assert len(blocks) == 5
+    for block in blocks:
+        data = yaml.safe_load(block)
+        entries = data if isinstance(data, list) else data["predictions"]
+        for entry in entries:
+            TypeAdapter(PredictionSpec).validate_python(entry)
+        for probe in (data.get("probes", []) if isinstance(data, dict) else []):
+            TypeAdapter(ProbeSpec).validate_python(probe)
