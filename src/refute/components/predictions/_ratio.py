@@ -45,7 +45,8 @@ def on_log_scale(res: TestResult, a: str, b: str) -> TestResult:
     return res
 
 
-def cannot(test: str, a: str, b: str, n: dict[str, int], why: str) -> TestResult:
+def cannot(test: str, a: str, b: str, data: pd.DataFrame, why: str) -> TestResult:
+    n = {c: int(((data.condition == c) & (data.role == "y")).sum()) for c in (a, b)}
     return undefined(test, f"ratio {a} / {b}", n, why)
 
 
@@ -64,20 +65,21 @@ def judge_ratio(direction: str, alpha: float, min_ratio: float, p: float, estima
     lo, hi = ci
     span = f"{100 * level:.4g}% CI of the ratio [{_f(lo)}, {_f(hi)}]"
     if direction == "two-sided":
-        claim = f"a ratio beyond ×{min_ratio:g} either way" if min_ratio > 1 else "a ratio other than 1"
+        claim = f"beyond ×{min_ratio:g} either way" if min_ratio > 1 else "other than 1"
+    elif min_ratio > 1:
+        claim = f"of at least {min_ratio:g}" if direction == "greater" else \
+            f"of at most 1/{min_ratio:g} = {1 / min_ratio:.4g}"
     else:
-        claim = (f"a ratio of at least {min_ratio:g}" if direction == "greater" else
-                 f"a ratio of at most 1/{min_ratio:g} = {1 / min_ratio:.4g}") if min_ratio > 1 else \
-            f"a ratio {'above' if direction == 'greater' else 'below'} 1"
+        claim = "above 1" if direction == "greater" else "below 1"
     if out.status == HOLDS:
-        return Outcome(HOLDS, f"p = {_f(p)} < α = {alpha:g} for {claim} (ratio {_f(estimate)}; tested on the log scale)",
-                       f"p ≥ α = {alpha:g}, or a ratio short of the claim")
+        return Outcome(HOLDS, f"p = {_f(p)} < α = {alpha:g} and the ratio {_f(estimate)} is {claim.removeprefix('of ')} "
+                              "(tested on the log scale)", f"p ≥ α = {alpha:g}, or a ratio short of the claim")
     if out.status == CONTRADICTED:
-        return Outcome(CONTRADICTED, f"the whole {span} rules out {claim}", f"a CI reaching {claim}")
+        return Outcome(CONTRADICTED, f"the whole {span} rules out a ratio {claim}", f"a CI reaching a ratio {claim}")
     if n_min < 2 or math.isnan(p) or math.isnan(estimate):
         return out
-    return Outcome(out.status, f"p = {_f(p)} (α = {alpha:g}) and the {span}: compatible both with {claim} and "
-                               "with its failure", out.would_change)
+    return Outcome(out.status, f"p = {_f(p)} (α = {alpha:g}) and the {span}: compatible both with a ratio {claim} "
+                               "and with its failure", out.would_change)
 
 
 def judge_ratio_interval(margin: float, alpha: float, p: float, estimate: float, ci: tuple[float, float],

@@ -122,7 +122,7 @@ def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResu
     if pred.scale == "ratio":
         logged = _ratio.log_values(data)
         if isinstance(logged, str):
-            return _ratio.cannot(pred.test, a_name, b_name, {}, logged)
+            return _ratio.cannot(pred.test, a_name, b_name, data, logged)
         return _ratio.on_log_scale(evaluate(pred.model_copy(update={"scale": "difference"}), logged, level),
                                    a_name, b_name)
     label = f"{a_name} − {b_name}"

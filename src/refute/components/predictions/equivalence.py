@@ -119,7 +119,7 @@ def evaluate(pred: Equivalence, data: pd.DataFrame, level: float = 0.95) -> Test
         a_name, b_name = pred.conditions
         logged = _ratio.log_values(data)
         if isinstance(logged, str):
-            return _ratio.cannot(f"TOST, {pred.test}", a_name, b_name, {}, logged)
+            return _ratio.cannot(f"TOST, {pred.test}", a_name, b_name, data, logged)
         inner = pred.model_copy(update={"scale": "difference", "margin": m})
         res = _ratio.on_log_scale(evaluate(inner, logged, level), a_name, b_name)
         res.extra["margin"] = pred.margin
