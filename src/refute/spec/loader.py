@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from refute.components.observables import metric_names
+from refute.components.predictions import optimum
 from refute.components.predictions.across_metrics import AcrossMetrics
 from refute.components.tasks import compatibility, task_info
 from refute.components.user import UserComponentError, folder_for, load_components
@@ -192,13 +193,28 @@ def _check_predictions(spec: Hypothesis, conditions: dict[str, RunSpec], data: d
         if pred.id in ids:
             issues.append(SpecIssue(file, lines.line([*at, "id"]), f"predictions.{i}.id", f"duplicate id {pred.id!r}"))
         ids.add(pred.id)
-        used = pred.conditions_used(list(conditions))
-        unknown = [c for c in used if c not in conditions]
+        opt = getattr(pred, "metric", None) if isinstance(getattr(pred, "metric", None), optimum.Optimum) else None
+        seen, valid = conditions, {c: r for c, r in conditions.items() if r is not None}
+        if opt is not None:  # the prediction reads groups of conditions (refute.components.predictions.optimum)
+            found = _optimum_issues(pred, opt, valid)
+            for where, message in found:
+                issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}", message))
+            if found:
+                continue
+            seen = valid = optimum.view(opt, valid)
+        used = pred.conditions_used(list(seen))
+        unknown = [c for c in used if c not in seen]
         for c in unknown:
             issues.append(SpecIssue(file, lines.line(at), f"predictions.{i}",
-                                    f"unknown condition {c!r}; defined: {', '.join(conditions)}"))
+                                    f"unknown condition {c!r}; defined: {', '.join(seen)}"))
         if unknown:
             continue
+        if opt is not None:
+            found = optimum.check(opt, {c: r for c, r in conditions.items() if r is not None}, used)
+            for where, message in found:
+                issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}", message))
+            if found:
+                continue
         problems = pred.check(valid)
         for where, message in problems:
             issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}", message))
@@ -207,6 +223,9 @@ def _check_predictions(spec: Hypothesis, conditions: dict[str, RunSpec], data: d
         for unit in pred.units(valid):
             if unit.condition not in valid:
                 continue  # an invalid condition is reported already; its metrics are unknown
+            if opt is not None:
+                issues += _optimum_logged(spec, opt, conditions, unit.condition, file, lines, at, i)
+                continue
             logged = metrics_of(valid[unit.condition]) + probe_metrics(spec, unit.condition, valid[unit.condition])
             if unit.metric not in logged:
                 metric = getattr(pred, "metric", None)
@@ -215,7 +234,8 @@ def _check_predictions(spec: Hypothesis, conditions: dict[str, RunSpec], data: d
                 issues.append(SpecIssue(file, lines.line([*at, *where.split(".")]), f"predictions.{i}.{where}",
                                         f"metric {unit.metric!r} is never logged or probed in condition "
                                         f"{unit.condition!r}; available: {', '.join(logged)}"))
-        if spec.analysis.failed_runs == "against" and isinstance(getattr(pred, "metric", None), AcrossMetrics):
+        if spec.analysis.failed_runs == "against" and isinstance(getattr(pred, "metric", None),
+                                                                 (AcrossMetrics, optimum.Optimum)):
             issues.append(SpecIssue(file, lines.line(["analysis", "failed_runs"]), "analysis.failed_runs",
                                     f"prediction {pred.id!r} summarizes several metrics per run, which gives a failed "
                                     "run no least favourable value: use failed_runs: invalid"))
@@ -227,6 +247,33 @@ def _check_predictions(spec: Hypothesis, conditions: dict[str, RunSpec], data: d
                                         "against itself: use a one-sided rank or count test (compare: mannwhitney "
                                         "or wilcoxon; threshold: wilcoxon; proportion), or failed_runs: invalid"))
     return issues
+
+
+def _optimum_issues(pred, opt: optimum.Optimum, valid: dict[str, RunSpec]) -> list[tuple[str, str]]:
+    """What an optimum across a sweep cannot be combined with, and where `over` is not a swept number."""
+    found = optimum.check(opt, valid, used=[])
+    if pred.divide_by is not None:
+        found.append(("divide_by", "an optimum is a value of the swept field, not of the metric: it cannot be divided"))
+    x = getattr(pred, "x", None)
+    if getattr(x, "param", None) == opt.over:
+        found.append(("x.param", f"x is the field the optimum is taken over ({opt.over}); use another swept field"))
+    if any(u.metric != opt for u in pred.units(optimum.view(opt, valid))):
+        found.append(("metric", f"kind {pred.kind} measures another quantity beside the optimum; an optimum needs "
+                                "a kind that tests one value per run"))
+    return found
+
+
+def _optimum_logged(spec: Hypothesis, opt: optimum.Optimum, conditions: dict[str, RunSpec], group: str, file: str,
+                    lines: LineMap, at: list, i: int) -> list[SpecIssue]:
+    """The optimum's metric must be logged (or probed) in every member condition of the group."""
+    out = []
+    for c in optimum.groups(opt, {k: r for k, r in conditions.items() if r is not None}).get(group, []):
+        logged = metrics_of(conditions[c]) + probe_metrics(spec, c, conditions[c])
+        if opt.of not in logged:
+            out.append(SpecIssue(file, lines.line([*at, "metric", "of"]), f"predictions.{i}.metric.of",
+                                 f"metric {opt.of!r} is never logged or probed in condition {c!r}; available: "
+                                 f"{', '.join(logged)}"))
+    return out
 
 
 def _check_alternatives(spec: Hypothesis, conditions: dict[str, RunSpec], data: dict, lines: LineMap, file: str) -> list[SpecIssue]:

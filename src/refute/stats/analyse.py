@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from refute import io
-from refute.components.probes import address
+from refute.components.probes import PROBES, address, disjoint_pairs
 from refute.components.predictions import PREDICTIONS
 from refute.layout import METRICS, OBSERVATIONS, PROBE_RECORD, PROBE_TABLE, PROBE_VALUES, REDUCED, RUN_RECORD, Layout
 from refute.spec.plan import Plan, read_plan
 from refute.components import reductions
-from refute.components.predictions import across_metrics
+from refute.components.predictions import across_metrics, optimum
 from refute.stats import preregistration, records
 from refute.stats.records import PredictionRecord, TestRecord, VerdictRecord
 from refute.stats.alternatives import judge_alternatives
@@ -79,14 +79,48 @@ def diverged_seeds(meta: dict[str, dict]) -> dict[str, dict[int, int]]:
     return {c: {int(s): int(step) for s, step in m.get("diverged", {}).items()} for c, m in meta.items()}
 
 
-def reduce_runs(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict]) -> pd.DataFrame:
-    """One row per (unit, seed): the reduced value, whether it is censored, whether the run failed."""
+def seed_pair_probes(hyp: Plan) -> dict[str, set[str]]:
+    """condition → the ids of its probes whose values compare two seeds each (Probe.seed_pairs)."""
+    out: dict[str, set[str]] = {}
+    for probe in hyp.hypothesis.probes:
+        if PROBES.get(probe.name).impl.seed_pairs(probe):
+            for c in hyp.conditions:
+                if probe.conditions is None or c in probe.conditions:
+                    out.setdefault(c, set()).add(probe.label)
+    return out
+
+
+def reads_seed_pairs(metric: str, condition: str, pairs: dict[str, set[str]]) -> bool:
+    return isinstance(metric, str) and "/" in metric and metric.split("/", 1)[0] in pairs.get(condition, set())
+
+
+def seed_pair_notes(pred, hyp: Plan) -> list[str]:
+    """What the test of values from pairs of runs rests on, said in its outcome."""
+    pairs = seed_pair_probes(hyp)
+    read = {(u.condition, u.metric) for u in pred.units(hyp.conditions) if reads_seed_pairs(u.metric, u.condition, pairs)}
+    if not read:
+        return []
+    seeds = list(hyp.conditions[sorted(read)[0][0]].seeds)
+    shown = ", ".join(f"({a}, {b})" for a, b in disjoint_pairs(seeds)[:4])
+    more = ", …" if len(disjoint_pairs(seeds)) > 4 else ""
+    odd = f"; seed {seeds[-1]} has no partner and is left out" if len(seeds) % 2 else ""
+    return [f"{', '.join(sorted({m for _, m in read}))} compares two runs per value: tested on disjoint seed pairs "
+            f"{shown}{more}, one independent value per pair (recorded under its first seed){odd}; n counts pairs"]
+
+
+def reduce_runs(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict], units=None) -> pd.DataFrame:
+    """One row per (unit, seed): the reduced value, whether it is censored, whether the run failed.
+    `units`: what to reduce (default: the prediction's units). A probe output that compares pairs of seeds
+    gives one row per disjoint pair, under its first seed."""
     diverged = diverged_seeds(meta)
+    pairs = seed_pair_probes(hyp)
     rows = []
-    for unit in pred.units(hyp.conditions):
+    for unit in pred.units(hyp.conditions) if units is None else units:
         budget = meta[unit.condition]["steps"]
         sub = table[(table.condition == unit.condition) & (table.metric == unit.metric)]
         seeds = sorted(set(meta[unit.condition].get("seeds", [])) | set(sub.seed.unique()))
+        if reads_seed_pairs(unit.metric, unit.condition, pairs):
+            seeds = [a for a, _ in disjoint_pairs(list(hyp.conditions[unit.condition].seeds))]
         groups = dict(tuple(sub.groupby("seed", sort=True)))
         for seed in seeds:
             g = groups.get(seed)
@@ -105,11 +139,32 @@ def reduce_runs(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict]) -> 
     return frame
 
 
+def reduce_optimum(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict]) -> tuple[pd.DataFrame, list[str]]:
+    """For a prediction whose metric is an optimum across a sweep: reduce every member run, then one row per
+    (group, seed) with the swept value at the optimum (refute.components.predictions.optimum)."""
+    opt = pred.metric
+    groups = optimum.groups(opt, hyp.conditions)
+    members, units = {}, []
+    for u in pred.units(optimum.view(opt, hyp.conditions)):
+        for c in groups[u.condition]:
+            members[c] = (u.condition, u.x)
+            units.append(u._replace(condition=c, metric=opt.of, x=None))
+    return optimum.per_run(opt, reduce_runs(pred, hyp, table, meta, units), members, hyp.conditions)
+
+
+def conditions_read(pred, hyp: Plan) -> list[str]:
+    """The conditions whose runs a prediction reads (for an optimum: every member of the groups it tests)."""
+    if isinstance(getattr(pred, "metric", None), optimum.Optimum):
+        groups = optimum.groups(pred.metric, hyp.conditions)
+        return [c for g in pred.conditions_used(list(groups)) for c in groups[g]]
+    return pred.conditions_used(list(hyp.conditions))
+
+
 def tested_rows(pred, hyp: Plan, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
     """The rows the test sees, the counts of rows it does not, and notes saying why."""
     reduced = reduced.copy()
-    units = {(u.condition, u.metric, u.role): u for u in pred.units(hyp.conditions)}
     if failed_runs == "against":
+        units = {(u.condition, u.metric, u.role): u for u in pred.units(hyp.conditions)}
         for i in reduced.index[reduced.failed]:
             r = reduced.loc[i]
             reduced.loc[i, "value"] = pred.least_favourable(units[(r.condition, r.metric, r.role)])
@@ -157,10 +212,15 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
     preds = list(hyp.hypothesis.predictions)
     reduced, tests, data, counts = [], {}, {}, {}
     for pred in preds:
-        per_unit = reduce_runs(pred, hyp, table, meta)
+        optimum_notes = []
+        if isinstance(getattr(pred, "metric", None), optimum.Optimum):
+            per_unit, optimum_notes = reduce_optimum(pred, hyp, table, meta)
+        else:
+            per_unit = reduce_runs(pred, hyp, table, meta)
         if isinstance(getattr(pred, "metric", None), across_metrics.AcrossMetrics):
             per_unit = across_metrics.per_run(pred.metric, per_unit)
         rows, counts[pred.id], notes = tested_rows(pred, hyp, per_unit, plan.failed_runs)
+        notes = optimum_notes + seed_pair_notes(pred, hyp) + notes
         reduced.append(rows)
         data[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
         tests[pred.id] = PREDICTIONS.get(pred.kind).impl(pred, data[pred.id])
@@ -184,7 +244,7 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
                             ci_judged=judged_ci, ci_judged_level=level, counts=counts[pred.id],
                             power=pred.power(res, data[pred.id], alpha_k))
         predictions.append(PredictionRecord(id=pred.id, kind=pred.kind, spec=pred,
-                                            conditions=pred.conditions_used(list(hyp.conditions)),
+                                            conditions=conditions_read(pred, hyp),
                                             result=result, outcome=outcome.to_dict()))
 
     verdict, reasons = decide(outcomes, failures if plan.failed_runs == "invalid" else [])

@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from refute.components.predictions.across_metrics import AcrossMetrics
+from refute.components.predictions.optimum import Optimum
 from refute.components.predictions.outcome import Outcome, judge, judge_interval
 from refute.components.reductions import Reduction
 from refute.dotted import get_dotted
@@ -73,9 +74,11 @@ class Prediction(Params):
     id: str = Field(pattern=SLUG, description="a short slug naming the prediction")
     kind: str = Field(description="the kind of claim, which fixes the test family")
     description: str = Field("", description="the prediction in words")
-    metric: str | AcrossMetrics = Field(
+    metric: str | AcrossMetrics | Optimum = Field(
         description="the logged metric to test, e.g. val_acc; or {across: {metric: x, ...}, statistic} for one "
-        "number per run relating several of its metrics to their x (see refute.components.predictions.across_metrics)"
+        "number per run relating several of its metrics to their x (see refute.components.predictions.across_metrics); "
+        "or {of, at, over, interpolate} for the swept value at which a metric is best, per seed (see "
+        "refute.components.predictions.optimum)"
     )
     reduce: Reduction = Field(description="how each run's time series becomes one number: a name or {name, ...params}")
     alpha: float = Field(0.05, gt=0, lt=1, description="significance level (before correction across predictions)")
@@ -102,6 +105,12 @@ class Prediction(Params):
         if isinstance(self.metric, AcrossMetrics):
             return [Phrase(f"per run, the {self.metric.statistic} of y on x across metrics "),
                     *_metric_list(self.metric.across), Phrase(", each")]
+        if isinstance(self.metric, Optimum):
+            o = self.metric
+            how = {"none": "", "parabola": ", interpolated by a parabola",
+                   "log_parabola": ", interpolated by a parabola in log x"}[o.interpolate]
+            return [Phrase("per seed, the "), Phrase(o.over, "code"), Phrase(f" at which "), Phrase(o.of, "code"),
+                    Phrase(f" is {'lowest' if o.at == 'min' else 'highest'} across the sweep{how}")]
         axis = self.axis_metrics()
         what = ([Phrase("metrics "), *_metric_list(axis)] if axis else
                 [Phrase("metric "), Phrase(self.metric, "code")])

@@ -7,6 +7,10 @@ The effect is condition a minus condition b:
 - wilcoxon:    Hodges–Lehmann pseudo-median of the per-seed differences, Wilcoxon signed-rank test.
 Paired tests use the seeds measured in both conditions; a seed shares its initialization and data
 order across conditions, so pairing removes the between-seed variance from the comparison.
+
+With `scale: ratio` the effect is the ratio a / b instead ("3× the steps"): the same test on ln
+values, its estimate and CI back-transformed (refute.components.predictions._ratio); the smallest
+effect of interest is then `min_ratio` (a / b ≥ min_ratio, or ≤ 1/min_ratio for direction less).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
-from refute.components.predictions import Directional, TestResult, Unit, paired, undefined, values
+from refute.components.predictions import Directional, Phrase, TestResult, Unit, paired, undefined, values
+from refute.components.predictions import _ratio
+from refute.components.predictions.outcome import Outcome
 from refute.components.predictions.resampling import bootstrap_ci
 
 
@@ -35,9 +41,49 @@ class Compare(Directional):
         description="welch (difference of means) | mannwhitney (Hodges–Lehmann shift) | paired by seed: "
         "paired_t (mean difference) | wilcoxon (pseudo-median difference)",
     )
+    scale: Literal["difference", "ratio"] = Field(
+        "difference", description="difference: the effect is a − b; ratio: a / b, tested on ln values and "
+        "reported back-transformed (every value must be positive)",
+    )
+    min_ratio: float = Field(
+        1.0, ge=1, description="with scale: ratio, the smallest ratio of interest: a / b ≥ min_ratio "
+        "(direction greater) or ≤ 1/min_ratio (less); 1: any ratio in the predicted direction",
+    )
+
+    @model_validator(mode="after")
+    def _ratio_fields(self):
+        if self.scale == "ratio" and self.min_effect:
+            raise ValueError("with scale: ratio the smallest effect of interest is min_ratio (e.g. 2 for "
+                             "'at least twice'), not min_effect")
+        if self.scale == "difference" and self.min_ratio != 1:
+            raise ValueError("min_ratio needs scale: ratio (for a difference, use min_effect)")
+        return self
 
     def conditions_used(self, available=None) -> list[str]:
         return list(self.conditions)
+
+    def claim(self) -> list[Phrase]:
+        if self.scale == "difference":
+            return super().claim()
+        return [Phrase("predicted direction of the ratio a / b "), Phrase(self.direction, "strong"),
+                Phrase(f", smallest ratio of interest {self.min_ratio:g}")]
+
+    def outcome(self, result: TestResult, p: float, ci: tuple[float, float], level: float = 0.95) -> Outcome:
+        if self.scale == "difference":
+            return super().outcome(result, p, ci, level)
+        return _ratio.judge_ratio(self.direction, self.alpha, self.min_ratio, p, result.estimate, ci,
+                                  result.n_min(), level)
+
+    def planned_effect(self, result: TestResult) -> tuple[float, str]:
+        if self.scale == "difference":
+            return super().planned_effect(result)
+        # Seeds are planned on the log scale, where the test runs.
+        if self.min_ratio > 1:
+            return float(np.log(self.min_ratio)), "ln of the declared smallest ratio of interest"
+        est = abs(float(np.log(result.estimate))) if result.estimate > 0 else float("nan")
+        if np.isfinite(est) and est > 0:
+            return est, "observed ln ratio (no smallest ratio of interest declared)"
+        return float("nan"), ""
 
     def least_favourable(self, unit: Unit) -> float | None:
         if self.test not in RANKED or self.direction == "two-sided":
@@ -73,6 +119,12 @@ def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResu
     from scipy import stats
 
     a_name, b_name = pred.conditions
+    if pred.scale == "ratio":
+        logged = _ratio.log_values(data)
+        if isinstance(logged, str):
+            return _ratio.cannot(pred.test, a_name, b_name, data, logged)
+        return _ratio.on_log_scale(evaluate(pred.model_copy(update={"scale": "difference"}), logged, level),
+                                   a_name, b_name)
     label = f"{a_name} − {b_name}"
     alt = pred.direction
     if pred.test in PAIRED:

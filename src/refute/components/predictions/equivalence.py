@@ -10,6 +10,11 @@ inside ±margin) and is contradicted when the 95% CI lies wholly outside ±margi
   condition's.
 - Without `value`: exactly two conditions and the effect is mean(a) − mean(b): Welch TOST
   (`test: t`) or TOST on the per-seed differences (`test: paired_t`).
+- Without `value`, `relative: true`: a is within ±margin of b *as a fraction of b*, i.e.
+  1 − margin < mean(a)/mean(b) < 1 + margin; the effect is mean(a)/mean(b) − 1, tested by two
+  one-sided t-tests that are linear in the means (refute.components.predictions._ratio_of_means).
+- `scale: ratio`: a ≈ b within a factor, 1/(1 + margin) < a/b < 1 + margin, tested on ln values
+  (TOST on the log scale, ±ln(1 + margin)) and reported back-transformed as a ratio.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from pydantic import Field, model_validator
 from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
 from refute.components.predictions import Interval, Phrase, TestResult, paired, undefined, values
+from refute.components.predictions import _ratio, _ratio_of_means
+from refute.components.predictions.outcome import Outcome
 
 
 class Equivalence(Interval):
@@ -34,16 +41,26 @@ class Equivalence(Interval):
     value: float | None = Field(None, description="the value each condition's mean is claimed to equal; "
                                                   "omit to claim a ≈ b")
     margin: float = Field(gt=0, description="the equivalence margin: effects within ±margin count as equal")
-    relative: bool = Field(False, description="margin is a fraction of |value| (e.g. 0.15 for ±15%)")
+    relative: bool = Field(False, description="margin is a fraction of |value| (e.g. 0.15 for ±15%); without "
+                                              "value, a fraction of b's mean: 1 − margin < a/b < 1 + margin")
     test: Literal["t", "paired_t"] = Field("t", description="t (one-sample or Welch TOST) | paired_t (a ≈ b, "
                                                             "TOST on per-seed differences)")
+    scale: Literal["difference", "ratio"] = Field(
+        "difference", description="ratio: a ≈ b within a factor 1 + margin, tested on ln values and reported "
+        "as a ratio (every value must be positive)",
+    )
 
     @model_validator(mode="after")
     def _shape(self):
         if self.value is None and len(self.conditions) != 2:
             raise ValueError("without `value`, list exactly two conditions [a, b] (the claim is a ≈ b)")
-        if self.relative and not self.value:
+        if self.relative and self.value is not None and not self.value:
             raise ValueError("`relative: true` needs a non-zero `value` (the margin is a fraction of it)")
+        if self.scale == "ratio" and (self.value is not None or self.relative):
+            raise ValueError("`scale: ratio` compares two conditions [a, b] within a factor; drop `value` and "
+                             "`relative`")
+        if self.relative and self.value is None and not self.margin < 1:
+            raise ValueError("a relative margin between two conditions is a fraction of b: give 0 < margin < 1")
         if self.test == "paired_t" and self.value is not None:
             raise ValueError("`test: paired_t` compares two conditions; drop `value` or use `test: t`")
         return self
@@ -52,12 +69,24 @@ class Equivalence(Interval):
         return list(self.conditions)
 
     def claim(self) -> list[Phrase]:
+        if self.scale == "ratio":
+            return [Phrase(f"predicted a / b within a factor of {1 + self.margin:g}")]
+        if self.relative and self.value is None:
+            return [Phrase(f"predicted a within ±{self.margin:g} × b (a / b − 1 within ±{self.margin:g})")]
         rel = " × |value|" if self.relative else ""
         of = f" of {self.value:g}" if self.value is not None else ""
         return [Phrase(f"predicted within ±{self.margin:g}{rel}{of}")]
 
     def half_width(self) -> float:
-        return self.margin * abs(self.value) if self.relative else self.margin
+        """The margin in the units the test runs on (ln units for a ratio)."""
+        if self.scale == "ratio":
+            return float(np.log1p(self.margin))
+        return self.margin * abs(self.value) if self.relative and self.value is not None else self.margin
+
+    def outcome(self, result: TestResult, p: float, ci: tuple[float, float], level: float = 0.95) -> Outcome:
+        if self.scale == "ratio":
+            return _ratio.judge_ratio_interval(self.margin, self.alpha, p, result.estimate, ci, result.n_min(), level)
+        return super().outcome(result, p, ci, level)
 
     def bounds(self) -> tuple[float, float]:
         m = self.half_width()
@@ -86,6 +115,17 @@ def evaluate(pred: Equivalence, data: pd.DataFrame, level: float = 0.95) -> Test
     from statsmodels.stats import weightstats
 
     m = pred.half_width()
+    if pred.value is None and pred.scale == "ratio":
+        a_name, b_name = pred.conditions
+        logged = _ratio.log_values(data)
+        if isinstance(logged, str):
+            return _ratio.cannot(f"TOST, {pred.test}", a_name, b_name, data, logged)
+        inner = pred.model_copy(update={"scale": "difference", "margin": m})
+        res = _ratio.on_log_scale(evaluate(inner, logged, level), a_name, b_name)
+        res.extra["margin"] = pred.margin
+        return res
+    if pred.value is None and pred.relative:
+        return _ratio_of_means.tost(data, *pred.conditions, pred.margin, pred.test == "paired_t", pred.alpha, level)
     if pred.value is None:
         a_name, b_name = pred.conditions
         label = f"{a_name} − {b_name}"

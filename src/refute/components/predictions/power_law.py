@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 from refute.components.predictions import PREDICTIONS
 from refute.registry import Params
 from refute.components.predictions import power
+from refute.components.predictions.optimum import Optimum
 from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels
 from refute.components.predictions import Interval, Phrase, TestResult, Unit, undefined
 from refute.components.predictions.trend import fit_slope
@@ -40,7 +41,9 @@ class ExponentRange(Params):
 
 class PowerLaw(Interval):
     kind: Literal["power_law"] = Field(description="value ∝ x^exponent, with the exponent in a declared range")
-    metric: str | None = Field(None, description="the metric measured at each condition's x (with x.param)")
+    metric: str | Optimum | None = Field(
+        None, description="the metric measured at each condition's x (with x.param), or an optimum across a "
+        "sweep (see refute.components.predictions.optimum)")
     x: FromParam | FromMetrics = Field(description="{param: dotted.field} across conditions, or "
                                                    "{metrics: {metric: x, ...}} within each run")
     conditions: list[str] | None = Field(None, description="conditions to include (default: all)")

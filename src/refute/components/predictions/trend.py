@@ -23,14 +23,16 @@ from pydantic import Field
 
 from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
+from refute.components.predictions.optimum import Optimum
 from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels, seeds_repeat
 from refute.components.predictions import Directional, TestResult, Unit, one_sided_p, undefined
 
 
 class Trend(Directional):
     kind: Literal["trend"] = Field(description="the value rises (greater) or falls (less) with x")
-    metric: str | None = Field(None, description="the metric measured at each condition's x (with x.param); "
-                                                 "omit with x.metrics")
+    metric: str | Optimum | None = Field(
+        None, description="the metric measured at each condition's x (with x.param), or an optimum across a "
+        "sweep (see refute.components.predictions.optimum); omit with x.metrics")
     x: FromParam | FromMetrics = Field(description="{param: dotted.field} across conditions, or "
                                                    "{metrics: {metric: x, ...}} within each run")
     conditions: list[str] | None = Field(None, description="conditions to include (default: all)")

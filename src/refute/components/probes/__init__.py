@@ -67,6 +67,12 @@ class Probe(ABC):
         """(condition, site) whose model this probe also needs, if any."""
         return None
 
+    def seed_pairs(self, p: ProbeParams) -> bool:
+        """True when each value compares two seeds: the probe records one value per disjoint pair of seeds
+        (seeds 0–1, 2–3, … in listed order), under the pair's first seed, and the statistics stage tests one
+        value per pair (values from overlapping pairs would not be independent)."""
+        return False
+
 
 PROBES: Registry[Probe] = Registry("probe", __name__, contract=Probe, params_base=ProbeParams)
 # An entry of `probes:` in a hypothesis: a name or {name, ...params}.
@@ -120,6 +126,12 @@ def check_steps(p: ProbeParams, run: RunSpec) -> list[str]:
             return [f"steps: no weights are kept at {missing}; add them to train.snapshots "
                     f"(kept: {sorted(have)})"]
     return []
+
+
+def disjoint_pairs(seeds: list[int]) -> list[tuple[int, int]]:
+    """The seeds of a probe with `seed_pairs` in disjoint pairs, in listed order: (s0, s1), (s2, s3), …; an odd
+    last seed is left out."""
+    return [(seeds[i], seeds[i + 1]) for i in range(0, len(seeds) - 1, 2)]
 
 
 def check_site(site: str, anatomy: Architecture, model: str, field: str = "site") -> list[str]:

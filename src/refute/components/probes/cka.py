@@ -5,6 +5,18 @@ CKA compares two representations of the same examples up to rotation and isotrop
 Between `seeds` (a site in each seed against the same site in every other seed), between `sites`
 (two sites of one model), or between `conditions` (this condition's site against a reference
 condition's, seed by seed: other widths, architectures or training).
+
+`between: seed_pairs` compares every listed site of one seed with every listed site of another, to
+test claims like "layer i of one network is most similar to layer i of another". A value computed
+from two runs shares each run with every other pair that contains it, so such values are not
+independent across seeds: the seeds are split into disjoint pairs in their listed order ((s0, s1),
+(s2, s3), …; an odd last seed is left out), each pair gives one value, recorded under its first seed,
+and the statistics stage tests one value per pair and says so (`Probe.seed_pairs`). Per pair and
+listed site i, with C[i, j] the CKA of site i of the first seed with site j of the second:
+`cka@i` = C[i, i]; `margin@i` = C[i, i] − the largest C[i, j] or C[j, i] over j ≠ i (> 0: site i is
+matched to itself, beyond any other site in either direction); and over the sites, `min_margin` and
+`matched_fraction` (the fraction of sites with margin > 0). The full matrix is kept as `cka_to@i`
+per unit j (the position of site j in `sites`).
 """
 
 from __future__ import annotations
@@ -13,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
-from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
+from refute.components.probes import ExampleParams, ProbeContext, Table, check_site, check_sites, disjoint_pairs
 from refute.components.probes.hooks import activations
 from refute.components.probes import PROBES, Probe
 
@@ -24,16 +36,29 @@ if TYPE_CHECKING:
 
 
 class CKAParams(ExampleParams):
-    site: str = Field(description="the site compared, e.g. hidden.0")
-    between: Literal["seeds", "sites", "conditions"] = Field(
-        "seeds", description="compare the site across seeds, with another site, or with another condition"
+    site: str | None = Field(None, description="the site compared, e.g. hidden.0 (every mode but seed_pairs)")
+    between: Literal["seeds", "sites", "conditions", "seed_pairs"] = Field(
+        "seeds", description="compare the site across seeds, with another site, or with another condition; "
+        "seed_pairs: every listed site of one seed with every listed site of another, on disjoint seed pairs"
     )
+    sites: list[str] | None = Field(None, min_length=2, description="between: seed_pairs — the sites compared "
+                                                                     "(at least two), e.g. [hidden.0, hidden.1]")
     other_site: str | None = Field(None, description="between: sites — the second site")
     reference: str | None = Field(None, description="between: conditions — the condition compared against")
     reference_site: str | None = Field(None, description="between: conditions — its site (default: the same name)")
 
     @model_validator(mode="after")
     def _mode_fields(self):
+        if self.between == "seed_pairs":
+            if not self.sites or self.site is not None:
+                raise ValueError("between: seed_pairs compares the listed sites: give sites (at least two), not site")
+            if len(set(self.sites)) != len(self.sites):
+                raise ValueError("between: seed_pairs lists each site once")
+            return self
+        if self.site is None:
+            raise ValueError(f"between: {self.between} needs site")
+        if self.sites is not None:
+            raise ValueError("sites is for between: seed_pairs; the other modes compare one site")
         if self.between == "sites" and not self.other_site:
             raise ValueError("between: sites needs other_site")
         if self.between == "conditions" and not self.reference:
@@ -59,7 +84,15 @@ class CKA(Probe):
         """(condition, site) whose model this probe also needs, if any."""
         return (p.reference, p.reference_site or p.site) if p.between == "conditions" else None
 
+    def seed_pairs(self, p: CKAParams) -> bool:
+        return p.between == "seed_pairs"
+
     def check(self, p: CKAParams, run: RunSpec, anatomy: Architecture) -> list[str]:
+        if p.between == "seed_pairs":
+            issues = check_sites(p.sites, anatomy, run.model.name)
+            if len(run.seeds) < 2:
+                issues.append("between: seed_pairs needs at least two seeds (one pair)")
+            return issues
         issues = check_site(p.site, anatomy, run.model.name)
         if p.between == "sites":
             issues += check_site(p.other_site, anatomy, run.model.name, "other_site")
@@ -68,10 +101,15 @@ class CKA(Probe):
         return issues
 
     def outputs(self, p: CKAParams, run: RunSpec, anatomy: Architecture) -> list[tuple[str, str]]:
+        if p.between == "seed_pairs":
+            return [(m, s) for s in p.sites for m in ("cka", "margin")] + [("min_margin", ""), ("matched_fraction", "")]
         return [("cka", p.site)]
 
     def compute(self, p: CKAParams, ctx: ProbeContext) -> Table:
         x, _ = ctx.examples(p.split, p.max_examples)
+        if p.between == "seed_pairs":
+            _, acts = activations(ctx.model, x, p.sites)
+            return pair_table(ctx.seeds, {s: acts[s].flatten(2) for s in p.sites})
         sites = [p.site] + ([p.other_site] if p.between == "sites" else [])
         _, acts = activations(ctx.model, x, sites)
         a = acts[p.site].flatten(2)  # [S, N, features]
@@ -88,3 +126,49 @@ class CKA(Probe):
             for j, seed in enumerate(ctx.seeds):
                 t.add("cka_with_seed", pairs[:, j], site=p.site, unit=seed)
         return t
+
+
+def cross_matrix(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> torch.Tensor:
+    """C[i, j]: linear CKA of site i of one network (a: site -> [N, features]) with site j of another."""
+    import torch
+
+    names = list(a)
+    return torch.stack([torch.stack([linear_cka(a[i], b[j]) for j in names]) for i in names])
+
+
+def margins(c: torch.Tensor) -> torch.Tensor:
+    """Per site i: C[i, i] minus the largest similarity of i to any other site, in either direction."""
+    import torch
+
+    k = c.shape[0]
+    off = torch.maximum(c, c.T).masked_fill(torch.eye(k, dtype=torch.bool), float("-inf"))
+    return c.diagonal() - off.max(1).values
+
+
+def pair_table(seeds: list[int], acts: dict[str, torch.Tensor]) -> Table:
+    """Every site against every site, on disjoint seed pairs; each pair's values under its first seed (nan for
+    the others, which the statistics stage leaves out as partners)."""
+    import torch
+
+    names = list(acts)
+    t = Table(seeds)
+    nan = torch.full((len(seeds),), float("nan"), dtype=torch.float64)
+    diag, marg = {s: nan.clone() for s in names}, {s: nan.clone() for s in names}
+    full = {(i, j): nan.clone() for i in names for j in names}
+    low, matched = nan.clone(), nan.clone()
+    for first, second in disjoint_pairs(list(range(len(seeds)))):  # positions in the seed batch
+        c = cross_matrix({s: acts[s][first] for s in names}, {s: acts[s][second] for s in names})
+        m = margins(c)
+        for k, s in enumerate(names):
+            diag[s][first], marg[s][first] = c[k, k], m[k]
+            for j, other in enumerate(names):
+                full[(s, other)][first] = c[k, j]
+        low[first], matched[first] = m.min(), (m > 0).double().mean()
+    for s in names:
+        t.add("cka", diag[s], site=s)
+        t.add("margin", marg[s], site=s)
+        for other in names:
+            t.add("cka_to", full[(s, other)], site=s, unit=names.index(other))
+    t.add("min_margin", low)
+    t.add("matched_fraction", matched)
+    return t
