@@ -142,11 +142,12 @@ def tested_rows(pred, hyp: Plan, reduced: pd.DataFrame, failed_runs: str) -> tup
 
 def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRecord:
     """Write results/<id>/{observations.parquet, probes.parquet, reduced.parquet, predictions.json, verdict.json}
-    (and preregistration.json on the first analysis, never after) for the plan file the workflow wrote."""
+    for the plan file the workflow wrote (and seal the plan beside its hypothesis if the workflow has not)."""
     results = Path(results)
     hyp = read_plan(plan_path)
     out_dir = Layout(results).hypothesis_dir(hyp.id)
-    registration = preregistration.check(hyp, out_dir)
+    registration = preregistration.check(hyp, results)
+    seen = preregistration.seen_by_prediction(hyp, registration["seen"])
     plan = hyp.hypothesis.analysis
     table, meta = read_runs(hyp, results)
     probes = read_probes(hyp, results)
@@ -185,7 +186,7 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
                             power=pred.power(res, data[pred.id], alpha_k))
         predictions.append(PredictionRecord(id=pred.id, kind=pred.kind, spec=pred,
                                             conditions=pred.conditions_used(list(hyp.conditions)),
-                                            result=result, outcome=outcome.to_dict()))
+                                            result=result, outcome=outcome.to_dict(), seen=seen[pred.id]))
 
     verdict, reasons = decide(outcomes, failures if plan.failed_runs == "invalid" else [])
     record = VerdictRecord(

@@ -105,6 +105,8 @@ class PredictionRecord(Record):
     conditions: list[str] = Field(description="the conditions whose runs the prediction read (the kind says which)")
     result: TestRecord
     outcome: OutcomeRecord
+    seen: list[str] = Field(default_factory=list, description="the runs it read whose data had been seen before "
+                            "the plan was sealed, and why: a prediction with any is 'seen data', shown but not scored")
 
     def claim(self) -> list[Phrase]:
         return self.spec.claim()
@@ -126,13 +128,15 @@ class AlternativeRecord(Record):
 
 
 class Registration(Record):
-    """Whether the plan analysed is the one registered on the first analysis (refute.stats.preregistration)."""
+    """Whether the plan analysed is the one sealed before its runs were trained (refute.stats.preregistration)."""
 
     status: Literal["pre-registered", "post hoc"]
-    registered_at: str
+    registered_at: str = Field(description="when the plan was sealed")
     sha256: str
     current_sha256: str
     changed: list[str]
+    seal: str = Field("", description="the seal file, beside the hypothesis file (refute.spec.seal)")
+    seen: dict[str, str] = Field(default_factory=dict, description="run hash → why its data was seen before the seal")
 
 
 class RunSummary(Record):
