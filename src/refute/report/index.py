@@ -30,7 +30,7 @@ def collect(plan_files: list[str | Path], results: str | Path = "results") -> li
         h = read_plan(plan_file)
         decision = records.read(results, h.id) if records.analysed(results, h.id) else None
         if decision is not None:
-            predictions = [{"id": p.id, "status": p.outcome.status, "prior": p.spec.prior}
+            predictions = [{"id": p.id, "status": p.outcome.status, "prior": p.spec.prior, "seen": bool(p.seen)}
                            for p in decision.predictions]
         else:
             predictions = [{"id": p.id, "status": None, "prior": p.prior} for p in h.hypothesis.predictions]
@@ -87,7 +87,8 @@ def scoreboard_md(board: Scoreboard) -> list[str]:
              f"- held: **{board.held}** of {board.decided} decided (hit rate {_pct(board.hit_rate)}); "
              f"contradicted: {board.contradicted}",
              f"- undecided: {board.undecided}; pending (not run): {board.pending}; invalid runs: {board.invalid}; "
-             f"post hoc (edited after results, not scored): {board.post_hoc}"]
+             f"post hoc (edited after results, not scored): {board.post_hoc}; "
+             f"seen data (read runs trained before the plan was sealed, not scored): {board.seen}"]
     if board.brier is not None:
         lines.append(f"- Brier score: **{board.brier:.3f}** over {board.brier_n} decided prediction(s) with a prior "
                      "(0 = perfect foresight; 0.25 = always saying 50%)")
