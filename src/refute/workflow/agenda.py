@@ -15,7 +15,7 @@ from refute.training import chunks
 from refute.scaling import costs
 from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
-from refute.spec.loader import load_all
+from refute.spec.loader import condition_warnings, load_all
 from refute.layout import PROBE_RECORD, PROBE_SPEC, PROBE_VALUES, RUN_RECORD, RUN_SPEC, SNAPSHOTS, WEIGHTS, Layout
 from refute.spec.plan import Plan, write_plan
 from refute.spec.seal import seal
@@ -265,6 +265,9 @@ def load_agenda(hypotheses: str | Path = "hypotheses", results: str | Path = "re
     except SpecError as err:
         print(f"refute: invalid hypothesis files — nothing was run:\n{err}", file=sys.stderr)
         sys.exit(1)
+    for hyp in agenda.hypotheses.values():
+        for warning in condition_warnings(hyp):
+            print(f"warning: {warning}", file=sys.stderr)
     return agenda
 
 
