@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from refute.components.probes import ExampleParams, ProbeContext, Table, check_site
 from refute.components.probes.hooks import activations
 from refute.components.probes import PROBES, Probe
+from refute.registry import only_with
 
 if TYPE_CHECKING:
     from refute.components.models import Architecture
@@ -28,9 +29,12 @@ class CKAParams(ExampleParams):
     between: Literal["seeds", "sites", "conditions"] = Field(
         "seeds", description="compare the site across seeds, with another site, or with another condition"
     )
-    other_site: str | None = Field(None, description="between: sites — the second site")
-    reference: str | None = Field(None, description="between: conditions — the condition compared against")
-    reference_site: str | None = Field(None, description="between: conditions — its site (default: the same name)")
+    other_site: str | None = Field(None, description="between: sites — the second site",
+                                   json_schema_extra=only_with(between="sites"))
+    reference: str | None = Field(None, description="between: conditions — the condition compared against",
+                                  json_schema_extra=only_with(between="conditions"))
+    reference_site: str | None = Field(None, description="between: conditions — its site (default: the same name)",
+                                       json_schema_extra=only_with(between="conditions"))
 
     @model_validator(mode="after")
     def _mode_fields(self):
