@@ -346,3 +346,33 @@ def test_keeping_more_snapshots_is_not_an_edit_without_probes(tmp_path, tiny):
     write_yaml(path, spec)
     fake_runs(tmp_path / "results", path, shifted(0.3))
     assert analyse_file(path, tmp_path / "results")["post_hoc"] is False
+
+
+def test_provenance_names_the_commit_of_the_code_and_of_the_hypotheses(tmp_path, tiny):
+    import subprocess
+
+    from refute.report.markdown import write_report
+
+    spec = two_conditions(tiny, [{"id": "p", **CMP}])
+    project = tmp_path / "project"
+    path = write_yaml(project / "h.yaml", spec)
+    results = tmp_path / "results"
+    fake_runs(results, path, shifted(0.3))
+    # Not a repository (or no git at all): "unknown", and the analysis goes on.
+    code = analyse_file(path, results)["provenance"]["code"]
+    assert code["hypotheses"]["commit"] == "unknown" and code["hypotheses"]["dirty"] == "unknown"
+    assert "hypotheses: commit unknown" in write_report("tiny", results).read_text()
+
+    git = lambda *a: subprocess.run(["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t", *a],
+                                    check=True, capture_output=True, text=True).stdout.strip()
+    git("init", "-q")
+    git("add", "h.yaml")
+    git("commit", "-qm", "h")
+    head = git("rev-parse", "HEAD")
+    code = analyse_file(path, results)["provenance"]["code"]
+    assert code["hypotheses"] == {"folder": str(project.resolve()), "commit": head, "dirty": "no"}
+    spec["predictions"][0]["description"] = "edited, not committed"
+    write_yaml(path, spec)
+    assert analyse_file(path, results)["provenance"]["code"]["hypotheses"]["dirty"] == "yes"
+    assert f"hypotheses: commit {head[:12]}, with uncommitted edits" in write_report("tiny", results).read_text()
+    assert set(code) == {"refute", "hypotheses"}

@@ -291,6 +291,13 @@ def probe_views(v: VerdictRecord, probes: pd.DataFrame, figures: dict[str, list[
     return out
 
 
+def code_line(name: str, g) -> str:
+    if g.commit == "unknown":
+        return f"{name}: commit unknown (no git repository)"
+    edits = {"yes": ", with uncommitted edits", "no": ", clean", "unknown": ", edits unknown"}[g.dirty]
+    return f"{name}: commit {g.commit[:12]}{edits}"
+
+
 def read_lineage(verdict: VerdictRecord, results: str | Path) -> dict | None:
     """The lineage of a hypothesis from its parent's verified records (the report job's input when it refines one)."""
     if not verdict.refines:
@@ -326,6 +333,7 @@ def report_view(a: Analysis, figures: list[Path], probe_figures: dict[str, list[
             "devices": ", ".join(prov.devices),
             "python": prov.python, "platform": prov.platform,
             "packages": ", ".join(f"{k} {x}" for k, x in prov.packages.items() if x),
+            "code": "; ".join(code_line(k, g) for k, g in prov.code.items()) or "unknown",
             "analysed_at": prov.analysed_at,
         },
     )

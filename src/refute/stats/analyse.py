@@ -26,6 +26,7 @@ from refute.spec.plan import Plan, read_plan
 from refute.components import reductions
 from refute.components.predictions import across_metrics
 from refute.stats import preregistration, records
+from refute.stats.code_version import code_versions
 from refute.stats.records import PredictionRecord, TestRecord, VerdictRecord
 from refute.stats.alternatives import judge_alternatives
 from refute.stats.correction import adjust
@@ -244,6 +245,7 @@ def provenance(hyp: Plan, meta: dict[str, dict]) -> dict:
         "hypothesis_file": str(hyp.path),
         "hypothesis_sha256": hyp.file_sha256,
         "packages": versions,
+        "code": code_versions(hyp.path),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "devices": sorted({m.get("device", "?") for m in meta.values()}),

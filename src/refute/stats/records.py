@@ -155,10 +155,20 @@ class ProbeSummary(Record):
     params: dict[str, Any]
 
 
+class GitState(Record):
+    """A folder's git commit and whether tracked files had uncommitted edits (refute.stats.code_version)."""
+
+    folder: str
+    commit: str = Field(description="the commit, or 'unknown' (no git, or not a repository)")
+    dirty: Literal["yes", "no", "unknown"]
+
+
 class Provenance(Record):
     hypothesis_file: str
     hypothesis_sha256: str
     packages: dict[str, str | None]
+    code: dict[str, GitState] = Field(default_factory=dict, description="git state of the refute package and the "
+                                      "hypotheses folder")
     python: str
     platform: str
     devices: list[str]
