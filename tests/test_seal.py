@@ -47,3 +47,19 @@ def test_every_bundled_hypothesis_is_sealed_and_its_seal_holds(tmp_path):
         sealed = read_seal(hyp)
         assert sealed is not None, f"{hyp.path} has no seal: run the workflow (or Agenda.seal) and commit it"
         assert sealed["sha256"] == digest(plan_of(hyp)), f"{hyp.id}: the plan changed after it was sealed"
+
+
+def test_a_prediction_on_a_probe_also_reads_the_probes_reference_run(tiny):
+    from conftest import plan_of as plan_from
+    from refute.stats.preregistration import seen_by_prediction
+
+    tiny["conditions"] = {"a": {}, "b": {"model.params.width": 16}}
+    tiny["probes"] = [{"name": "cka", "site": "hidden.0", "between": "conditions", "reference": "b",
+                       "conditions": ["a"]}]
+    tiny["predictions"] = [{"id": "similar", "kind": "threshold", "condition": "a", "metric": "cka/cka@hidden.0",
+                            "reduce": "final", "threshold": 0.5, "direction": "greater"},
+                           {**tiny["predictions"][0], "condition": "a"}]
+    hyp = plan_from(tiny)
+    seen = seen_by_prediction(hyp, {hyp.runs["b"]: "trained before the seal"})
+    assert seen == {"similar": [f"probe 'cka''s reference (run {hyp.runs['b']}): trained before the seal"],
+                    "fits": []}

@@ -15,7 +15,7 @@ from refute.layout import RUN_RECORD, Layout
 from refute.spec.plan import Plan
 from refute.spec.seal import digest, plan_of, seal, seal_path
 
-__all__ = ["check", "differences", "digest", "plan_of", "seen_by_prediction"]
+__all__ = ["check", "differences", "digest", "plan_of", "runs_read", "seen_by_prediction"]
 
 PRE_REGISTERED, POST_HOC = "pre-registered", "post hoc"
 
@@ -39,10 +39,19 @@ def check(hyp: Plan, results: str | Path) -> dict:
 
 def seen_by_prediction(hyp: Plan, seen: dict[str, str]) -> dict[str, list[str]]:
     """prediction id → why each run it reads had been seen before the seal (empty when none had)."""
-    out = {}
-    for pred in hyp.hypothesis.predictions:
-        out[pred.id] = [f"condition {c!r} (run {hyp.runs[c]}): {seen[hyp.runs[c]]}"
-                        for c in pred.conditions_used(list(hyp.conditions)) if hyp.runs.get(c) in seen]
+    return {pred.id: [f"{what} (run {h}): {seen[h]}" for what, h in runs_read(hyp, pred).items() if h in seen]
+            for pred in hyp.hypothesis.predictions}
+
+
+def runs_read(hyp: Plan, pred) -> dict[str, str]:
+    """What a prediction reads → run hash: its conditions' runs, and the reference run of a probe it reads
+    (cka between conditions)."""
+    conds = [c for c in pred.conditions_used(list(hyp.conditions)) if c in hyp.runs]
+    out = {f"condition {c!r}": hyp.runs[c] for c in conds}
+    metrics = {u.metric for u in pred.units(hyp.conditions)}
+    for job in hyp.probe_jobs:
+        if job.reference and job.condition in conds and any(m.startswith(f"{job.probe}/") for m in metrics):
+            out.setdefault(f"probe {job.probe!r}'s reference", job.reference)
     return out
 
 
