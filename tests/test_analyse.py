@@ -355,24 +355,27 @@ def test_provenance_names_the_commit_of_the_code_and_of_the_hypotheses(tmp_path,
 
     spec = two_conditions(tiny, [{"id": "p", **CMP}])
     project = tmp_path / "project"
-    path = write_yaml(project / "h.yaml", spec)
+    path = write_yaml(project / "hypotheses" / "h.yaml", spec)
     results = tmp_path / "results"
     fake_runs(results, path, shifted(0.3))
     # Not a repository (or no git at all): "unknown", and the analysis goes on.
     code = analyse_file(path, results)["provenance"]["code"]
     assert code["hypotheses"]["commit"] == "unknown" and code["hypotheses"]["dirty"] == "unknown"
+    assert set(code) == {"refute", "hypotheses"}  # no components folder: none named
     assert "hypotheses: commit unknown" in write_report("tiny", results).read_text()
 
+    (project / "components").mkdir()  # the project's own components, beside the hypotheses
+    (project / "components" / "_helpers.py").write_text("X = 1\n")
     git = lambda *a: subprocess.run(["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t", *a],
                                     check=True, capture_output=True, text=True).stdout.strip()
     git("init", "-q")
-    git("add", "h.yaml")
+    git("add", "hypotheses/h.yaml", "components")
     git("commit", "-qm", "h")
     head = git("rev-parse", "HEAD")
     code = analyse_file(path, results)["provenance"]["code"]
-    assert code["hypotheses"] == {"folder": str(project.resolve()), "commit": head, "dirty": "no"}
+    assert code["hypotheses"] == {"folder": str((project / "hypotheses").resolve()), "commit": head, "dirty": "no"}
+    assert code["components"]["commit"] == head and set(code) == {"refute", "hypotheses", "components"}
     spec["predictions"][0]["description"] = "edited, not committed"
     write_yaml(path, spec)
     assert analyse_file(path, results)["provenance"]["code"]["hypotheses"]["dirty"] == "yes"
     assert f"hypotheses: commit {head[:12]}, with uncommitted edits" in write_report("tiny", results).read_text()
-    assert set(code) == {"refute", "hypotheses"}

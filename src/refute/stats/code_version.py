@@ -1,6 +1,6 @@
 """Which code decided a verdict: the git commit, and whether tracked files had uncommitted edits, of each folder
-that holds code or plans (the refute package, the hypotheses). No git, or not a repository: "unknown", never
-an error."""
+that holds code or plans (the refute package, the hypotheses, the project's own components folder when there
+is one). No git, or not a repository: "unknown", never an error."""
 
 from __future__ import annotations
 
@@ -31,7 +31,13 @@ def git_state(folder: str | Path) -> dict[str, str]:
 
 
 def code_versions(hypothesis_file: str | Path) -> dict[str, dict[str, str]]:
-    """The git state of the refute package's source and of the hypothesis file's folder."""
+    """The git state of the refute package's source, of the hypothesis file's folder and of the project's
+    components folder (refute.components.user), if it has one."""
     import refute
+    from refute.components.user import folder_for
 
-    return {"refute": git_state(Path(refute.__file__).parent), "hypotheses": git_state(Path(hypothesis_file).parent)}
+    out = {"refute": git_state(Path(refute.__file__).parent), "hypotheses": git_state(Path(hypothesis_file).parent)}
+    components = folder_for(Path(hypothesis_file).parent)
+    if components.is_dir():
+        out["components"] = git_state(components)
+    return out
