@@ -75,6 +75,8 @@ include: "rules/stats.smk"
 include: "rules/report.smk"
 
 
+# Before any job: seal every hypothesis's plan beside its file (hypotheses/.sealed/<id>.json, noting the runs it
+# reads that exist already), then write the files the jobs read. A dry run never gets here, so it seals nothing.
 onstart:
     AGENDA.write_inputs()
 

@@ -15,10 +15,17 @@ would test. From that pool:
   binomial 95% interval, and the seeds-for-80% planned from each comparison's own variance should
   centre on n.
 
+- Agenda-level error control (`--agenda`, no training): simulated agendas whose held predictions go
+  through refute.loop.agenda_fdr exactly as the index sends them (LORD++ in seal order). With every null
+  true, and with a share of real effects, the false discovery rate over the repeats must stay at most q;
+  beside it, the rate without agenda control (every held prediction counted as a discovery).
+
 Usage (≈ a minute on a free core; the committed figures were run with the defaults):
     .venv/bin/python benchmarks/calibration.py                    # 200 comparisons per check
     .venv/bin/python benchmarks/calibration.py --comparisons 20   # a quick smoke run
-Writes benchmarks/calibration.md and benchmarks/calibration.json.
+    .venv/bin/python benchmarks/calibration.py --agenda           # agenda FDR, 1000 simulated agendas (seconds)
+    .venv/bin/python benchmarks/calibration.py --agenda --quick   # 200 agendas, for CI
+Writes benchmarks/calibration.md and benchmarks/calibration.json (--agenda: calibration_agenda.md and .json).
 """
 
 from __future__ import annotations
@@ -261,8 +268,97 @@ def write(report: dict, path_md: Path) -> None:
     path_md.write_text("\n".join(lines))
 
 
+# ---------------------------------------------------------------- agenda-level false discovery rate
+
+AGENDA_SCENARIOS = [  # (name, predictions per agenda, share of real effects, effect in z units)
+    ("all nulls true, 40 predictions", 40, 0.0, 0.0),
+    ("all nulls true, 200 predictions", 200, 0.0, 0.0),
+    ("20% real effects (z shift 3), 100 predictions", 100, 0.2, 3.0),
+    ("50% real effects (z shift 3), 100 predictions", 100, 0.5, 3.0),
+]
+
+
+def simulated_agenda(rng: np.random.Generator, m: int, share: float, shift: float, alpha: float):
+    """An agenda as the index sees it: hypotheses of 1–3 predictions sealed one after another (some refining the
+    one before), each prediction a one-sided z test that holds when p ≤ α. Returns (entries, which are real)."""
+    real = rng.random(m) < share
+    z = rng.standard_normal(m) + np.where(real, shift, 0.0)
+    p = stats.norm.sf(z)
+    entries, i, k = [], 0, 0
+    while i < m:
+        size = min(int(rng.integers(1, 4)), m - i)
+        entries.append({
+            "id": f"h{k}", "verdict": "SUPPORTED", "post_hoc": False, "sealed_at": f"2026-01-01T00:00:{k:06d}",
+            "refines": f"h{k - 1}" if k and rng.random() < 0.3 else None,
+            "predictions": [{"id": f"p{j}", "status": "holds" if p[j] <= alpha else "inconclusive", "p": float(p[j])}
+                            for j in range(i, i + size)]})
+        i, k = i + size, k + 1
+    return entries, real
+
+
+def agenda_checks(repeats: int, q: float = 0.05, alpha: float = 0.05, seed: int = 0) -> list[dict]:
+    """Per scenario: the false discovery rate (mean of V / max(R, 1)) with the agenda's LORD++ and without it."""
+    from refute.loop.agenda_fdr import agenda_fdr
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, m, share, shift in AGENDA_SCENARIOS:
+        fdp, naive, power, any_false = [], [], [], 0
+        for _ in range(repeats):
+            entries, real = simulated_agenda(rng, m, share, shift, alpha)
+            result = agenda_fdr(entries, q)
+            found = np.array([s.survives for s in result.slots])
+            held = np.array([s.held for s in result.slots])
+            fdp.append((found & ~real).sum() / max(found.sum(), 1))
+            naive.append((held & ~real).sum() / max(held.sum(), 1))
+            any_false += bool((found & ~real).any())
+            if real.any():
+                power.append((found & real).sum() / real.sum())
+        est, sd = float(np.mean(fdp)), float(np.std(fdp, ddof=1))
+        rows.append({"scenario": name, "repeats": repeats, "predictions": m, "q": q, "fdr": est,
+                     "fdr_ci95": [max(0.0, est - 1.96 * sd / np.sqrt(repeats)), est + 1.96 * sd / np.sqrt(repeats)],
+                     "any_false_discovery": any_false / repeats, "fdr_without_agenda_control": float(np.mean(naive)),
+                     "power": float(np.mean(power)) if power else None, "pass": est <= q})
+    return rows
+
+
+def write_agenda(rows: list[dict], path_md: Path, when: str, seconds: float) -> None:
+    lines = [
+        "# Calibration of refute's agenda-level error control", "",
+        f"Run {when}: {rows[0]['repeats']} simulated agendas per scenario, {seconds:.1f} s "
+        "(`benchmarks/calibration.py --agenda`). Each agenda is a stream of hypotheses of 1–3 predictions sealed one "
+        "after another (some refining the one before); a prediction is a one-sided z test that holds when p ≤ 0.05. "
+        "Held predictions go through `refute.loop.agenda_fdr` as the index sends them (LORD++ in seal order, "
+        f"q = {rows[0]['q']:g}). FDR is the mean over agendas of false discoveries / max(discoveries, 1); with every "
+        "null true it is the chance of any false discovery.", "",
+        "| scenario | agendas | FDR with agenda control | 95% CI | ≤ q | FDR without (held = discovery) | power |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        power = "—" if r["power"] is None else f"{r['power']:.3f}"
+        lines.append(f"| {r['scenario']} | {r['repeats']} | {r['fdr']:.3f} | [{r['fdr_ci95'][0]:.3f}, "
+                     f"{r['fdr_ci95'][1]:.3f}] | {'✅' if r['pass'] else '❌'} | {r['fdr_without_agenda_control']:.3f} "
+                     f"| {power} |")
+    lines.append("")
+    path_md.write_text("\n".join(lines))
+
+
+def agenda_main(a) -> int:
+    t0 = time.perf_counter()
+    rows = agenda_checks(200 if a.quick else a.repeats, a.q, a.alpha)
+    out = a.out if a.out != HERE / "calibration.md" else HERE / "calibration_agenda.md"
+    write_agenda(rows, out, time.strftime("%Y-%m-%d %H:%M"), time.perf_counter() - t0)
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(out.read_text())
+    return 0 if all(r["pass"] for r in rows) else 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--agenda", action="store_true", help="only the agenda-level FDR check (simulated, no training)")
+    ap.add_argument("--quick", action="store_true", help="with --agenda: 200 agendas per scenario (CI)")
+    ap.add_argument("--repeats", type=int, default=1000, help="with --agenda: simulated agendas per scenario")
+    ap.add_argument("--q", type=float, default=0.05, help="with --agenda: the agenda's false discovery rate")
     ap.add_argument("--comparisons", type=int, default=200, help="comparisons per check (≥ 200 for the record)")
     ap.add_argument("--n", type=int, default=6, help="seeds per group")
     ap.add_argument("--steps", type=int, default=300, help="training steps of the pool")
@@ -270,6 +366,8 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--out", type=Path, default=HERE / "calibration.md")
     a = ap.parse_args(argv)
+    if a.agenda:
+        return agenda_main(a)
     t0 = time.perf_counter()
     pool = a.pool or 6 * a.n * a.comparisons
     val, train, wall = train_pool(pool, a.steps)

@@ -56,6 +56,7 @@ def run_pipeline(hypotheses: Path, results: Path) -> dict[str, dict]:
     from refute.workflow.agenda import Agenda, load_all
 
     agenda = Agenda(load_all(hypotheses), results)
+    agenda.seal()  # as the workflow does when it starts, before any training job
     L = agenda.layout
     for h in agenda.runs:
         if not L.run_file(h, layout.RUN_RECORD).exists():

@@ -11,14 +11,17 @@ import pytest
 from conftest import analyse_file, write_yaml
 from refute import io
 from refute.spec.loader import load_hypothesis
+from refute.spec.seal import seal
 
 METRICS = ["train_loss", "val_loss", "train_acc", "val_acc", "weight_norm"]
 
 
 def fake_runs(results, hyp_path, value, steps=100, diverged=None):
-    """Write every condition's run as training would: `value(condition, seed, metric, step)` gives the
-    logged numbers; `diverged` maps condition → {seed: step}."""
+    """Write every condition's run as training would, after sealing the plan as the workflow does when it
+    starts: `value(condition, seed, metric, step)` gives the logged numbers; `diverged` maps condition →
+    {seed: step}."""
     hyp = load_hypothesis(hyp_path)
+    seal(hyp, lambda h: (results / "runs" / h / "run.json").exists())
     for cond, h in hyp.runs.items():
         run = hyp.conditions[cond]
         rows = [{"seed": s, "step": t, "metric": m, "value": float(value(cond, s, m, t))}
@@ -214,13 +217,13 @@ def test_undecided_predictions_get_a_seed_plan(tmp_path, tiny):
     assert verdict["power"]["p"]["seeds_for_80"] == plan["seeds_for_80"]
 
 
-def test_first_analysis_registers_the_plan_and_later_edits_are_post_hoc(tmp_path, tiny):
+def test_the_seal_registers_the_plan_and_later_edits_are_post_hoc(tmp_path, tiny):
     spec = two_conditions(tiny, [{"id": "p", **CMP, "description": "a beats b"}])
     path = write_yaml(tmp_path / "h.yaml", spec)
     results = tmp_path / "results"
     fake_runs(results, path, shifted(0.3))
     first = analyse_file(path, results)
-    reg = json.loads((results / "tiny/preregistration.json").read_text())
+    reg = json.loads((tmp_path / ".sealed/tiny.json").read_text())
     assert first["post_hoc"] is False and first["preregistration"]["sha256"] == reg["sha256"]
 
     # Rewording a description, or spelling out a default, is not an edit of the plan.
@@ -228,13 +231,63 @@ def test_first_analysis_registers_the_plan_and_later_edits_are_post_hoc(tmp_path
     write_yaml(path, spec)
     assert analyse_file(path, results)["post_hoc"] is False
 
-    # Changing what is tested is, and the registration is kept as it was.
+    # Changing what is tested is, and the seal is kept as it was.
     spec["predictions"][0]["min_effect"] = 0.1
     write_yaml(path, spec)
     later = analyse_file(path, results)
     assert later["post_hoc"] is True
     assert later["preregistration"]["changed"] == ["prediction 'p' edited (min_effect)"]
-    assert json.loads((results / "tiny/preregistration.json").read_text()) == reg
+    assert json.loads((tmp_path / ".sealed/tiny.json").read_text()) == reg
+
+
+def test_a_plan_sealed_after_its_runs_were_trained_reads_seen_data(tmp_path, tiny):
+    """A new hypothesis that reuses runs another one already trained (and read) is not pre-registered on
+    them: its predictions are 'seen data', listed but not scored."""
+    from refute.report.markdown import write_report
+
+    spec = two_conditions(tiny, [{"id": "p", **CMP}])
+    first = write_yaml(tmp_path / "first" / "h.yaml", spec)
+    results = tmp_path / "results"
+    fake_runs(results, first, shifted(0.3))
+    assert analyse_file(first, results)["preregistration"]["seen"] == {}
+
+    later = write_yaml(tmp_path / "later" / "h.yaml", spec)  # written after the runs exist
+    hyp = load_hypothesis(later)
+    seal(hyp, lambda h: (results / "runs" / h / "run.json").exists())  # the workflow starting
+    verdict = analyse_file(later, results)
+    assert verdict["post_hoc"] is False and verdict["verdict"] == "SUPPORTED"
+    assert set(verdict["preregistration"]["seen"]) == set(hyp.runs.values())
+    seen = preds(results / "tiny")["p"]["seen"]
+    assert [s.split(":")[0] for s in seen] == [f"condition 'a' (run {hyp.runs['a']})",
+                                               f"condition 'b' (run {hyp.runs['b']})"]
+    text = write_report("tiny", results).read_text()
+    assert "Pre-registered" not in text and "2 prediction(s) read seen data" not in text
+    assert "1 prediction(s) read seen data" in text and "### `p` — holds (seen data)" in text
+
+
+def test_deleting_results_does_not_reset_the_seal(tmp_path, tiny):
+    import shutil
+
+    spec = two_conditions(tiny, [{"id": "p", **CMP}])
+    path = write_yaml(tmp_path / "h.yaml", spec)
+    results = tmp_path / "results"
+    fake_runs(results, path, shifted(0.3))
+    analyse_file(path, results)
+    shutil.rmtree(results)
+    spec["predictions"][0]["min_effect"] = 0.1
+    write_yaml(path, spec)
+    fake_runs(results, path, shifted(0.3))
+    assert analyse_file(path, results)["post_hoc"] is True
+
+
+def test_analysed_without_a_seal_every_existing_run_counts_as_seen(tmp_path, tiny):
+    spec = two_conditions(tiny, [{"id": "p", **CMP}])
+    path = write_yaml(tmp_path / "h.yaml", spec)
+    results = tmp_path / "results"
+    hyp = fake_runs(results, path, shifted(0.3))
+    (tmp_path / ".sealed/tiny.json").unlink()  # never sealed before its runs were trained
+    verdict = analyse_file(path, results)
+    assert set(verdict["preregistration"]["seen"]) == set(hyp.runs.values())
 
 
 def test_adding_seeds_after_a_result_is_post_hoc(tmp_path, tiny):
@@ -293,3 +346,36 @@ def test_keeping_more_snapshots_is_not_an_edit_without_probes(tmp_path, tiny):
     write_yaml(path, spec)
     fake_runs(tmp_path / "results", path, shifted(0.3))
     assert analyse_file(path, tmp_path / "results")["post_hoc"] is False
+
+
+def test_provenance_names_the_commit_of_the_code_and_of_the_hypotheses(tmp_path, tiny):
+    import subprocess
+
+    from refute.report.markdown import write_report
+
+    spec = two_conditions(tiny, [{"id": "p", **CMP}])
+    project = tmp_path / "project"
+    path = write_yaml(project / "hypotheses" / "h.yaml", spec)
+    results = tmp_path / "results"
+    fake_runs(results, path, shifted(0.3))
+    # Not a repository (or no git at all): "unknown", and the analysis goes on.
+    code = analyse_file(path, results)["provenance"]["code"]
+    assert code["hypotheses"]["commit"] == "unknown" and code["hypotheses"]["dirty"] == "unknown"
+    assert set(code) == {"refute", "hypotheses"}  # no components folder: none named
+    assert "hypotheses: commit unknown" in write_report("tiny", results).read_text()
+
+    (project / "components").mkdir()  # the project's own components, beside the hypotheses
+    (project / "components" / "_helpers.py").write_text("X = 1\n")
+    git = lambda *a: subprocess.run(["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t", *a],
+                                    check=True, capture_output=True, text=True).stdout.strip()
+    git("init", "-q")
+    git("add", "hypotheses/h.yaml", "components")
+    git("commit", "-qm", "h")
+    head = git("rev-parse", "HEAD")
+    code = analyse_file(path, results)["provenance"]["code"]
+    assert code["hypotheses"] == {"folder": str((project / "hypotheses").resolve()), "commit": head, "dirty": "no"}
+    assert code["components"]["commit"] == head and set(code) == {"refute", "hypotheses", "components"}
+    spec["predictions"][0]["description"] = "edited, not committed"
+    write_yaml(path, spec)
+    assert analyse_file(path, results)["provenance"]["code"]["hypotheses"]["dirty"] == "yes"
+    assert f"hypotheses: commit {head[:12]}, with uncommitted edits" in write_report("tiny", results).read_text()

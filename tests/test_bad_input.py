@@ -346,3 +346,29 @@ def test_a_seed_or_a_sweep_value_listed_twice_is_an_error_not_a_repeated_run(tmp
     tiny["sweep"] = {"train.lr": [0.01, 0.02, 0.01]}
     with pytest.raises(SpecError, match=r"sweep: train.lr: value\(s\) \[0.01\] listed more than once"):
         load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
+
+
+# ---------------------------------------------------------------- identical conditions share one run
+
+def test_identical_conditions_are_one_run_and_are_warned_about_naming_both(tmp_path, tiny, capsys):
+    from refute import cli
+    from refute.spec.loader import condition_warnings
+
+    tiny["conditions"] = {"a": {"train.lr": 0.01}, "b": {}}  # 0.01 is the base lr: a and b are the same spec
+    tiny["predictions"] = [{"id": "p", "kind": "compare", "conditions": ["a", "b"], "metric": "val_acc",
+                            "reduce": "final", "direction": "greater"}]
+    path = write_yaml(tmp_path / "hypotheses" / "h.yaml", tiny)
+    hyp = load_hypothesis(path)
+    assert hyp.runs["a"] == hyp.runs["b"]
+    [warning] = condition_warnings(hyp)
+    assert (warning.line, warning.field) == (line_of(path, "  b:"), "conditions.b")
+    assert "conditions 'a' and 'b' have identical run specs" in warning.message
+    assert "conditions: {b: {seeds: [3, 4, 5]}}" in warning.message
+    assert cli.main(["check", "--hypotheses", str(tmp_path / "hypotheses")]) == 0  # a warning, not an error
+    assert f"warning: {path}:{warning.line}: conditions.b: conditions 'a' and 'b'" in capsys.readouterr().err
+
+    # Its own seeds make b an independent replicate: another run, and no warning.
+    tiny["conditions"]["b"] = {"seeds": [3, 4, 5]}
+    hyp = load_hypothesis(write_yaml(path, tiny))
+    assert hyp.runs["a"] != hyp.runs["b"] and hyp.conditions["b"].seeds == [3, 4, 5]
+    assert condition_warnings(hyp) == []

@@ -383,7 +383,7 @@ def test_layer_matching_is_tested_on_one_value_per_disjoint_pair(tmp_path, tiny)
     ({"between": "seed_pairs", "sites": ["hidden.0"]}, "probes.0.sites: list should have at least 2 items"),
     ({"between": "seed_pairs", "sites": ["hidden.0", "hiden.1"]}, "probes.0.sites: model 'mlp' has no site 'hiden.1'"),
     ({"between": "seeds"}, "between: seeds needs site"),
-    ({"site": "hidden.0", "sites": ["embed", "logits"]}, "sites is for between: seed_pairs"),
+    ({"site": "hidden.0", "sites": ["embed", "logits"]}, "sites: is read only with between: seed_pairs"),
 ])
 def test_bad_seed_pair_probes_are_named_with_file_line_and_field(tmp_path, tiny, probe, expected):
     from conftest import write_yaml

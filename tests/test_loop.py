@@ -74,8 +74,10 @@ def test_the_chain_moves_from_inconclusive_to_supported_to_general(chain):
     general = verdict(root, "parent-general")
     assert general["refines"] == "parent-more-seeds" and general["verdict"] == "SUPPORTED"
     assert set(general["runs"]) == {"width=16", "width=32", "width=64"}
-    # The generalization's width-32 run is the child's run: trained once.
-    assert general["runs"]["width=32"]["hash"] == child["runs"]["default"]["hash"]
+    # The generalization re-tests the child's width (32) on fresh seeds, not on the child's own run.
+    assert general["runs"]["width=32"]["hash"] != child["runs"]["default"]["hash"]
+    assert general["runs"]["width=32"]["seeds"] == [5, 6, 7, 8]
+    assert general["preregistration"]["seen"] == {}
 
 
 def test_refining_leaves_the_parent_results_as_they_were(chain):

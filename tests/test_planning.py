@@ -106,3 +106,4 @@ def test_read_only_commands_write_nothing_under_results(tmp_path, tiny, calibrat
     assert cli.main(["plan"]) == 0
     assert cli.main(["status", "--snakefile", str(ROOT / "Snakefile")]) == 0
     assert not (tmp_path / "results").exists()
+    assert not (tmp_path / "hypotheses/.sealed").exists()  # nothing is sealed until jobs are about to run

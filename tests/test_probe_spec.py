@@ -52,12 +52,46 @@ def test_probes_and_predictions_on_their_outputs_validate(tmp_path, tiny):
         ({"name": "patching", "corrupt": "input.7"}, {}, "probes.0.corrupt: 'input.7' needs a token task"),
         ({"name": "pruning", "rewind_step": 20}, {}, "probes.0.rewind_step: no weights are kept at step 20"),
         ({"name": "fourier", "conditions": ["nope"]}, {}, "probes.0.conditions: unknown condition 'nope'"),
+        # A parameter its mode never reads would be shown in the report as if it mattered.
+        ({"name": "cka", "site": "hidden.0", "other_site": "embed"}, {},
+         "probes.0.other_site: is read only with between: sites (here between: seeds)"),
+        ({"name": "cka", "site": "hidden.0", "between": "sites", "other_site": "embed", "reference_site": "embed"}, {},
+         "probes.0.reference_site: is read only with between: conditions (here between: sites)"),
+        ({"name": "cka", "site": "hidden.0", "reference": "default"}, {},
+         "probes.0.reference: is read only with between: conditions (here between: seeds)"),
     ],
 )
 def test_bad_probes_are_reported_by_file_line_and_field(tmp_path, tiny, probe, train, expected):
     errs = errors_of(write_yaml(tmp_path / "h.yaml", with_probes(tiny, probe, **train)))
     assert any(expected in e for e in errs), errs
     assert all(e.startswith(f"{tmp_path / 'h.yaml'}:") for e in errs)
+
+
+def test_a_parameter_the_mode_ignores_is_refused_at_its_line(tmp_path, tiny):
+    path = write_yaml(tmp_path / "h.yaml", with_probes(tiny, {"name": "cka", "site": "hidden.0", "between": "seeds",
+                                                              "other_site": "embed"}))
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "other_site" in text)
+    assert errors_of(path) == [f"{path}:{line}: probes.0.other_site: is read only with between: sites (here "
+                               "between: seeds), where it would change nothing; remove it"]
+
+
+def test_every_mode_dependent_parameter_names_a_mode_field_of_its_component():
+    """`only_with` names fields that exist, with values they can take (a typo would silently accept all)."""
+    import typing
+
+    from refute.components.observables import OBSERVABLES
+    from refute.components.probes import PROBES
+
+    marked = 0
+    for registry in (PROBES, OBSERVABLES):
+        for name in registry.names():
+            params = registry.get(name).params
+            for field in params.model_fields.values():
+                rule = (field.json_schema_extra or {}).get("only_with", {}) if isinstance(field.json_schema_extra, dict) else {}
+                for mode, allowed in rule.items():
+                    assert set(allowed) <= set(typing.get_args(params.model_fields[mode].annotation)), (name, mode)
+                    marked += 1
+    assert marked >= 3  # cka: other_site, reference, reference_site
 
 
 def test_duplicate_probe_ids_and_unknown_probe_outputs_are_errors(tmp_path, tiny):

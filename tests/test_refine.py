@@ -126,3 +126,18 @@ def test_no_draft_from_a_verdict_the_file_has_moved_past(tmp_path, tiny):
     path.write_text(path.read_text().replace("steps: 150", "steps: 200"))
     with pytest.raises(RefineError, match="changed since its verdict"):
         refine(tmp_path, "tiny")
+
+
+@pytest.mark.parametrize("verdict,status", [("SUPPORTED", "holds"), ("REFUTED", "contradicted")])
+def test_every_draft_trains_fresh_seeds_and_shares_no_run_with_its_parent(tmp_path, tiny, verdict, status):
+    """A generalization or boundary draft re-tests the parent's own setting too: on new runs, not the parent's."""
+    tiny["conditions"] = {"a": {}, "b": {"model.params.init_scale": 0.5}, "a-again": {"seeds": [7, 8, 9]}}
+    tiny["predictions"] = [{"id": "a-beats-b", "kind": "compare", "conditions": ["a", "b"], "test": "paired_t",
+                            "metric": "train_acc", "reduce": "final", "direction": "greater"}]
+    parent = load_hypothesis(analysed(tmp_path, tiny, verdict, {"a-beats-b": status}))
+    path, data, text = refine(tmp_path, "tiny")
+    child = load_hypothesis(path)
+    assert not set(child.runs.values()) & set(parent.runs.values())
+    assert data["seeds"] == [10, 11, 12]  # after every seed the parent used, as many as it had
+    assert data["conditions"]["a-again"]["seeds"] == [13, 14, 15]  # its own seeds stay its own
+    assert "Fresh seeds 10–12, disjoint from the parent's" in text

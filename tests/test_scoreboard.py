@@ -47,3 +47,11 @@ def test_prior_is_a_probability(tmp_path, tiny):
     tiny["predictions"][0]["prior"] = 1.5
     with pytest.raises(SpecError, match=r"predictions.0.prior: must be <= 1"):
         load_hypothesis(write_yaml(tmp_path / "h.yaml", tiny))
+
+
+def test_a_prediction_that_read_seen_data_is_listed_not_scored():
+    board = score([{"id": "a", "verdict": "SUPPORTED", "post_hoc": False,
+                    "predictions": [{"id": "a1", "status": "holds", "prior": 0.9, "seen": True},
+                                    {"id": "a2", "status": "holds", "prior": 0.9}]}])
+    assert (board.held, board.seen, board.brier_n) == (1, 1, 1)
+    assert [r.status for r in board.rows] == ["seen data", "holds"]

@@ -54,13 +54,18 @@ def project(tmp_path, tiny):
 @pytest.mark.slow
 def test_dag_runs_to_a_verdict_and_reruns_only_what_changed(project, tiny):
     assert planned_jobs(project) == {"train": 2, "stats": 1, "report": 1, "index": 1}
+    assert not (project / "hypotheses/.sealed").exists()  # a dry run seals nothing
 
     out = snakemake(project)
     assert out.returncode == 0, out.stderr[-3000:]
     verdict = json.loads((project / "results/tiny/verdict.json").read_text())
     assert verdict["verdict"] == "SUPPORTED", verdict["reasons"]
+    # Sealed when the workflow started, before its runs were trained: pre-registered, no seen data.
+    seal = json.loads((project / "hypotheses/.sealed/tiny.json").read_text())
+    assert verdict["preregistration"]["sha256"] == seal["sha256"] and seal["seen"] == {}
     report = (project / "results/tiny/report.md").read_text()
     assert "## Verdict: ✅ SUPPORTED" in report and "wider-fits-better" in report
+    assert "Pre-registered: the plan was recorded" in report
     assert (project / "results/tiny/figures/val_acc.png").stat().st_size > 1000
     table = __import__("pandas").read_parquet(project / "results/tiny/observations.parquet")
     assert list(table.columns) == ["condition", "seed", "step", "metric", "value"]

@@ -117,9 +117,12 @@ def new(a: argparse.Namespace) -> int:
 
 @command("check", "validate every hypothesis file; exit 1 listing file:line: field: message", HYPOTHESES)
 def check(a: argparse.Namespace) -> int:
-    from refute.spec.loader import load_all
+    from refute.spec.loader import condition_warnings, load_all
 
     hyps = load_all(a.hypotheses)  # a SpecError is printed by main
+    for hyp in hyps:
+        for warning in condition_warnings(hyp):
+            print(f"warning: {warning}", file=sys.stderr)
     runs = {r for h in hyps for r in h.runs.values()}
     print(f"{len(hyps)} hypotheses valid; {len(runs)} distinct training runs.")
     return 0

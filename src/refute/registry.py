@@ -55,6 +55,38 @@ class Params(BaseModel):
                     cls.__name__, [InitErrorDetails(type=err, loc=(k,), input=data[k]) for k in wrong])
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _only_where_read(cls, data: Any) -> Any:
+        # A field marked `only_with` (below) and set where its mode ignores it would be shown in the report
+        # as if it mattered: refused, at the field.
+        if not isinstance(data, dict):
+            return data
+        problems = []
+        for name, f in cls.model_fields.items():
+            rule = f.json_schema_extra.get("only_with") if isinstance(f.json_schema_extra, dict) else None
+            if not rule or data.get(name) is None:
+                continue
+            for mode, allowed in rule.items():
+                value = data.get(mode, cls.model_fields[mode].default)
+                if value not in allowed:
+                    problems.append((name, f"is read only with {mode}: {' or '.join(allowed)} (here {mode}: "
+                                           f"{value}), where it would change nothing; remove it"))
+        if problems:
+            from pydantic import ValidationError
+            from pydantic_core import InitErrorDetails, PydanticCustomError
+
+            raise ValidationError.from_exception_data(cls.__name__, [
+                InitErrorDetails(type=PydanticCustomError("ignored_parameter", message), loc=(k,), input=data[k])
+                for k, message in problems])
+        return data
+
+
+def only_with(**modes: str | tuple[str, ...]) -> dict:
+    """Field metadata (`Field(json_schema_extra=only_with(between="sites"))`): the parameter is read only when
+    each named field has one of the given values; set under any other value, it is an error at validation."""
+    return {"only_with": {k: (v,) if isinstance(v, str) else tuple(v) for k, v in modes.items()}}
+
 
 def _admits_bool(annotation: Any) -> bool:
     """Whether a field's type lets a boolean through as itself (bool, Any, or a union or container holding one)."""

@@ -13,6 +13,10 @@
   otherwise a wide sweep (×¼ … ×4) around the value tested, predictions repeated at every value.
 - INVALID → no draft: fix the failing runs first.
 
+Every draft trains on fresh seeds, disjoint from every seed of the parent, so none of its runs is one of
+the parent's: a draft is written after its parent's results, and re-testing the parent's own runs would be
+testing on seen data (refute.spec.seal).
+
 A draft is only written: nothing runs until the researcher reads it, edits it and runs it. Priors are
 left out on purpose: a prior must be stated before seeing the data, so the draft asks for new ones.
 """
@@ -102,6 +106,9 @@ def draft(hyp: Plan, decision: Decision, taken: set[str],
             why = [f"Sweep over {axis}: {values} (given on the command line)."]
         values = _valid_values(hyp, axis, values)
         resweep(data, hyp, axis, values)
+        fresh = _fresh_seeds(hyp, data, len)
+        why.append(f"Fresh seeds {fresh[0]}–{fresh[-1]}, disjoint from the parent's: the values it tested are "
+                   "tested again on new runs, so no prediction reads the parent's data.")
         n = len(data["predictions"])
         if n > len(hyp.hypothesis.predictions):
             correction = getattr(getattr(hyp.hypothesis, "analysis", None), "correction", "none")
@@ -157,7 +164,6 @@ def seeds_needed(predictions: list[PredictionRecord]) -> tuple[int | None, list[
 
 
 def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord]) -> list[str]:
-    used = sorted({s for run in hyp.conditions.values() for s in run.seeds})
     current = max(len(run.seeds) for run in hyp.conditions.values())
     n, who = seeds_needed(predictions)
     if n is not None:
@@ -170,13 +176,33 @@ def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord]) -> l
         why.append(f"The power analysis asks for {n}; capped at {MAX_SEEDS}. An effect this small may be below "
                    "any that matters: consider the smallest effect of interest (min_effect) instead.")
         n = MAX_SEEDS
-    fresh = list(range(used[-1] + 1, used[-1] + 1 + n))
+    fresh = _fresh_seeds(hyp, data, lambda seeds: n)
     why.append(f"Fresh seeds {fresh[0]}–{fresh[-1]}, disjoint from the parent's, so this is an independent test.")
-    data["seeds"] = fresh
+    return why
+
+
+def _fresh_seeds(hyp: Plan, data: dict, size) -> list[int]:
+    """Replace the draft's seeds with fresh ones after every seed the parent used: `size(parent's seeds)` of
+    them per seed list. Conditions that shared the parent's seeds share the new ones (paired tests stay
+    paired); a condition with seeds of its own gets a block of its own (replicates stay apart). Returns the
+    base seeds."""
+    top = max(s for run in hyp.conditions.values() for s in run.seeds)
+    blocks: dict[tuple[int, ...], list[int]] = {}
+
+    def fresh(seeds: list[int]) -> list[int]:
+        nonlocal top
+        key = tuple(seeds)
+        if key not in blocks:
+            n = size(seeds)
+            blocks[key], top = list(range(top + 1, top + 1 + n)), top + n
+        return blocks[key]
+
+    as_list = lambda v: list(range(v)) if isinstance(v, int) else list(v)  # noqa: E731 (`seeds: n` is 0..n-1)
+    data["seeds"] = fresh(list(hyp.hypothesis.seeds))
     for overrides in (data.get("conditions") or {}).values():
         if "seeds" in overrides:
-            overrides["seeds"] = fresh
-    return why
+            overrides["seeds"] = fresh(as_list(overrides["seeds"]))
+    return data["seeds"]
 
 
 # ---------------------------------------------------------------- axes and values

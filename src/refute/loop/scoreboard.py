@@ -4,8 +4,10 @@ Every pre-registered prediction of every hypothesis counts once. A prediction is
 
 - held / contradicted / undecided  by the outcome its test gave (see `stats.verdict`);
 - invalid   when its hypothesis is INVALID (a run failed or diverged): its outcome is not evidence;
-- post hoc  when its hypothesis's predictions or analysis were edited after results existed
+- post hoc  when its hypothesis's predictions or analysis were edited after the plan was sealed
             (`post_hoc` in verdict.json): no longer a pre-registered prediction, so not scored;
+- seen data when it read runs whose data existed before its plan was sealed (`seen` in predictions.json):
+            not a prediction made before the data, so not scored;
 - pending   when its hypothesis has not been analysed yet.
 
 The hit rate is held / (held + contradicted). Where the author stated a `prior` (the probability, given
@@ -21,14 +23,14 @@ from dataclasses import asdict, dataclass, field
 
 from refute.components.predictions.outcome import CONTRADICTED, HOLDS, INVALID, UNDECIDED
 
-HELD, PENDING, INVALIDATED, POST_HOC = HOLDS, "pending", "invalid", "post hoc"
+HELD, PENDING, INVALIDATED, POST_HOC, SEEN = HOLDS, "pending", "invalid", "post hoc", "seen data"
 
 
 @dataclass
 class Row:
     hypothesis: str
     prediction: str
-    status: str  # holds | contradicted | inconclusive | invalid | pending
+    status: str  # holds | contradicted | inconclusive | invalid | post hoc | seen data | pending
     prior: float | None
     brier: float | None  # (prior − outcome)² when decided and a prior was stated
 
@@ -41,6 +43,7 @@ class Scoreboard:
     undecided: int = 0
     invalid: int = 0
     post_hoc: int = 0
+    seen: int = 0
     pending: int = 0
     hit_rate: float | None = None
     brier: float | None = None
@@ -58,7 +61,7 @@ class Scoreboard:
 
 def score(hypotheses: list[dict]) -> Scoreboard:
     """Score every prediction. Each item: {"id", "verdict" (None if not analysed), "post_hoc", "predictions":
-    [{"id", "status" (None if not analysed), "prior" (None if not stated)}]}."""
+    [{"id", "status" (None if not analysed), "prior" (None if not stated), "seen" (read seen data)}]}."""
     board = Scoreboard()
     for h in hypotheses:
         for p in h["predictions"]:
@@ -68,6 +71,8 @@ def score(hypotheses: list[dict]) -> Scoreboard:
                 status = INVALIDATED
             elif h.get("post_hoc"):
                 status = POST_HOC
+            elif p.get("seen"):
+                status = SEEN
             else:
                 status = p["status"]
             prior = p.get("prior")
@@ -76,7 +81,7 @@ def score(hypotheses: list[dict]) -> Scoreboard:
                 term = (prior - (1.0 if status == HOLDS else 0.0)) ** 2
             board.rows.append(Row(h["id"], p["id"], status, prior, term))
     counts = {HOLDS: "held", CONTRADICTED: "contradicted", UNDECIDED: "undecided", INVALIDATED: "invalid",
-              POST_HOC: "post_hoc", PENDING: "pending"}
+              POST_HOC: "post_hoc", SEEN: "seen", PENDING: "pending"}
     for r in board.rows:
         if r.status not in counts:
             raise ValueError(f"{r.hypothesis}/{r.prediction}: unknown outcome {r.status!r}")

@@ -1,7 +1,8 @@
 """The agenda index: results/index.md and results/index.html.
 
 Every hypothesis with its verdict, the date it was analysed, where it sits in the lineage tree and
-links to its reports; then the prediction scoreboard (`refute.scoreboard`).
+links to its reports; which held predictions survive the agenda's false discovery rate control
+(`refute.loop.agenda_fdr`); then the prediction scoreboard (`refute.loop.scoreboard`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from pathlib import Path
 
 from refute import io
 from refute.layout import INDEX_HTML, INDEX_MD, REPORT_HTML, REPORT_MD, Layout
+from refute.loop.agenda_fdr import AgendaFDR, agenda_fdr
 from refute.loop.lineage import tree
 from refute.loop.scoreboard import Scoreboard, score
 from refute.report import escape
 from refute.report.render import render_page
 from refute.spec.plan import read_plan
+from refute.spec.seal import read_seal
 from refute.stats import records
 
 BADGE = {"SUPPORTED": "✅ SUPPORTED", "REFUTED": "❌ REFUTED", "INCONCLUSIVE": "❔ INCONCLUSIVE",
@@ -30,10 +33,12 @@ def collect(plan_files: list[str | Path], results: str | Path = "results") -> li
         h = read_plan(plan_file)
         decision = records.read(results, h.id) if records.analysed(results, h.id) else None
         if decision is not None:
-            predictions = [{"id": p.id, "status": p.outcome.status, "prior": p.spec.prior}
-                           for p in decision.predictions]
+            predictions = [{"id": p.id, "status": p.outcome.status, "prior": p.spec.prior, "seen": bool(p.seen),
+                            "p": p.result.p} for p in decision.predictions]
+            sealed_at = decision.verdict.preregistration.registered_at
         else:
             predictions = [{"id": p.id, "status": None, "prior": p.prior} for p in h.hypothesis.predictions]
+            sealed_at = (read_seal(h) or {}).get("sealed_at")  # sealed when the workflow started, not run yet
         verdict = decision.verdict if decision else None
         layout = Layout(results)
         entries.append({
@@ -41,6 +46,7 @@ def collect(plan_files: list[str | Path], results: str | Path = "results") -> li
             "title": h.hypothesis.title,
             "file": str(h.path),
             "refines": h.hypothesis.refines,
+            "sealed_at": sealed_at,
             "verdict": verdict.verdict if verdict else None,
             "post_hoc": bool(verdict and verdict.post_hoc),
             "analysed_at": verdict.provenance.analysed_at if verdict else None,
@@ -51,7 +57,10 @@ def collect(plan_files: list[str | Path], results: str | Path = "results") -> li
                         if layout.hypothesis_file(h.id, name).exists()},
         })
     # Lineage order: each hypothesis right after its parent (and roots by id).
-    order = {hid: i for i, (_, hid) in enumerate(tree({e["id"]: e["refines"] for e in entries}))}
+    forest = tree({e["id"]: e["refines"] for e in entries})
+    order = {hid: i for i, (_, hid) in enumerate(forest)}
+    for depth, hid in forest:
+        next(e for e in entries if e["id"] == hid)["depth"] = depth
     return sorted(entries, key=lambda e: order[e["id"]])
 
 
@@ -63,16 +72,20 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
 
 
-def render_md(entries: list[dict], board: Scoreboard, generated: str) -> str:
+def render_md(entries: list[dict], board: Scoreboard, generated: str, fdr: AgendaFDR | None = None) -> str:
     by_id = {e["id"]: e for e in entries}
+    fdr = fdr or agenda_fdr(entries)
     lines = ["# Research agenda", "", f"{len(entries)} hypotheses; index written {_date(generated)} UTC.", "",
              "## Hypotheses", "",
-             "| hypothesis | verdict | analysed | refines | predictions held | reports |", "|---|---|---|---|---|---|"]
+             f"| hypothesis | verdict | analysed | refines | predictions held | survive agenda FDR (q = {fdr.q:g}) "
+             "| reports |", "|---|---|---|---|---|---|---|"]
     for e in entries:
         links = " · ".join(f"[{k}]({v})" for k, v in e["reports"].items()) or "—"
         stale = (" (post hoc)" if e["post_hoc"] else "") + (" (file changed since)" if e["stale"] else "")
         lines.append(f"| **{e['id']}**: {escape.inline(e['title'])} | {BADGE[e['verdict']]}{stale} | {_date(e['analysed_at'])} "
-                     f"| {e['refines'] or '—'} | {e['held']} of {len(e['predictions'])} | {links} |")
+                     f"| {e['refines'] or '—'} | {e['held']} of {len(e['predictions'])} | {fdr.survivors(e['id'])} "
+                     f"| {links} |")
+    lines += ["", "## Agenda-level error control", "", *agenda_fdr_md(fdr)]
     lines += ["", "## Lineage", ""]
     for depth, node in tree({e["id"]: e["refines"] for e in entries}):
         e = by_id[node]
@@ -82,12 +95,26 @@ def render_md(entries: list[dict], board: Scoreboard, generated: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def agenda_fdr_md(fdr: AgendaFDR) -> list[str]:
+    lines = [f"Every prediction of every sealed plan, in the order the plans were sealed, enters LORD++, an online "
+             f"false discovery rate procedure at q = {fdr.q:g} over the whole agenda (refinement chains included). "
+             f"**{fdr.survived}** of {fdr.held} held pre-registered prediction(s) survive it; a held prediction that "
+             "does not is supported by its own hypothesis's test but not at the agenda's level.", ""]
+    held = [s for s in fdr.slots if s.held]
+    if held:
+        lines += ["| # | hypothesis | prediction | sealed | p | LORD++ level | survives |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {s.position} | {s.hypothesis} | {s.prediction} | {_date(s.sealed_at)} | {s.p:.3g} "
+                  f"| {s.level:.3g} | {'yes' if s.survives else 'no'} |" for s in held]
+    return [*lines, ""]
+
+
 def scoreboard_md(board: Scoreboard) -> list[str]:
     lines = [f"- pre-registered predictions: {board.predictions}",
              f"- held: **{board.held}** of {board.decided} decided (hit rate {_pct(board.hit_rate)}); "
              f"contradicted: {board.contradicted}",
              f"- undecided: {board.undecided}; pending (not run): {board.pending}; invalid runs: {board.invalid}; "
-             f"post hoc (edited after results, not scored): {board.post_hoc}"]
+             f"post hoc (edited after results, not scored): {board.post_hoc}; "
+             f"seen data (read runs trained before the plan was sealed, not scored): {board.seen}"]
     if board.brier is not None:
         lines.append(f"- Brier score: **{board.brier:.3f}** over {board.brier_n} decided prediction(s) with a prior "
                      "(0 = perfect foresight; 0.25 = always saying 50%)")
@@ -100,19 +127,19 @@ def scoreboard_md(board: Scoreboard) -> list[str]:
     return [*lines, ""]
 
 
-def render_html(entries: list[dict], board: Scoreboard, generated: str) -> str:
+def render_html(entries: list[dict], board: Scoreboard, generated: str, fdr: AgendaFDR | None = None) -> str:
     by_id = {e["id"]: e for e in entries}
-    forest = [{"depth": d, **by_id[n]} for d, n in tree({e["id"]: e["refines"] for e in entries})]
-    return render_page("index.html.j2", entries=entries, forest=forest, board=board,
-                       generated=_date(generated), pct=_pct)
+    forest = [{**by_id[n], "depth": d} for d, n in tree({e["id"]: e["refines"] for e in entries})]
+    return render_page("index.html.j2", entries=entries, forest=forest, board=board, fdr=fdr or agenda_fdr(entries),
+                       generated=_date(generated), pct=_pct, date=_date)
 
 
 def write_index(plans: list[str | Path], results: str | Path = "results") -> list[Path]:
     """Write results/index.md and results/index.html from every hypothesis's plan file and records."""
     entries = collect(plans, results)
-    board = score(entries)
+    board, fdr = score(entries), agenda_fdr(entries)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     paths = [Layout(results).index(INDEX_MD), Layout(results).index(INDEX_HTML)]
-    io.write_text(paths[0], render_md(entries, board, generated))
-    io.write_text(paths[1], render_html(entries, board, generated))
+    io.write_text(paths[0], render_md(entries, board, generated, fdr))
+    io.write_text(paths[1], render_html(entries, board, generated, fdr))
     return paths

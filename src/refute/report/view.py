@@ -90,6 +90,7 @@ class PredictionView:
     counts: Text | None
     power: Text | None
     notes: list[str]
+    seen: list[str] = field(default_factory=list)  # runs read whose data existed before the seal: not scored
 
 
 @dataclass
@@ -229,21 +230,30 @@ def prediction_view(pred: PredictionRecord, reduced: pd.DataFrame, failed_runs: 
         counts=_counts(res.counts, failed_runs),
         power=power_statement(res.power) if out.status == "inconclusive" and res.power else None,
         notes=list(res.notes),
+        seen=list(pred.seen),
     )
 
 
 # ------------------------------------------------------------------------------------------ the rest
 
-def registration(v: VerdictRecord) -> list[Text]:
+def registration(v: VerdictRecord, seen: list[str] = ()) -> list[Text]:
+    """The pre-registration sentence (or the post-hoc warning); `seen`: the predictions that read seen data."""
     reg = v.preregistration
     if v.post_hoc:
         return [[Span("⚠️ "), Span("Post hoc.", "strong"),
-                 Span(f" The predictions or analysis plan were edited after results existed (registered "
+                 Span(f" The predictions or analysis plan were edited after the plan was sealed (sealed "
                       f"{reg.registered_at}, plan sha256 "), Span(reg.sha256[:12], "code"), Span("; now "),
                  Span(reg.current_sha256[:12], "code"),
                  Span("). This verdict tests a plan made after seeing data; treat it as exploratory.")]]
-    return [[Span(f"Pre-registered: the plan was recorded {reg.registered_at} (sha256 "), Span(reg.sha256[:12], "code"),
-             Span(") and has not changed since.")]]
+    where = [Span("; seal "), Span(reg.seal, "code")] if reg.seal else []
+    if not seen:
+        return [[Span(f"Pre-registered: the plan was recorded {reg.registered_at} (sha256 "),
+                 Span(reg.sha256[:12], "code"), *where, Span(") and has not changed since.")]]
+    names = [s for i, k in enumerate(seen) for s in ([Span(", ")] if i else []) + [Span(k, "code")]]
+    return [[Span(f"The plan was recorded {reg.registered_at} (sha256 "), Span(reg.sha256[:12], "code"), *where,
+             Span(") and has not changed since, but "), Span(f"{len(seen)} prediction(s) read seen data", "strong"),
+             Span(" (runs whose data existed before the seal): "), *names,
+             Span(". They are tested and shown, not scored; the verdict rests partly on data seen before the plan.")]]
 
 
 def plan_sentence(v: VerdictRecord, k: int) -> Text:
@@ -281,6 +291,13 @@ def probe_views(v: VerdictRecord, probes: pd.DataFrame, figures: dict[str, list[
     return out
 
 
+def code_line(name: str, g) -> str:
+    if g.commit == "unknown":
+        return f"{name}: commit unknown (no git repository)"
+    edits = {"yes": ", with uncommitted edits", "no": ", clean", "unknown": ", edits unknown"}[g.dirty]
+    return f"{name}: commit {g.commit[:12]}{edits}"
+
+
 def read_lineage(verdict: VerdictRecord, results: str | Path) -> dict | None:
     """The lineage of a hypothesis from its parent's verified records (the report job's input when it refines one)."""
     if not verdict.refines:
@@ -300,7 +317,7 @@ def report_view(a: Analysis, figures: list[Path], probe_figures: dict[str, list[
     return ReportView(
         id=v.id, title=v.title, statement=v.statement, verdict=v.verdict, badge=BADGE.get(v.verdict, v.verdict),
         post_hoc=v.post_hoc, hypothesis_file=prov.hypothesis_file,
-        registration=registration(v), changed=list(v.preregistration.changed) if v.post_hoc else [],
+        registration=registration(v, [p.id for p in a.predictions if p.seen]), changed=list(v.preregistration.changed) if v.post_hoc else [],
         plan=plan_sentence(v, len(a.predictions)), failures=list(v.failures), reasons=list(v.reasons),
         lineage=lineage_view(lineage),
         alternatives=alts,
@@ -316,6 +333,7 @@ def report_view(a: Analysis, figures: list[Path], probe_figures: dict[str, list[
             "devices": ", ".join(prov.devices),
             "python": prov.python, "platform": prov.platform,
             "packages": ", ".join(f"{k} {x}" for k, x in prov.packages.items() if x),
+            "code": "; ".join(code_line(k, g) for k, g in prov.code.items()) or "unknown",
             "analysed_at": prov.analysed_at,
         },
     )

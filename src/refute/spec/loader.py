@@ -329,6 +329,31 @@ def check_lineage(hyps: list[Plan], complete: bool = True) -> list[SpecIssue]:
     return issues
 
 
+def condition_warnings(hyp: Plan) -> list[SpecIssue]:
+    """Conditions whose run specs are identical share one training run, so comparing them compares a run with
+    itself (p = 1 every time): one warning per such pair, at the later condition's line, naming both."""
+    lines = LineMap(hyp.path.read_text()) if hyp.path.exists() else LineMap("")
+    where = {name: (["conditions", cname] if cname else ["sweep"])
+             for name, cname, _ in condition_grid(hyp.hypothesis.conditions, hyp.hypothesis.sweep)}
+    first: dict[str, str] = {}
+    out = []
+    top = max(s for r in hyp.conditions.values() for s in r.seeds)
+    for cond, h in hyp.runs.items():
+        if h not in first:
+            first[h] = cond
+            continue
+        n = len(hyp.conditions[cond].seeds)
+        fresh = list(range(top + 1, top + 1 + n))
+        top += n
+        at = where.get(cond, ["conditions"])
+        out.append(SpecIssue(str(hyp.path), lines.line(at), dotted(at),
+                             f"conditions {first[h]!r} and {cond!r} have identical run specs, so they share one "
+                             f"training run ({h}): a prediction comparing them compares that run with itself. If "
+                             f"they are meant as independent replicates, give {cond!r} its own seeds, e.g. "
+                             f"conditions: {{{cond}: {{seeds: {fresh}}}}}"))
+    return out
+
+
 def hypothesis_files(directory: str | Path) -> list[Path]:
     """Every hypothesis file of a folder: `*.yaml` and `*.yml`."""
     return sorted([*Path(directory).glob("*.yaml"), *Path(directory).glob("*.yml")])

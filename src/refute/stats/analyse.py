@@ -25,7 +25,9 @@ from refute.layout import METRICS, OBSERVATIONS, PROBE_RECORD, PROBE_TABLE, PROB
 from refute.spec.plan import Plan, read_plan
 from refute.components import reductions
 from refute.components.predictions import across_metrics, optimum
+from refute.components.predictions.optimum import conditions_read
 from refute.stats import preregistration, records
+from refute.stats.code_version import code_versions
 from refute.stats.records import PredictionRecord, TestRecord, VerdictRecord
 from refute.stats.alternatives import judge_alternatives
 from refute.stats.correction import adjust
@@ -152,14 +154,6 @@ def reduce_optimum(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict]) 
     return optimum.per_run(opt, reduce_runs(pred, hyp, table, meta, units), members, hyp.conditions)
 
 
-def conditions_read(pred, hyp: Plan) -> list[str]:
-    """The conditions whose runs a prediction reads (for an optimum: every member of the groups it tests)."""
-    if isinstance(getattr(pred, "metric", None), optimum.Optimum):
-        groups = optimum.groups(pred.metric, hyp.conditions)
-        return [c for g in pred.conditions_used(list(groups)) for c in groups[g]]
-    return pred.conditions_used(list(hyp.conditions))
-
-
 def tested_rows(pred, hyp: Plan, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
     """The rows the test sees, the counts of rows it does not, and notes saying why."""
     reduced = reduced.copy()
@@ -197,11 +191,12 @@ def tested_rows(pred, hyp: Plan, reduced: pd.DataFrame, failed_runs: str) -> tup
 
 def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRecord:
     """Write results/<id>/{observations.parquet, probes.parquet, reduced.parquet, predictions.json, verdict.json}
-    (and preregistration.json on the first analysis, never after) for the plan file the workflow wrote."""
+    for the plan file the workflow wrote (and seal the plan beside its hypothesis if the workflow has not)."""
     results = Path(results)
     hyp = read_plan(plan_path)
     out_dir = Layout(results).hypothesis_dir(hyp.id)
-    registration = preregistration.check(hyp, out_dir)
+    registration = preregistration.check(hyp, results)
+    seen = preregistration.seen_by_prediction(hyp, registration["seen"])
     plan = hyp.hypothesis.analysis
     table, meta = read_runs(hyp, results)
     probes = read_probes(hyp, results)
@@ -244,8 +239,8 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
                             ci_judged=judged_ci, ci_judged_level=level, counts=counts[pred.id],
                             power=pred.power(res, data[pred.id], alpha_k))
         predictions.append(PredictionRecord(id=pred.id, kind=pred.kind, spec=pred,
-                                            conditions=conditions_read(pred, hyp),
-                                            result=result, outcome=outcome.to_dict()))
+                                            conditions=conditions_read(pred, hyp.conditions),
+                                            result=result, outcome=outcome.to_dict(), seen=seen[pred.id]))
 
     verdict, reasons = decide(outcomes, failures if plan.failed_runs == "invalid" else [])
     record = VerdictRecord(
@@ -303,6 +298,7 @@ def provenance(hyp: Plan, meta: dict[str, dict]) -> dict:
         "hypothesis_file": str(hyp.path),
         "hypothesis_sha256": hyp.file_sha256,
         "packages": versions,
+        "code": code_versions(hyp.path),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "devices": sorted({m.get("device", "?") for m in meta.values()}),

@@ -1,75 +1,59 @@
-"""Pre-registration: the plan a verdict was promised on, recorded when a hypothesis is first analysed.
+"""Pre-registration: is the plan analysed the one sealed before its runs were trained (refute.spec.seal)?
 
-The plan is the predictions (without their free-text descriptions), the analysis block, the probes
-the predictions may read, and the design: every condition's run spec, seeds included (adding seeds after seeing a result is
-optional stopping). The first analysis writes results/<id>/preregistration.json; it is never
-overwritten. A later analysis whose plan hashes differently is *post hoc*: the verdict says so,
-and the report names what changed.
-
-Snakemake: the file is deliberately not an output of any rule, so reruns (`--forcerun`,
-`--forceall`, a changed hypothesis file) never delete it; only removing it by hand re-registers.
+A later analysis whose plan hashes differently from the seal is *post hoc*: the verdict says so, and the
+report names what changed. A prediction that reads a run whose data had been seen when the plan was sealed
+(trained before it, or a run of the hypothesis it refines) is *seen data*: tested and shown, not scored.
+Analysed without a seal (called outside the workflow, or the seal deleted), the plan is sealed now, and every
+run that exists already counts as seen.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import datetime, timezone
 from pathlib import Path
 
-from refute import io
+from refute.components.predictions.optimum import conditions_read
+from refute.layout import RUN_RECORD, Layout
 from refute.spec.plan import Plan
+from refute.spec.seal import digest, plan_of, seal, seal_path
 
-FILE = "preregistration.json"
+__all__ = ["check", "differences", "digest", "plan_of", "runs_read", "seen_by_prediction"]
+
 PRE_REGISTERED, POST_HOC = "pre-registered", "post hoc"
 
 
-def plan_of(hyp: Plan) -> dict:
-    """The parts of a hypothesis a verdict depends on, in canonical form (defaults left out, so
-    spelling out a default is not an edit)."""
-    preds = {p.id: p.model_dump(mode="json", exclude_defaults=True, exclude={"description"})
-             for p in hyp.hypothesis.predictions}
-    design = {c: r.model_dump(mode="json", exclude_defaults=True) for c, r in hyp.conditions.items()}
-    # Keeping weights at more steps changes no logged number; it matters only to probes (below).
-    snapshots = {c: d["train"].pop("snapshots", []) for c, d in design.items()}
-    plan = {
-        "predictions": preds,
-        "analysis": hyp.hypothesis.analysis.model_dump(mode="json", exclude_defaults=True),
-        "design": design,
-    }
-    probes = getattr(hyp.hypothesis, "probes", None)
-    if probes:  # what the probes measure, and when, is part of what the predictions test
-        plan["probes"] = {"probes": [p.model_dump(mode="json", exclude_defaults=True) for p in probes],
-                          "snapshots": snapshots}
-    return plan
-
-
-def digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
-
-
-def check(hyp: Plan, out_dir: str | Path) -> dict:
-    """Register the plan if this is the hypothesis's first analysis; say whether the current plan is
-    the registered one, and if not, what changed."""
-    path = Path(out_dir) / FILE
+def check(hyp: Plan, results: str | Path) -> dict:
+    """Whether the current plan is the sealed one, and if not, what changed; the runs seen before the seal."""
+    layout = Layout(results)
+    sealed = seal(hyp, lambda h: layout.run_file(h, RUN_RECORD).exists())
     plan = plan_of(hyp)
-    if not path.exists():
-        io.write_json(path, {
-            "id": hyp.id,
-            "registered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "hypothesis_file": str(hyp.path),
-            "sha256": digest(plan),
-            "plan": plan,
-        })
-    registered = json.loads(path.read_text())
-    changed = differences(registered["plan"], plan)
+    changed = differences(sealed["plan"], plan)
     return {
         "status": POST_HOC if changed else PRE_REGISTERED,
-        "registered_at": registered["registered_at"],
-        "sha256": registered["sha256"],
+        "registered_at": sealed["sealed_at"],
+        "sha256": sealed["sha256"],
         "current_sha256": digest(plan),
         "changed": changed,
+        "seal": str(seal_path(hyp)),
+        "seen": dict(sealed.get("seen", {})),
     }
+
+
+def seen_by_prediction(hyp: Plan, seen: dict[str, str]) -> dict[str, list[str]]:
+    """prediction id → why each run it reads had been seen before the seal (empty when none had)."""
+    return {pred.id: [f"{what} (run {h}): {seen[h]}" for what, h in runs_read(hyp, pred).items() if h in seen]
+            for pred in hyp.hypothesis.predictions}
+
+
+def runs_read(hyp: Plan, pred) -> dict[str, str]:
+    """What a prediction reads → run hash: its conditions' runs, and the reference run of a probe it reads
+    (cka between conditions)."""
+    conds = [c for c in conditions_read(pred, hyp.conditions) if c in hyp.runs]
+    out = {f"condition {c!r}": hyp.runs[c] for c in conds}
+    metrics = {u.metric for u in pred.units(hyp.conditions)}
+    for job in hyp.probe_jobs:
+        if job.reference and job.condition in conds and any(m.startswith(f"{job.probe}/") for m in metrics):
+            out.setdefault(f"probe {job.probe!r}'s reference", job.reference)
+    return out
 
 
 def differences(old: dict, new: dict) -> list[str]:

@@ -105,6 +105,8 @@ class PredictionRecord(Record):
     conditions: list[str] = Field(description="the conditions whose runs the prediction read (the kind says which)")
     result: TestRecord
     outcome: OutcomeRecord
+    seen: list[str] = Field(default_factory=list, description="the runs it read whose data had been seen before "
+                            "the plan was sealed, and why: a prediction with any is 'seen data', shown but not scored")
 
     def claim(self) -> list[Phrase]:
         return self.spec.claim()
@@ -126,13 +128,15 @@ class AlternativeRecord(Record):
 
 
 class Registration(Record):
-    """Whether the plan analysed is the one registered on the first analysis (refute.stats.preregistration)."""
+    """Whether the plan analysed is the one sealed before its runs were trained (refute.stats.preregistration)."""
 
     status: Literal["pre-registered", "post hoc"]
-    registered_at: str
+    registered_at: str = Field(description="when the plan was sealed")
     sha256: str
     current_sha256: str
     changed: list[str]
+    seal: str = Field("", description="the seal file, beside the hypothesis file (refute.spec.seal)")
+    seen: dict[str, str] = Field(default_factory=dict, description="run hash → why its data was seen before the seal")
 
 
 class RunSummary(Record):
@@ -151,10 +155,20 @@ class ProbeSummary(Record):
     params: dict[str, Any]
 
 
+class GitState(Record):
+    """A folder's git commit and whether tracked files had uncommitted edits (refute.stats.code_version)."""
+
+    folder: str
+    commit: str = Field(description="the commit, or 'unknown' (no git, or not a repository)")
+    dirty: Literal["yes", "no", "unknown"]
+
+
 class Provenance(Record):
     hypothesis_file: str
     hypothesis_sha256: str
     packages: dict[str, str | None]
+    code: dict[str, GitState] = Field(default_factory=dict, description="git state of the refute package and the "
+                                      "hypotheses folder")
     python: str
     platform: str
     devices: list[str]

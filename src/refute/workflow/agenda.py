@@ -15,9 +15,10 @@ from refute.training import chunks
 from refute.scaling import costs
 from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
-from refute.spec.loader import load_all
+from refute.spec.loader import condition_warnings, load_all
 from refute.layout import PROBE_RECORD, PROBE_SPEC, PROBE_VALUES, RUN_RECORD, RUN_SPEC, SNAPSHOTS, WEIGHTS, Layout
 from refute.spec.plan import Plan, write_plan
+from refute.spec.seal import seal
 
 if TYPE_CHECKING:
     from refute.spec.schema import RunSpec
@@ -127,7 +128,9 @@ class Agenda:
     # is content-addressed (named by a hash of what it holds), so it is written once, is not a rule's input
     # (its timestamp never reruns anything) and reaches the jobs as a parameter.
     def write_inputs(self) -> None:
-        """Every plan file and run or probe spec that is not on disk yet (Snakemake's onstart)."""
+        """Every hypothesis's seal, then every plan file and run or probe spec that is not on disk yet
+        (Snakemake's onstart: before any training job starts)."""
+        self.seal()
         for hyp_id in self.hypotheses:
             if not Path(self.plan_file(hyp_id)).exists():
                 self.write_plan(self.digests[hyp_id], self.plan_file(hyp_id))
@@ -137,6 +140,21 @@ class Agenda:
         for h in self.probes:
             if not (self.layout.probe_dir(h) / PROBE_SPEC).exists():
                 self.write_probe_spec(h, self.layout.probe_dir(h) / PROBE_SPEC)
+
+    def seal(self) -> None:
+        """Seal every hypothesis not sealed yet (refute.spec.seal), noting the runs it reads that exist already
+        and those it shares with the hypotheses it refines."""
+        finished = lambda h: self.layout.run_file(h, RUN_RECORD).exists()  # noqa: E731
+        for hyp in self.hypotheses.values():
+            seal(hyp, finished, self.ancestors(hyp.id))
+
+    def ancestors(self, hyp_id: str) -> list[Plan]:
+        """The hypotheses `hyp_id` refines, nearest first (as far as the agenda holds them)."""
+        out, node = [], self.hypotheses[hyp_id].hypothesis.refines
+        while node in self.hypotheses and all(a.id != node for a in out):
+            out.append(self.hypotheses[node])
+            node = self.hypotheses[node].hypothesis.refines
+        return out
 
     def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
         plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
@@ -247,6 +265,9 @@ def load_agenda(hypotheses: str | Path = "hypotheses", results: str | Path = "re
     except SpecError as err:
         print(f"refute: invalid hypothesis files — nothing was run:\n{err}", file=sys.stderr)
         sys.exit(1)
+    for hyp in agenda.hypotheses.values():
+        for warning in condition_warnings(hyp):
+            print(f"warning: {warning}", file=sys.stderr)
     return agenda
 
 

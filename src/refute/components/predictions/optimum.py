@@ -160,3 +160,11 @@ def per_run(spec: Optimum, reduced: pd.DataFrame, members: dict[str, tuple[str, 
     notes = [f"{edges} of {total} seed optima of {spec.of} lie at an edge of the swept {spec.over}: each is only a "
              "bound on the true optimum (widen the sweep)"] if edges else []
     return pd.DataFrame(rows, columns=reduced.columns), notes
+
+
+def conditions_read(pred, conditions: dict[str, Any]) -> list[str]:
+    """The conditions whose runs a prediction reads (for an optimum: every member of the groups it tests)."""
+    if isinstance(getattr(pred, "metric", None), Optimum):
+        members = groups(pred.metric, conditions)
+        return [c for g in pred.conditions_used(list(members)) for c in members[g]]
+    return pred.conditions_used(list(conditions))

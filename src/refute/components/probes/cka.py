@@ -28,6 +28,7 @@ from pydantic import Field, model_validator
 from refute.components.probes import ExampleParams, ProbeContext, Table, check_site, check_sites, disjoint_pairs
 from refute.components.probes.hooks import activations
 from refute.components.probes import PROBES, Probe
+from refute.registry import only_with
 
 if TYPE_CHECKING:
     from refute.components.models import Architecture
@@ -42,10 +43,14 @@ class CKAParams(ExampleParams):
         "seed_pairs: every listed site of one seed with every listed site of another, on disjoint seed pairs"
     )
     sites: list[str] | None = Field(None, min_length=2, description="between: seed_pairs — the sites compared "
-                                                                     "(at least two), e.g. [hidden.0, hidden.1]")
-    other_site: str | None = Field(None, description="between: sites — the second site")
-    reference: str | None = Field(None, description="between: conditions — the condition compared against")
-    reference_site: str | None = Field(None, description="between: conditions — its site (default: the same name)")
+                                                                     "(at least two), e.g. [hidden.0, hidden.1]",
+                                    json_schema_extra=only_with(between="seed_pairs"))
+    other_site: str | None = Field(None, description="between: sites — the second site",
+                                   json_schema_extra=only_with(between="sites"))
+    reference: str | None = Field(None, description="between: conditions — the condition compared against",
+                                  json_schema_extra=only_with(between="conditions"))
+    reference_site: str | None = Field(None, description="between: conditions — its site (default: the same name)",
+                                       json_schema_extra=only_with(between="conditions"))
 
     @model_validator(mode="after")
     def _mode_fields(self):
@@ -57,8 +62,6 @@ class CKAParams(ExampleParams):
             return self
         if self.site is None:
             raise ValueError(f"between: {self.between} needs site")
-        if self.sites is not None:
-            raise ValueError("sites is for between: seed_pairs; the other modes compare one site")
         if self.between == "sites" and not self.other_site:
             raise ValueError("between: sites needs other_site")
         if self.between == "conditions" and not self.reference:
