@@ -2,9 +2,9 @@
 
 Along each line of conditions that differ only in one swept value, each run *reaches* when it did not
 diverge and, for each `reach` entry, its reduced metric is at or beyond the level (`above` or `below`);
-with no `reach` entries, reaching is not diverging. Between each pair of neighbouring values, a one-sided
-Fisher exact test on the fractions that reach, in the direction of the larger change; the p of the
-sharpest change is multiplied by the number of neighbouring pairs and by two (either direction).
+with no `reach` entries, reaching is not diverging. At each cut of the line into the values below and
+above it, a one-sided Fisher exact test on the pooled fractions that reach; the smallest p is multiplied by
+the number of cuts and by two (either direction). The boundary lies between the two values at that cut.
 
 Draft (threshold boundaries): the two conditions on either side of the boundary on fresh seeds, and two
 proportion predictions: on the reaching side more than half of the runs reach; on the other, fewer than half.
@@ -69,16 +69,20 @@ class Boundary(Detector):
                 if min(map(len, hits)) < 2:
                     continue
                 fr = np.array([h.mean() for h in hits])
-                i = int(np.argmax(np.abs(np.diff(fr))))
-                a, b = hits[i], hits[i + 1]
-                if fr[i] == fr[i + 1]:
+                if fr.min() == fr.max():
                     continue
-                alt = "greater" if fr[i] > fr[i + 1] else "less"
-                table = [[a.sum(), len(a) - a.sum()], [b.sum(), len(b) - b.sum()]]
-                pv = float(stats.fisher_exact(table, alternative=alt).pvalue)
+                # Every cut of the line into a lower and an upper part: pooled fractions compared (Fisher).
+                best = (2.0, 0, "greater")
+                for i in range(len(hits) - 1):
+                    a, b = np.concatenate(hits[:i + 1]), np.concatenate(hits[i + 1:])
+                    alt = "greater" if a.mean() > b.mean() else "less"
+                    table = [[a.sum(), len(a) - a.sum()], [b.sum(), len(b) - b.sum()]]
+                    best = min(best, (float(stats.fisher_exact(table, alternative=alt).pvalue), i, alt))
+                pv, i, alt = best
                 pval = min(1.0, pv * (len(line.xs) - 1) * 2)
                 what = reach.words() if reach else "training without diverging"
-                reaching, failing = (i, i + 1) if fr[i] > fr[i + 1] else (i + 1, i)
+                # the neighbours across the cut: the conditions a draft compares
+                reaching, failing = (i, i + 1) if alt == "greater" else (i + 1, i)
                 events.append(Event(
                     id=slug("boundary", reach.metric if reach else "diverge", line.axis.rsplit(".", 1)[-1],
                         *line.fixed.values()),

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-NULL_DRAWS = 4000
+NULL_DRAWS = 2000
 _CHUNK = 256
 
 
