@@ -31,6 +31,9 @@ from refute.spec.loader import plan_data
 from refute.spec.schema import MAX_SEEDS, RUN_FIELDS
 
 
+MARK = "drafted from event:"
+
+
 class DiscoverError(ValueError):
     """No drafts can be made (the exploration has not been observed, or is unknown)."""
 
@@ -50,8 +53,10 @@ class Draft:
                 f"Evidence figure: {self.figure}", *self.why,
                 "The exploration's runs are not evidence for this hypothesis: its seeds are fresh. Nothing has run. "
                 "Read and edit it (title, statement, predictions), give each prediction the `prior` you hold now, then:"]
-        lines = [w for line in head for w in textwrap.wrap(line, 98)]
+        lines = [w for line in head for w in textwrap.wrap(line, 98, break_on_hyphens=False)]
         lines.append(f"  refute check && refute run {self.id}")
+        # A line of its own, never wrapped: a later `refute discover` reads it so as not to draft an event twice.
+        lines.append(f"{MARK} {exploration}/{self.event.id}")
         return "".join(f"# {line}\n" for line in lines) + dump_yaml(self.data)
 
 
@@ -128,11 +133,12 @@ def write_drafts(exploration_id: str, hypotheses: str | Path = "hypotheses",
 
 def _drafted_from(path: Path) -> tuple[str, str] | None:
     """(exploration, event) named in a draft's header, for files `refute discover` wrote."""
-    import re
-
     try:
-        head = path.read_text(encoding="utf-8")[:600]
+        head = path.read_text(encoding="utf-8")[:4000]
     except OSError:
         return None
-    m = re.search(r"`refute discover ([a-z0-9_-]+)` on .*? from event ([a-z0-9_-]+)", head.replace("\n# ", " "))
-    return (m.group(1), m.group(2)) if m else None
+    for line in head.splitlines():
+        if line.startswith(f"# {MARK} "):
+            exploration, _, event = line[len(MARK) + 3:].strip().partition("/")
+            return exploration, event
+    return None
