@@ -126,3 +126,38 @@ def test_discover_on_a_real_exploration_writes_drafts_that_validate_and_the_inde
     write_index([], results, agenda.exploration_plan_files())
     index = (results / "index.md").read_text()
     assert "## Explorations" in index and "lr-scan" in index
+
+
+@pytest.mark.slow
+def test_exploration_discover_draft_verdict_end_to_end(tmp_path):
+    """A small copy of the bundled chain: a deep linear network learns its teacher's weaker modes after a
+    plateau; the exploration finds it, discover drafts it, and the draft, on fresh seeds, is SUPPORTED."""
+    import shutil
+
+    import yaml
+
+    from conftest import ROOT, run_pipeline
+    from refute import layout
+    from refute.loop.discover import write_drafts
+    from refute.stats.observe import observe
+    from refute.training.job import train_run
+    from refute.workflow.agenda import load_agenda
+
+    data = yaml.safe_load((ROOT / "explorations" / "deep-linear-modes.yaml").read_text())
+    data["seeds"] = 4
+    data["look"]["metrics"] = ["mode_strength_4"]
+    write_yaml(tmp_path / "explorations" / "deep-linear-modes.yaml", data)
+    (tmp_path / "hypotheses").mkdir()
+    results = tmp_path / "results"
+    agenda = load_agenda(tmp_path / "hypotheses", results, explorations=tmp_path / "explorations")
+    agenda.write_inputs()
+    for h in agenda.runs:
+        train_run(agenda.layout.run_file(h, layout.RUN_SPEC), agenda.layout.run_dir(h))
+    record = observe(agenda.exploration_plan_file("deep-linear-modes"), results)
+    assert [e["detector"] for e in record["found"]] == ["transition"]
+    assert record["found"][0]["conditions"] == ["layers=2"]  # stagewise learning is a property of depth
+    (path, draft), = write_drafts("deep-linear-modes", tmp_path / "hypotheses", results)
+    verdicts = run_pipeline(tmp_path / "hypotheses", results)
+    assert verdicts[draft.id]["verdict"] == "SUPPORTED"
+    assert not set(agenda.runs) & set(verdicts[draft.id]["runs"][c]["hash"] for c in verdicts[draft.id]["runs"])
+    shutil.rmtree(results / "runs")  # (large)

@@ -53,7 +53,7 @@ class Draft:
                 f"Evidence figure: {self.figure}", *self.why,
                 "The exploration's runs are not evidence for this hypothesis: its seeds are fresh. Nothing has run. "
                 "Read and edit it (title, statement, predictions), give each prediction the `prior` you hold now, then:"]
-        lines = [w for line in head for w in textwrap.wrap(line, 98, break_on_hyphens=False)]
+        lines = [w for line in head for w in textwrap.wrap(line, 98, break_on_hyphens=False, break_long_words=False)]
         lines.append(f"  refute check && refute run {self.id}")
         # A line of its own, never wrapped: a later `refute discover` reads it so as not to draft an event twice.
         lines.append(f"{MARK} {exploration}/{self.event.id}")

@@ -3,7 +3,8 @@
 Per condition and reduced metric (at least `min_seeds` seeds), Hartigan's dip test (refute.components.events.dip,
 p from the uniform: valid under any unimodal law it is least favourable for). The two groups are the best
 split of the sorted values into two (the largest between-group share of variance); each must hold at
-least `min_group` seeds. The event reports the fraction in each mode and the gap between them.
+least `min_group` seeds, and the gap between them at least `min_gap` of the values' typical size. The event
+reports the fraction in each mode and the gap between them.
 
 Draft: the same condition on fresh seeds; two proportion predictions (exact binomial): more than `p0` of the
 seeds land at or above the gap's upper edge, and more than `p0` at or below its lower edge.
@@ -23,6 +24,9 @@ class SplitParams(DetectorParams):
     min_seeds: int = Field(8, ge=4, description="conditions with fewer seeds are not tested")
     min_group: int = Field(2, ge=1, description="each group holds at least this many seeds")
     p0: float = Field(0.05, gt=0, lt=0.5, description="the draft claims more than this fraction in each mode")
+    min_gap: float = Field(0.01, ge=0, description="the gap between the groups is at least this fraction of the "
+                           "values' typical size (median |value|), so rounding-level differences of converged runs "
+                           "are no split")
 
 
 def two_groups(v: np.ndarray) -> int:
@@ -51,6 +55,8 @@ class Split(Detector):
                 if min(k, len(v) - k) < p.min_group:
                     continue
                 lo, hi = float(v[k - 1]), float(v[k])
+                if hi - lo < p.min_gap * float(np.median(np.abs(v))):
+                    continue
                 events.append(Event(
                     id=slug("split", metric, red, cond), detector="split", metric=metric, reduce=red,
                     conditions=[cond],

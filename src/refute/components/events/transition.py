@@ -4,9 +4,10 @@ Per seed, the curve is scanned with two adjacent windows (`window` × the number
 the change point is where the difference of the windows' means is largest in noise units (the noise
 level from the median absolute first difference, robust to the step itself). Its p-value under white
 noise comes from simulating the same scan on Gaussian noise of the same length. A seed *shows* the
-transition when that p is at most `seed_alpha` and the change has the shape of one: it comes after a
-plateau at least `min_plateau` of the curve long, over which the curve moved less than `flat` × the
-jump, and the jump is at least `min_jump` of the curve's range (so a smooth decay is no transition).
+transition when that p is at most `seed_alpha` and the change has the shape of one: before the window
+that precedes it lies a plateau at least `min_plateau` of the curve (and one window) long, over which the
+curve moved less than `flat` × the jump (from the plateau's end to the window after the change), and
+the jump is at least `min_jump` of the curve's range (so a smooth decay is no transition).
 
 The condition's p is the binomial tail of the number of seeds showing it in the majority direction,
 each with probability at most `seed_alpha` under noise; the event needs at least `min_fraction` of the
@@ -31,8 +32,10 @@ NULL_DRAWS = 2000
 
 
 class TransitionParams(DetectorParams):
-    window: float = Field(0.1, gt=0, lt=0.5, description="each window's length, as a fraction of the evaluations")
-    min_plateau: float = Field(0.15, ge=0, lt=1, description="the plateau before the change, as a fraction of the curve")
+    window: float = Field(0.05, gt=0, lt=0.5, description="each window's length, as a fraction of the evaluations "
+                          "(at least 2)")
+    min_plateau: float = Field(0.05, ge=0, lt=1, description="the plateau before the change, as a fraction of the "
+                               "curve (at least one window)")
     flat: float = Field(0.25, gt=0, description="the plateau moves less than this fraction of the jump")
     min_jump: float = Field(0.5, gt=0, le=1, description="the jump is at least this fraction of the curve's range")
     seed_alpha: float = Field(0.05, gt=0, lt=1, description="a seed shows the change when its own p is below this")
@@ -77,14 +80,17 @@ def seed_change(steps: np.ndarray, y: np.ndarray, p: TransitionParams) -> dict |
     null = _null(n, w)
     k = len(null) - np.searchsorted(null, abs(z[i]) - 1e-12)
     pval = (k + 1) / (len(null) + 1)
-    jump = float(d[i])
+    after = float(np.mean(y[t:t + w]))
+    # The plateau: the stretch just before the window that precedes the change.
     plateau = max(w, int(round(p.min_plateau * n)))
-    before, after = float(np.mean(y[t - w:t])), float(np.mean(y[t:t + w]))
-    shape = t >= plateau + w // 2 and abs(jump) > 0
+    end = t - w
+    shape = end - plateau >= 0
+    before = float(np.mean(y[max(0, end - w):end])) if end > 0 else float(y[0])
+    jump = after - before
     if shape:
-        start = float(np.mean(y[t - plateau:t - plateau + w]))
+        start = float(np.mean(y[end - plateau:end - plateau + w]))
         spread = float(np.quantile(y, 0.95) - np.quantile(y, 0.05))
-        shape = abs(before - start) <= p.flat * abs(jump) and abs(jump) >= p.min_jump * spread
+        shape = abs(jump) > 0 and abs(before - start) <= p.flat * abs(jump) and abs(jump) >= p.min_jump * spread
     return {"step": float(steps[t]), "p": float(pval), "jump": jump, "before": before, "after": after,
             "shape": bool(shape)}
 
