@@ -115,7 +115,7 @@ def markdown(result: dict) -> str:
 def run(quick: bool, out: Path = HERE) -> dict:
     rng = np.random.default_rng(2025)
     if quick:
-        effects, seeds, reps, noise = [2.0, 8.0], [8], 2, 4
+        effects, seeds, reps, noise = [8.0], [8], 1, 2
     else:
         effects, seeds, reps, noise = [1.0, 2.0, 4.0, 8.0], [4, 8, 16], 10, 100
     t = time.time()

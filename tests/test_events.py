@@ -79,3 +79,17 @@ def test_pure_noise_rarely_finds_anything():
     rng = np.random.default_rng(11)
     hits = sum(bool(found(planted("none", 0.0, 6, rng))) for _ in range(10))
     assert hits <= 1  # the stated rate is 5% (benchmarks/discovery.md); 2 of 10 has probability 8.6% at that rate
+
+
+def test_the_discovery_benchmark_runs_in_quick_mode(tmp_path):
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("discovery", ROOT / "benchmarks" / "discovery.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.run(quick=True, out=tmp_path)
+    assert set(result["recall"]) == set(bench.KINDS)
+    assert 0 <= result["false_drafts"]["rate"] <= 1
+    assert {p.name for p in tmp_path.iterdir()} == {"discovery.json", "discovery.md", "discovery.png"}
