@@ -116,8 +116,15 @@ def new(a: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------------- check
 
-@command("check", "validate every hypothesis file; exit 1 listing file:line: field: message", HYPOTHESES)
+EXPLORATIONS = arg("--explorations", default="explorations",
+                   help="folder of exploration files (default: explorations)")
+
+
+@command("check", "validate every hypothesis file; exit 1 listing file:line: field: message", HYPOTHESES,
+         EXPLORATIONS)
 def check(a: argparse.Namespace) -> int:
+    from refute.spec.errors import SpecError as Invalid
+    from refute.spec.exploration import check_ids, load_explorations
     from refute.spec.loader import condition_warnings, load_all
 
     hyps = load_all(a.hypotheses)  # a SpecError is printed by main
@@ -126,6 +133,12 @@ def check(a: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     runs = {r for h in hyps for r in h.runs.values()}
     print(f"{len(hyps)} hypotheses valid; {len(runs)} distinct training runs.")
+    explorations = load_explorations(a.explorations)
+    if clash := check_ids(hyps, explorations):
+        raise Invalid(clash)
+    if explorations:
+        own = {r for e in explorations for r in e.runs.values()} - runs
+        print(f"{len(explorations)} explorations valid; {len(own)} training runs of their own.")
     return 0
 
 
