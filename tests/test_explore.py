@@ -161,3 +161,21 @@ def test_exploration_discover_draft_verdict_end_to_end(tmp_path):
     assert verdicts[draft.id]["verdict"] == "SUPPORTED"
     assert not set(agenda.runs) & set(verdicts[draft.id]["runs"][c]["hash"] for c in verdicts[draft.id]["runs"])
     shutil.rmtree(results / "runs")  # (large)
+
+
+def test_a_draft_that_reuses_an_exploration_run_is_sealed_with_that_run_seen(tmp_path):
+    """Fresh seeds are what keeps exploration runs out of a draft's evidence; a draft edited back onto the
+    exploration's seeds reads runs seen before its seal, and its seal says so."""
+    import json
+
+    from refute.workflow.agenda import load_agenda
+
+    exploration(tmp_path)
+    hyp = dict(copy.deepcopy(TINY), id="reuses", exploration="lr-scan", conditions={"fast": {"train.lr": 4}})
+    hyp["predictions"][0]["condition"] = "fast"
+    write_yaml(tmp_path / "hypotheses" / "reuses.yaml", hyp)
+    agenda = load_agenda(tmp_path / "hypotheses", tmp_path / "results", explorations=tmp_path / "explorations")
+    agenda.seal()
+    seen = json.loads((tmp_path / "hypotheses/.sealed/reuses.json").read_text())["seen"]
+    run = agenda.explorations["lr-scan"].runs["lr=4"]
+    assert seen == {run: "a run of lr-scan, which this hypothesis was drafted from"}

@@ -168,12 +168,14 @@ class Agenda:
             seal(hyp, finished, self.ancestors(hyp.id))
 
     def ancestors(self, hyp_id: str) -> list[Plan]:
-        """The hypotheses `hyp_id` refines, nearest first (as far as the agenda holds them)."""
+        """The hypotheses `hyp_id` refines, nearest first (as far as the agenda holds them), then the exploration
+        the first of the line was drafted from: a run shared with any of them was seen before the seal."""
         out, node = [], self.hypotheses[hyp_id].hypothesis.refines
         while node in self.hypotheses and all(a.id != node for a in out):
             out.append(self.hypotheses[node])
             node = self.hypotheses[node].hypothesis.refines
-        return out
+        root = (out[-1] if out else self.hypotheses[hyp_id]).hypothesis.exploration
+        return out + ([self.explorations[root]] if root in self.explorations else [])
 
     def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
         plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
