@@ -17,6 +17,8 @@ from refute.workflow.agenda import TINY_JOB_S, load_agenda
 min_version("8.10")
 
 HYPOTHESES = config.get("hypotheses", "hypotheses")
+# Explorations (no predictions: runs, observations, events; `refute discover` drafts hypotheses from them).
+EXPLORATIONS = config.get("explorations", "explorations")
 RESULTS = config.get("results", "results")
 # The project's own components: `components/` beside the hypotheses folder, or `--config components=DIR`.
 COMPONENTS = folder_for(HYPOTHESES, config.get("components")).resolve()
@@ -43,6 +45,7 @@ AGENDA = load_agenda(
     seeds_per_job=config.get("seeds_per_job"),
     tiny_job_s=float(config.get("tiny_job_seconds", TINY_JOB_S)),
     components=COMPONENTS,
+    explorations=EXPLORATIONS,
 )
 
 # Jobs this machine cannot hold (running locally): said before anything starts (a dry run says it in its plan).
@@ -73,6 +76,7 @@ include: "rules/train.smk"
 include: "rules/probes.smk"
 include: "rules/stats.smk"
 include: "rules/report.smk"
+include: "rules/explore.smk"
 
 
 # Before any job: seal every hypothesis's plan beside its file (hypotheses/.sealed/<id>.json, noting the runs it
@@ -86,6 +90,7 @@ rule all:
     input:
         expand(str(L.hypothesis_file("{id}", layout.REPORT_MD)), id=sorted(AGENDA.hypotheses)),
         str(L.index(layout.INDEX_MD)),
+        expand(str(L.exploration_file("{xid}", layout.REPORT_MD)), xid=sorted(AGENDA.explorations)),
         # Every run's and probe job's record too: a run folder deleted (or removed after damage) is made again,
         # and everything downstream of it with it, though the reports that read it still exist.
         AGENDA.records(),

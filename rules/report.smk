@@ -50,6 +50,8 @@ rule index:
     input:
         reports=expand(str(L.hypothesis_file("{id}", layout.REPORT_HTML)), id=sorted(AGENDA.hypotheses)),
         verdicts=expand(str(L.hypothesis_file("{id}", layout.VERDICT)), id=sorted(AGENDA.hypotheses)),
+        # the index counts each exploration's drafts by verdict
+        events=expand(str(L.exploration_file("{xid}", layout.EVENTS)), xid=sorted(AGENDA.explorations)),
     output:
         md=str(L.index(layout.INDEX_MD)),
         html=report(str(L.index(layout.INDEX_HTML)), category="Agenda", labels={"page": "index.html"}),
@@ -64,7 +66,9 @@ rule index:
     params:
         py=PY,
         plans=AGENDA.plan_files(),
+        explorations=["--explorations", *AGENDA.exploration_plan_files()] if AGENDA.explorations else [],
         # the results folder, from this job's own files
         results=lambda wc, output: str(Path(output.md).parent),
     shell:
-        "{params.py:q} -m refute.jobs index --results {params.results:q} --plans {params.plans:q} > {log:q} 2>&1"
+        "{params.py:q} -m refute.jobs index --results {params.results:q} --plans {params.plans:q} {params.explorations:q}"
+        " > {log:q} 2>&1"

@@ -7,6 +7,7 @@
     refute status          not run / stale / running / done, with verdicts, as a lineage tree
     refute plan [ids]      the jobs, models, FLOPs and estimated wall time here, before anything runs
     refute refine <id>     draft the next experiment into hypotheses/ (runs nothing)
+    refute discover <id>   draft a hypothesis per event an exploration found, on fresh seeds (runs nothing)
     refute report [id]     print (or --open) a hypothesis's report.html, or the agenda index
     refute describe [KIND [NAME]]  every task, model, optimizer, observable, probe, reduction and prediction
                            kind (built-in and the project's own), with each parameter's type, default and range
@@ -115,8 +116,15 @@ def new(a: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------------- check
 
-@command("check", "validate every hypothesis file; exit 1 listing file:line: field: message", HYPOTHESES)
+EXPLORATIONS = arg("--explorations", default="explorations",
+                   help="folder of exploration files (default: explorations)")
+
+
+@command("check", "validate every hypothesis file; exit 1 listing file:line: field: message", HYPOTHESES,
+         EXPLORATIONS)
 def check(a: argparse.Namespace) -> int:
+    from refute.spec.errors import SpecError as Invalid
+    from refute.spec.exploration import check_ids, load_explorations
     from refute.spec.loader import condition_warnings, load_all
 
     hyps = load_all(a.hypotheses)  # a SpecError is printed by main
@@ -125,6 +133,12 @@ def check(a: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     runs = {r for h in hyps for r in h.runs.values()}
     print(f"{len(hyps)} hypotheses valid; {len(runs)} distinct training runs.")
+    explorations = load_explorations(a.explorations)
+    if clash := check_ids(hyps, explorations):
+        raise Invalid(clash)
+    if explorations:
+        own = {r for e in explorations for r in e.runs.values()} - runs
+        print(f"{len(explorations)} explorations valid; {len(own)} training runs of their own.")
     return 0
 
 
@@ -230,6 +244,31 @@ def refine(a: argparse.Namespace) -> int:
     for line in d.why:
         print(f"  {line}")
     print(f"Nothing has run. Edit it, state your priors, then: refute check && refute run {d.id}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- discover
+
+@command("discover", "draft a hypothesis per event an exploration found into hypotheses/, on fresh seeds "
+         "(runs nothing)",
+         arg("id", help="the exploration (explorations/<id>.yaml), observed by `refute run`"),
+         HYPOTHESES, RESULTS)
+def discover(a: argparse.Namespace) -> int:
+    from refute.loop.discover import DiscoverError, write_drafts
+
+    try:
+        written = write_drafts(a.id, a.hypotheses, a.results)
+    except DiscoverError as err:
+        raise CommandError(str(err)) from None
+    if not written:
+        print(f"No new drafts: {a.id} found no event (or every event is drafted already).")
+    for path, d in written:
+        print(path)
+        print(f"  event {d.event.id}: {d.event.summary}")
+        for line in d.why:
+            print(f"  {line}")
+    if written:
+        print("Nothing has run. Edit them, state your priors, then: refute check && refute run <id>")
     return 0
 
 

@@ -34,9 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("report", help="write a hypothesis's report.md, report.html and figures")
     r.add_argument("id", help="the hypothesis (its verdict record names its plan)")
     r.add_argument("--results", default="results")
+    o = sub.add_parser("observe", help="run an exploration's event detectors on its runs")
+    o.add_argument("plan", help="the exploration's plan file (results/plans/<digest>.json)")
+    o.add_argument("--results", default="results")
+    orp = sub.add_parser("observation-report", help="write an exploration's report.md, report.html and figures")
+    orp.add_argument("id", help="the exploration")
+    orp.add_argument("--results", default="results")
     i = sub.add_parser("index", help="write the agenda index (index.md, index.html) with the prediction scoreboard")
     i.add_argument("--plans", nargs="+", required=True, help="every hypothesis's plan file")
     i.add_argument("--results", default="results")
+    i.add_argument("--explorations", nargs="*", default=[], help="every exploration's plan file")
     a = ap.parse_args(argv)
     # The project's own components, from the folder the workflow names in every job's command
     # ($REFUTE_COMPONENTS, absolute), and installed ones: before any spec, plan or record is read.
@@ -81,10 +88,20 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_report(a.id, a.results))
         print(write_html_report(a.id, a.results))
+    elif a.stage == "observe":
+        from refute.stats.observe import observe
+
+        record = observe(a.plan, a.results)
+        print(f"{len(record['found'])} event(s) found of {record['candidates']} candidates")
+    elif a.stage == "observation-report":
+        from refute.report.observation import write_observation_report
+
+        for path in write_observation_report(a.id, a.results):
+            print(path)
     else:
         from refute.report.index import write_index
 
-        for path in write_index(a.plans, a.results):
+        for path in write_index(a.plans, a.results, a.explorations):
             print(path)
     return 0
 

@@ -8,6 +8,7 @@
       plans/<plan hash>.json               a hypothesis's validated plan (refute.spec.plan), by content
       <hypothesis id>/                     observations/probes/reduced tables, predictions.json, verdict.json,
                                            preregistration.json, report.md, report.html, figures/
+      explorations/<exploration id>/       observations/reduced tables, events.json, report.md, report.html, figures/
       index.md  index.html                 the agenda
       logs/<rule>/...  benchmarks/<rule>/...
 
@@ -31,6 +32,8 @@ OBSERVATIONS, PROBE_TABLE, REDUCED, PREDICTIONS, VERDICT = (
     "observations.parquet", "probes.parquet", "reduced.parquet", "predictions.json", "verdict.json")
 PREREGISTRATION, REPORT_MD, REPORT_HTML, FIGURES = "preregistration.json", "report.md", "report.html", "figures"
 INDEX_MD, INDEX_HTML = "index.md", "index.html"
+# An exploration's list of candidate and found events (written last by its observation stage).
+EVENTS = "events.json"
 
 
 def chunk_name(lo: int | str, hi: int | str) -> str:
@@ -67,6 +70,13 @@ class Layout:
 
     def hypothesis_file(self, hyp_id: str, name: str) -> Path:
         return self.hypothesis_dir(hyp_id) / name
+
+    # --- explorations -------------------------------------------------------------------------------
+    def exploration_dir(self, exploration_id: str) -> Path:
+        return self.results / "explorations" / exploration_id
+
+    def exploration_file(self, exploration_id: str, name: str) -> Path:
+        return self.exploration_dir(exploration_id) / name
 
     def index(self, name: str = INDEX_MD) -> Path:
         return self.results / name

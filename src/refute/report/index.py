@@ -47,6 +47,7 @@ def collect(plan_files: list[str | Path], results: str | Path = "results") -> li
             "file": str(h.path),
             "refines": h.hypothesis.refines,
             "sealed_at": sealed_at,
+            "exploration": h.hypothesis.exploration,
             "verdict": verdict.verdict if verdict else None,
             "post_hoc": bool(verdict and verdict.post_hoc),
             "analysed_at": verdict.provenance.analysed_at if verdict else None,
@@ -134,12 +135,61 @@ def render_html(entries: list[dict], board: Scoreboard, generated: str, fdr: Age
                        generated=_date(generated), pct=_pct, date=_date)
 
 
-def write_index(plans: list[str | Path], results: str | Path = "results") -> list[Path]:
-    """Write results/index.md and results/index.html from every hypothesis's plan file and records."""
+CONFIRMED, REFUTED_, UNDECIDED_ = "SUPPORTED", "REFUTED", ("INCONCLUSIVE", "INVALID")
+
+
+def explorations_of(exploration_plans: list[str | Path], entries: list[dict], results: str | Path) -> list[dict]:
+    """Per exploration: its events found, and its drafts (hypotheses naming it) confirmed, refuted or undecided:
+    the discovery step's own score."""
+    from refute.layout import EVENTS, REPORT_HTML as HTML
+
+    out = []
+    for plan_file in exploration_plans:
+        plan = io.read_json(plan_file)
+        xid = plan["exploration"]["id"]
+        layout = Layout(results)
+        events_file = layout.exploration_file(xid, EVENTS)
+        found = len(io.read_json(events_file)["found"]) if events_file.exists() else None
+        drafts = [e for e in entries if e.get("exploration") == xid]
+        out.append({"id": xid, "title": plan["exploration"]["title"], "found": found, "drafts": len(drafts),
+                    "confirmed": sum(e["verdict"] == CONFIRMED for e in drafts),
+                    "refuted": sum(e["verdict"] == REFUTED_ for e in drafts),
+                    "undecided": sum(e["verdict"] in UNDECIDED_ for e in drafts),
+                    "not_run": sum(e["verdict"] is None for e in drafts),
+                    "report": f"explorations/{xid}/{HTML}" if layout.exploration_file(xid, HTML).exists() else None})
+    return out
+
+
+def explorations_md(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["## Explorations", "", "Each exploration's events, and the hypotheses `refute discover` drafted from them, "
+             "tested on fresh seeds: how often what an exploration pointed at was confirmed.", "",
+             "| exploration | events found | drafts | confirmed | refuted | undecided | not run |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        name = f"[{r['id']}]({r['report']})" if r["report"] else r["id"]
+        lines.append(f"| **{name}**: {escape.inline(r['title'])} | {'—' if r['found'] is None else r['found']} | "
+                     f"{r['drafts']} | {r['confirmed']} | {r['refuted']} | {r['undecided']} | {r['not_run']} |")
+    return [*lines, ""]
+
+
+def write_index(plans: list[str | Path], results: str | Path = "results",
+                exploration_plans: list[str | Path] = ()) -> list[Path]:
+    """Write results/index.md and results/index.html from every hypothesis's (and exploration's) plan file and
+    records."""
     entries = collect(plans, results)
     board, fdr = score(entries), agenda_fdr(entries)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    explored = explorations_of(list(exploration_plans), entries, results)
     paths = [Layout(results).index(INDEX_MD), Layout(results).index(INDEX_HTML)]
-    io.write_text(paths[0], render_md(entries, board, generated, fdr))
-    io.write_text(paths[1], render_html(entries, board, generated, fdr))
+    md = render_md(entries, board, generated, fdr)
+    if explored:
+        head, sep, tail = md.partition("## Lineage")
+        md = head + "\n".join(explorations_md(explored)) + "\n" + sep + tail
+    io.write_text(paths[0], md)
+    html = render_html(entries, board, generated, fdr)
+    if explored:
+        html = html.replace('<h2>Lineage</h2>', render_page("explorations.html.j2", rows=explored) + '<h2>Lineage</h2>', 1)
+    io.write_text(paths[1], html)
     return paths

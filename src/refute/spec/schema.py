@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from refute.components.models import ModelRef
 from refute.components.observables import ObservableSpec
@@ -230,6 +230,10 @@ class Hypothesis(RunSpec):
         None, pattern=SLUG, description="the id of the parent hypothesis this one refines (more seeds, a "
         "generalization, a boundary probe); the report shows what changed and how the verdict moved",
     )
+    exploration: str | None = Field(
+        None, pattern=SLUG, description="the exploration (explorations/<id>.yaml) this hypothesis was drafted from by "
+        "`refute discover`: its parent in the lineage; the exploration's runs are never evidence for it",
+    )
     alternatives: list[Alternative] = Field(
         default_factory=list, description="rival explanations, each with the conditions and predictions that would "
         "rule it out; the report says which were ruled out and which survive",
@@ -250,6 +254,14 @@ class Hypothesis(RunSpec):
             if repeated:
                 raise ValueError(f"{path}: value(s) {repeated} listed more than once; each value is one condition")
         return v
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler, info):
+        data = handler(self)
+        # Left out when unset, so hypotheses not drafted from an exploration keep their plan digests.
+        if data.get("exploration", "") is None:
+            data.pop("exploration")
+        return data
 
     def run_spec(self) -> dict:
         """The base condition's run fields, as data (conditions override dotted paths of it)."""

@@ -63,7 +63,8 @@ def seen_runs(hyp: Plan, finished: Callable[[str], bool], ancestors: list[Plan] 
     seen = {h: FINISHED_BEFORE for h in hyp.runs.values() if finished(h)}
     for parent in ancestors:
         for h in set(hyp.runs.values()) & set(parent.runs.values()):
-            seen.setdefault(h, f"a run of {parent.id}, which this hypothesis refines")
+            how = "was drafted from" if hasattr(parent, "exploration") else "refines"  # an exploration, or a hypothesis
+            seen.setdefault(h, f"a run of {parent.id}, which this hypothesis {how}")
     return dict(sorted(seen.items()))
 
 

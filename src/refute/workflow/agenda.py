@@ -15,6 +15,7 @@ from refute.training import chunks
 from refute.scaling import costs
 from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
+from refute.spec.exploration import ExplorationPlan, check_ids, load_explorations
 from refute.spec.loader import condition_warnings, load_all
 from refute.layout import PROBE_RECORD, PROBE_SPEC, PROBE_VALUES, RUN_RECORD, RUN_SPEC, SNAPSHOTS, WEIGHTS, Layout
 from refute.spec.plan import Plan, write_plan
@@ -48,24 +49,29 @@ class Agenda:
     """
 
     def __init__(self, hypotheses: list[Plan], results: str | Path, seeds_per_job: int | None = None,
-                 tiny_job_s: float = TINY_JOB_S):
+                 tiny_job_s: float = TINY_JOB_S, explorations: list[ExplorationPlan] = ()):
         self.results = Path(results)
         self.layout = Layout(results)
         self.hypotheses = {h.id: h for h in hypotheses}
-        self.runs = {run_hash(r): r for h in hypotheses for r in h.conditions.values()}
+        # Explorations (refute.spec.exploration) train ordinary runs, shared by hash with the hypotheses.
+        self.explorations = {e.id: e for e in explorations}
+        studies = [*hypotheses, *explorations]
+        self.runs = {run_hash(r): r for h in studies for r in h.conditions.values()}
         self.users: dict[str, list[tuple[str, str]]] = {k: [] for k in self.runs}  # run -> (hypothesis, condition)
         requests: dict[str, list] = {k: [] for k in self.runs}
-        for h in hypotheses:
+        for h in studies:
+            spec = h.hypothesis if isinstance(h, Plan) else h.exploration
             for cond, k in h.runs.items():
                 self.users[k].append((h.id, cond))
-                requests[k].append(h.hypothesis.compute)
+                requests[k].append(spec.compute)
         self.compute = {k: _merge_compute(requests[k], seeds_per_job) for k in self.runs}
         self.chunks = {k: self._recorded_split(k) or chunks.split(len(run.seeds), self.compute[k].seeds_per_job)
                        for k, run in self.runs.items()}
         self.tiny_job_s = tiny_job_s
         self._costs: dict[tuple[str, int], costs.JobCost] = {}
-        self.probe_jobs = {h.id: h.probe_jobs for h in hypotheses}
+        self.probe_jobs = {h.id: h.probe_jobs for h in studies}
         self.digests = {h.id: h.digest() for h in hypotheses}
+        self.exploration_digests = {e.id: e.digest() for e in explorations}
         self.probes = {j.hash: j for jobs in self.probe_jobs.values() for j in jobs}
 
     def _recorded_split(self, h: str) -> list[tuple[int, int]] | None:
@@ -82,6 +88,15 @@ class Agenda:
     def plan_file(self, hyp_id: str) -> str:
         """The hypothesis's plan file, named by its content: editing the hypothesis names a new file."""
         return str(self.layout.plan_file(self.digests[hyp_id]))
+
+    def exploration_plan_file(self, exploration_id: str) -> str:
+        return str(self.layout.plan_file(self.exploration_digests[exploration_id]))
+
+    def exploration_plan_files(self) -> list[str]:
+        return [self.exploration_plan_file(i) for i in sorted(self.explorations)]
+
+    def exploration_run_outputs(self, exploration_id: str, name: str) -> list[str]:
+        return [str(self.layout.run_file(h, name)) for h in self.explorations[exploration_id].runs.values()]
 
     def records(self) -> list[str]:
         """The completion record of every training run and probe job."""
@@ -134,6 +149,10 @@ class Agenda:
         for hyp_id in self.hypotheses:
             if not Path(self.plan_file(hyp_id)).exists():
                 self.write_plan(self.digests[hyp_id], self.plan_file(hyp_id))
+        for e in self.explorations.values():
+            path = Path(self.exploration_plan_file(e.id))
+            if not path.exists():
+                io.write_text(path, e.model_dump_json(indent=1) + "\n")
         for h in self.runs:
             if not self.layout.run_file(h, RUN_SPEC).exists():
                 self.write_run_spec(h, self.layout.run_file(h, RUN_SPEC))
@@ -149,12 +168,14 @@ class Agenda:
             seal(hyp, finished, self.ancestors(hyp.id))
 
     def ancestors(self, hyp_id: str) -> list[Plan]:
-        """The hypotheses `hyp_id` refines, nearest first (as far as the agenda holds them)."""
+        """The hypotheses `hyp_id` refines, nearest first (as far as the agenda holds them), then the exploration
+        the first of the line was drafted from: a run shared with any of them was seen before the seal."""
         out, node = [], self.hypotheses[hyp_id].hypothesis.refines
         while node in self.hypotheses and all(a.id != node for a in out):
             out.append(self.hypotheses[node])
             node = self.hypotheses[node].hypothesis.refines
-        return out
+        root = (out[-1] if out else self.hypotheses[hyp_id]).hypothesis.exploration
+        return out + ([self.explorations[root]] if root in self.explorations else [])
 
     def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
         plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
@@ -253,15 +274,20 @@ def _merge_compute(requests: list, cap: int | None) -> RunCompute:
 
 def load_agenda(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
                 seeds_per_job: int | None = None, tiny_job_s: float = TINY_JOB_S,
-                components: str | Path | None = None) -> Agenda:
+                components: str | Path | None = None, explorations: str | Path | None = None) -> Agenda:
     """Validate every hypothesis file (all errors at once), after the project's components (`components`,
-    default: see refute.components.user.folder_for), and plan the runs; exit with the errors listed,
-    file:line: field: message, before any job starts."""
+    default: see refute.components.user.folder_for), and every exploration file (`explorations`: a folder,
+    None for none), and plan the runs; exit with the errors listed, file:line: field: message, before any
+    job starts."""
     if seeds_per_job is not None and (not isinstance(seeds_per_job, int) or seeds_per_job <= 0):
         print(f"refute: config seeds_per_job must be a positive integer, not {seeds_per_job!r}", file=sys.stderr)
         sys.exit(1)
     try:
-        agenda = Agenda(load_all(hypotheses, components), results, seeds_per_job, tiny_job_s)
+        plans = load_all(hypotheses, components)  # loads the project's components first
+        found = load_explorations(explorations) if explorations is not None else []
+        if clash := check_ids(plans, found):
+            raise SpecError(clash)
+        agenda = Agenda(plans, results, seeds_per_job, tiny_job_s, found)
     except SpecError as err:
         print(f"refute: invalid hypothesis files — nothing was run:\n{err}", file=sys.stderr)
         sys.exit(1)

@@ -1,0 +1,181 @@
+"""Explorations: validated like hypotheses (file:line: field), planned into shared runs, observed, reported,
+and drafted into ordinary hypotheses on fresh seeds that never reuse an exploration run."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from conftest import TINY, write_yaml
+from refute.components.events import EVENTS, holm
+from refute.components.events.planted import planted
+from refute.spec.errors import SpecError
+from refute.spec.exploration import load_exploration, load_explorations
+from refute.spec.loader import load_hypothesis, plan_data
+
+EXPLORATION = {
+    "id": "lr-scan",
+    "title": "What changes with the learning rate",
+    "question": "How do the curves of a small MLP on (a + b) mod 11 change with the learning rate?",
+    **{k: copy.deepcopy(TINY[k]) for k in ("task", "model", "train", "seeds", "observables")},
+    "sweep": {"train.lr": [1, 2, 4, 8, 16]},
+}
+
+
+def exploration(tmp_path, **changes):
+    data = copy.deepcopy(EXPLORATION)
+    data.update(changes)
+    return write_yaml(tmp_path / "explorations" / f"{data['id']}.yaml", data)
+
+
+def test_an_exploration_plans_runs_like_a_hypothesis_with_the_same_spec(tmp_path):
+    plan = load_exploration(exploration(tmp_path))
+    assert list(plan.runs) == ["lr=1", "lr=2", "lr=4", "lr=8", "lr=16"]
+    assert plan.coords["lr=4"] == {"train.lr": 4}
+    hyp = dict(copy.deepcopy(TINY), conditions={"fast": {"train.lr": 4}})
+    hyp["predictions"][0]["condition"] = "fast"
+    assert plan_data(hyp, "h.yaml").runs["fast"] == plan.runs["lr=4"]  # the same training: one run, shared
+
+
+def test_an_exploration_has_no_predictions_and_its_errors_name_file_line_and_field(tmp_path):
+    path = exploration(tmp_path, predictions=[], look={"events": ["transition", "nonsense"], "metrics": ["val_acc", "nope"]})
+    with pytest.raises(SpecError) as err:
+        load_exploration(path)
+    text = str(err.value)
+    assert f"{path}:" in text and "predictions" in text
+    assert "unknown name 'nonsense'" in text and "look.events.1" in text
+    path = exploration(tmp_path, look={"metrics": ["val_acc", "nope"]})
+    with pytest.raises(SpecError, match=r"lr-scan.yaml:\d+: look.metrics.1: metric 'nope' is never logged"):
+        load_exploration(path)
+
+
+def test_an_exploration_folder_that_does_not_exist_holds_none(tmp_path):
+    assert load_explorations(tmp_path / "nowhere") == []
+
+
+def _observed(tmp_path, kind, effect=6.0, seeds=16):
+    """A real exploration plan over lr = 1..16, with observations where an event of `kind` is planted."""
+    plan = load_exploration(exploration(tmp_path, seeds=3, look={"reductions": ["final", "max"], "events": [
+        "transition", "optimum", "split", "power_law",
+        {"name": "boundary", "reach": [{"metric": "train_acc", "reduce": "max", "above": 0.9}]}]}))
+    obs = planted(kind, effect, seeds, np.random.default_rng(5))
+    obs.overrides = plan.overrides
+    events = []
+    for spec in plan.exploration.look.events:
+        if spec.name == "boundary":  # the planted metric is 'a'
+            spec = spec.model_copy(update={"reach": [spec.reach[0].model_copy(update={"metric": "a", "above": 10})]})
+        events += EVENTS.get(spec.name).impl.detect(spec, obs)
+    events = [e.model_copy(update={"p_adjusted": p}) for e, p in zip(events, holm([e.p for e in events]))]
+    return plan, obs, [e for e in events if e.p_adjusted <= 0.05 and e.detector == kind]
+
+
+@pytest.mark.parametrize("kind", ["transition", "optimum", "power_law", "boundary"])
+def test_a_draft_is_a_valid_hypothesis_on_fresh_seeds_whose_runs_the_exploration_never_trained(tmp_path, kind):
+    from refute.loop.discover import draft_for
+
+    plan, obs, events = _observed(tmp_path, kind)
+    assert events
+    d = draft_for(plan, obs, events[0], set(), tmp_path / "results")
+    # the planted metric 'a' is not logged by the tiny MLP: give the draft a metric it logs, to validate it
+    for p in d.data["predictions"]:
+        p["metric"] = "train_loss" if kind != "boundary" else "train_acc"
+    hyp = plan_data(d.data, "draft.yaml")
+    assert hyp.hypothesis.exploration == plan.id
+    assert set(hyp.hypothesis.seeds).isdisjoint({s for r in plan.conditions.values() for s in r.seeds})
+    assert len(hyp.hypothesis.seeds) >= 5
+    assert set(hyp.runs.values()).isdisjoint(plan.runs.values())
+    path = tmp_path / "hypotheses" / f"{d.id}.yaml"
+    write_yaml(path, "")
+    path.write_text(d.text(plan.id))
+    assert load_hypothesis(path).hypothesis.predictions  # the header is a comment; the file loads as it is
+    assert f"from event {events[0].id}" in path.read_text().replace("\n# ", " ")
+    assert f"# drafted from event: {plan.id}/{events[0].id}\n" in path.read_text()
+
+
+def test_discover_on_a_real_exploration_writes_drafts_that_validate_and_the_index_counts_them(tmp_path):
+    """Train a tiny exploration for real, observe it, report it, discover, and index."""
+    from refute import layout
+    from refute.loop.discover import write_drafts
+    from refute.report.index import write_index
+    from refute.report.observation import write_observation_report
+    from refute.stats.observe import observe
+    from refute.training.job import train_run
+    from refute.workflow.agenda import load_agenda
+
+    train = dict(TINY["train"], eval_every=10)  # 16 evaluations: enough to scan for transitions
+    exploration(tmp_path, seeds=3, train=train, sweep={"train.lr": [0.003, 0.01, 0.03]},
+                look={"metrics": ["train_acc", "train_loss"]})
+    (tmp_path / "hypotheses").mkdir()
+    results = tmp_path / "results"
+    agenda = load_agenda(tmp_path / "hypotheses", results, explorations=tmp_path / "explorations")
+    agenda.write_inputs()
+    L = agenda.layout
+    for h in agenda.runs:
+        train_run(L.run_file(h, layout.RUN_SPEC), L.run_dir(h))
+    record = observe(agenda.exploration_plan_file("lr-scan"), results)
+    assert record["candidates"] > 0 and record["alpha"] == 0.05
+    md, html = write_observation_report("lr-scan", results)
+    text = md.read_text()
+    assert "## Events found" in text and "## Curves by condition" in text and "train_acc" in text
+    assert "<img" in html.read_text()
+    written = write_drafts("lr-scan", tmp_path / "hypotheses", results)
+    assert len(written) == len(record["found"])
+    for path, d in written:
+        assert load_hypothesis(path).hypothesis.exploration == "lr-scan"
+    assert write_drafts("lr-scan", tmp_path / "hypotheses", results) == []  # never drafted twice
+    write_index([], results, agenda.exploration_plan_files())
+    index = (results / "index.md").read_text()
+    assert "## Explorations" in index and "lr-scan" in index
+
+
+@pytest.mark.slow
+def test_exploration_discover_draft_verdict_end_to_end(tmp_path):
+    """A small copy of the bundled chain: a deep linear network learns its teacher's weaker modes after a
+    plateau; the exploration finds it, discover drafts it, and the draft, on fresh seeds, is SUPPORTED."""
+    import shutil
+
+    import yaml
+
+    from conftest import ROOT, run_pipeline
+    from refute import layout
+    from refute.loop.discover import write_drafts
+    from refute.stats.observe import observe
+    from refute.training.job import train_run
+    from refute.workflow.agenda import load_agenda
+
+    data = yaml.safe_load((ROOT / "explorations" / "deep-linear-modes.yaml").read_text())
+    data["seeds"] = 4
+    data["look"]["metrics"] = ["mode_strength_4"]
+    write_yaml(tmp_path / "explorations" / "deep-linear-modes.yaml", data)
+    (tmp_path / "hypotheses").mkdir()
+    results = tmp_path / "results"
+    agenda = load_agenda(tmp_path / "hypotheses", results, explorations=tmp_path / "explorations")
+    agenda.write_inputs()
+    for h in agenda.runs:
+        train_run(agenda.layout.run_file(h, layout.RUN_SPEC), agenda.layout.run_dir(h))
+    record = observe(agenda.exploration_plan_file("deep-linear-modes"), results)
+    assert [e["detector"] for e in record["found"]] == ["transition"]
+    assert record["found"][0]["conditions"] == ["layers=2"]  # stagewise learning is a property of depth
+    (path, draft), = write_drafts("deep-linear-modes", tmp_path / "hypotheses", results)
+    verdicts = run_pipeline(tmp_path / "hypotheses", results)
+    assert verdicts[draft.id]["verdict"] == "SUPPORTED"
+    assert not set(agenda.runs) & set(verdicts[draft.id]["runs"][c]["hash"] for c in verdicts[draft.id]["runs"])
+    shutil.rmtree(results / "runs")  # (large)
+
+
+def test_a_draft_that_reuses_an_exploration_run_is_sealed_with_that_run_seen(tmp_path):
+    """Fresh seeds are what keeps exploration runs out of a draft's evidence; a draft edited back onto the
+    exploration's seeds reads runs seen before its seal, and its seal says so."""
+    import json
+
+    from refute.workflow.agenda import load_agenda
+
+    exploration(tmp_path)
+    hyp = dict(copy.deepcopy(TINY), id="reuses", exploration="lr-scan", conditions={"fast": {"train.lr": 4}})
+    hyp["predictions"][0]["condition"] = "fast"
+    write_yaml(tmp_path / "hypotheses" / "reuses.yaml", hyp)
+    agenda = load_agenda(tmp_path / "hypotheses", tmp_path / "results", explorations=tmp_path / "explorations")
+    agenda.seal()
+    seen = json.loads((tmp_path / "hypotheses/.sealed/reuses.json").read_text())["seen"]
+    run = agenda.explorations["lr-scan"].runs["lr=4"]
+    assert seen == {run: "a run of lr-scan, which this hypothesis was drafted from"}
