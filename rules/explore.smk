@@ -12,12 +12,12 @@ rule observe:
         observations=str(L.exploration_file("{xid}", layout.OBSERVATIONS)),
         reduced=str(L.exploration_file("{xid}", layout.REDUCED)),
         events=str(L.exploration_file("{xid}", layout.EVENTS)),
-    wildcard_constraints:
-        xid="[a-z0-9][a-z0-9_-]*",
     log:
         str(L.log("observe", "{xid}")),
     benchmark:
         str(L.benchmark("observe", "{xid}"))
+    wildcard_constraints:
+        xid="[a-z0-9][a-z0-9_-]*",
     group:
         "analysis"
     conda:
@@ -42,12 +42,12 @@ rule observation_report:
         report=str(L.exploration_file("{xid}", layout.REPORT_MD)),
         html=str(L.exploration_file("{xid}", layout.REPORT_HTML)),
         figures=directory(str(L.exploration_file("{xid}", layout.FIGURES))),
-    wildcard_constraints:
-        xid="[a-z0-9][a-z0-9_-]*",
     log:
         str(L.log("observation_report", "{xid}")),
     benchmark:
         str(L.benchmark("observation_report", "{xid}"))
+    wildcard_constraints:
+        xid="[a-z0-9][a-z0-9_-]*",
     group:
         "analysis"
     conda:
