@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import string
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -144,34 +143,61 @@ def check(a: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- run
 
+def _fail_on(text: str) -> set[str]:
+    from refute.loop.outcomes import parse_fail_on
+
+    try:
+        return parse_fail_on(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+FAILED_VERDICT = 3  # exit code: a hypothesis ended with a verdict listed in --fail-on
+
+
 @command("run", "run hypotheses through the DAG with Snakemake (all of them, and the index, by default)",
          arg("ids", nargs="*", help="hypotheses to run (default: all, and the agenda index)"),
-         arg("-c", "--cores", default="all", help="cores for Snakemake (default: all)"),
+         arg("-c", "--cores", default=None, help="cores for Snakemake (default: the profile's, all)"),
          arg("-n", "--dry-run", action="store_true", help="list the jobs, run nothing"),
          arg("--profile", default="default",
-             help="a profile folder, or the name of one under the workflow's profiles/ (default: default)"),
+             help="a profile folder, or the name of one under the workflow's profiles/, applied as "
+                  "`snakemake --profile` applies it (default: default, the workflow profile alone)"),
+         arg("--fail-on", type=_fail_on, default=set(), metavar="VERDICTS",
+             help="exit with code 3 when a hypothesis ends with one of these comma-separated verdicts "
+                  "(invalid, refuted, inconclusive, supported, missing: no verdict), e.g. invalid,refuted"),
          HYPOTHESES, RESULTS, SNAKEFILE)
 def run(a: argparse.Namespace) -> int:
+    from refute.loop.launch import Invocation, LaunchError, run_snakemake, snakemake_argv
+    from refute.loop.outcomes import failing, format_outcomes, outcomes
     from refute.spec.loader import load_all
 
     hyps = {h.id for h in load_all(a.hypotheses)}  # bad files: the same errors as `check`, before any job
     unknown = [i for i in a.ids if i not in hyps]
     if unknown:
         raise CommandError(f"unknown hypothesis {', '.join(unknown)}; known: {', '.join(sorted(hyps)) or 'none'}")
-    snakefile = _snakefile(a)
-    profile = Path(a.profile) if Path(a.profile).is_dir() else snakefile.parent / "profiles" / a.profile
-    if not profile.is_dir():
-        raise CommandError(f"no profile {a.profile!r}: neither a folder nor {profile}")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--cores", str(a.cores),
-           "--workflow-profile", str(profile.resolve())]
-    if _config(a):
-        cmd += ["--config", *_config(a)]
-    if a.dry_run:
-        cmd.append("--dry-run")
-    cmd += [*a.passthrough, *(f"{a.results}/{i}/report.md" for i in a.ids)]
-    print("refute: " + " ".join(cmd[2:]), file=sys.stderr, flush=True)
+    inv = Invocation(_snakefile(a), a.profile, a.cores, _config(a), a.dry_run, a.passthrough,
+                     [str(Path(a.results) / i / "report.md") for i in a.ids])
+    try:
+        argv = snakemake_argv(inv)
+    except LaunchError as err:
+        raise CommandError(str(err)) from None
+    print("refute: snakemake " + " ".join(argv), file=sys.stderr, flush=True)
     # Snakemake's own log is the progress: jobs as they start and "N of M steps (x%) done".
-    return subprocess.call(cmd)
+    done = run_snakemake(argv)
+    if done.interrupted is not None:
+        print("refute: interrupted; Snakemake stopped its jobs and released its lock (`refute run` again resumes)",
+              file=sys.stderr, flush=True)
+        return 128 + done.interrupted
+    if a.dry_run:
+        return done.code
+    found = outcomes(a.results, a.ids or sorted(hyps))
+    print(format_outcomes(found), flush=True)
+    bad = failing(found, a.fail_on)
+    if done.code == 0 and bad:
+        print(f"refute: --fail-on {','.join(sorted(a.fail_on))}: "
+              + ", ".join(f"{o.id} {o.key}" for o in bad), file=sys.stderr)
+        return FAILED_VERDICT
+    return done.code
 
 
 # ------------------------------------------------------------------------------------------- status
