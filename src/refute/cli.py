@@ -203,16 +203,17 @@ def run(a: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------- status
 
 @command("status", "which hypotheses are not run, stale, running or done, and their verdicts",
+         arg("--json", action="store_true", help="one JSON object per hypothesis, for scripts"),
          HYPOTHESES, RESULTS, SNAKEFILE)
 def status(a: argparse.Namespace) -> int:
-    from refute.loop.status import format_rows
+    from refute.loop.status import format_rows, rows_json
     from refute.loop.status import status as compute
 
     try:
         rows = compute(a.results, _snakefile(a), ".", _config(a))
     except RuntimeError as err:
         raise CommandError(str(err)) from None
-    print(format_rows(rows))
+    print(rows_json(rows) if a.json else format_rows(rows))
     return 0
 
 
@@ -304,9 +305,11 @@ def discover(a: argparse.Namespace) -> int:
          arg("id", nargs="?", help="the hypothesis (default: the agenda index)"),
          arg("--md", action="store_true", help="the markdown report instead of the HTML one"),
          arg("--open", action="store_true", help="open it in the default browser"),
-         RESULTS)
+         HYPOTHESES, RESULTS)
 def report(a: argparse.Namespace) -> int:
     suffix = "md" if a.md else "html"
+    if a.id:
+        _known(a.id, a.hypotheses, a.results)
     path = Path(a.results) / (f"{a.id}/report.{suffix}" if a.id else f"index.{suffix}")
     if not path.exists():
         what = f"refute run {a.id}" if a.id else "refute run"
@@ -340,11 +343,39 @@ def describe(a: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ helpers
+
+def _known(hyp_id: str, hypotheses: str, results: str) -> None:
+    """Raise a CommandError naming the closest known ids unless `hyp_id` has a file or a result folder."""
+    import difflib
+
+    from refute.spec.loader import hypothesis_files
+
+    known = {p.stem for p in hypothesis_files(hypotheses)} if Path(hypotheses).is_dir() else set()
+    if Path(results).is_dir():
+        known |= {d.name for d in Path(results).iterdir() if (d / "verdict.json").exists()}
+    if hyp_id in known:
+        return
+    close = difflib.get_close_matches(hyp_id, sorted(known), n=3)
+    hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(sorted(known)) or 'none'}"
+    raise CommandError(f"unknown hypothesis {hyp_id!r} (no {hypotheses}/{hyp_id}.yaml, no results){hint}")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("refute")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return "unknown (not installed)"
+
+
 # --------------------------------------------------------------------------------------------- main
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="refute", description="Hypothesis-testing workflows for the science of "
                                  "deep learning: form → test → refine.")
+    ap.add_argument("--version", action="version", version=f"refute {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="command")
     for c in COMMANDS.values():
         p = sub.add_parser(c.name, help=c.help, description=c.help)
