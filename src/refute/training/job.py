@@ -29,6 +29,8 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     from refute.training.checkpoint import FILE, Checkpoint
     from refute.spec.hashing import run_hash
     from refute.training.loop import fit
+    from refute.training.progress import FILE as PROGRESS
+    from refute.training.progress import ProgressWriter
 
     torch.set_num_threads(max(1, threads))
     out = Path(out_dir)
@@ -45,7 +47,11 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     checkpoint = Checkpoint(out / FILE, key=run_hash(run), every_seconds=checkpoint_every, log=log)
     started = time.time()
-    result = fit(run, log=log, checkpoint=checkpoint, device=where)
+    progress = ProgressWriter(out / PROGRESS)  # for people watching; not an output, never checksummed
+    try:
+        result = fit(run, log=log, checkpoint=checkpoint, device=where, progress=progress)
+    finally:
+        progress.close()
     finished = time.time()
     io.write_parquet(out / "metrics.parquet", result.metrics)
     io.write_torch(out / "weights.pt", {"seeds": result.seeds, "state": result.state})
