@@ -130,6 +130,8 @@ def test_report_of_an_unknown_id_says_so_and_suggests_one(tmp_path, tiny, refute
     assert code == 1 and "unknown hypothesis 'wide-net'" in err and "did you mean wide-nets?" in err
     code, _, err = refute("report", "zzz")
     assert code == 1 and "known: wide-nets" in err
+    code, _, err = refute("watch", "wide-net")
+    assert code == 1 and "did you mean wide-nets?" in err
 
 
 def test_version_names_the_installed_package(tmp_path):

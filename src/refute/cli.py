@@ -165,13 +165,19 @@ FAILED_VERDICT = 3  # exit code: a hypothesis ended with a verdict listed in --f
          arg("--fail-on", type=_fail_on, default=set(), metavar="VERDICTS",
              help="exit with code 3 when a hypothesis ends with one of these comma-separated verdicts "
                   "(invalid, refuted, inconclusive, supported, missing: no verdict), e.g. invalid,refuted"),
+         arg("--progress", choices=["auto", "bars", "lines", "off"], default="auto",
+             help="live progress of training jobs: bars in an interactive terminal, else plain lines (default: auto)"),
+         arg("--progress-every", type=float, default=10.0, metavar="SECONDS",
+             help="how often plain progress lines are printed (default: 10)"),
          HYPOTHESES, RESULTS, SNAKEFILE)
 def run(a: argparse.Namespace) -> int:
     from refute.loop.launch import Invocation, LaunchError, run_snakemake, snakemake_argv
+    from refute.loop.live import LiveView, choose, run_labels
     from refute.loop.outcomes import failing, format_outcomes, outcomes
     from refute.spec.loader import load_all
 
-    hyps = {h.id for h in load_all(a.hypotheses)}  # bad files: the same errors as `check`, before any job
+    plans = load_all(a.hypotheses)  # bad files: the same errors as `check`, before any job
+    hyps = {h.id for h in plans}
     unknown = [i for i in a.ids if i not in hyps]
     if unknown:
         raise CommandError(f"unknown hypothesis {', '.join(unknown)}; known: {', '.join(sorted(hyps)) or 'none'}")
@@ -182,8 +188,11 @@ def run(a: argparse.Namespace) -> int:
     except LaunchError as err:
         raise CommandError(str(err)) from None
     print("refute: snakemake " + " ".join(argv), file=sys.stderr, flush=True)
-    # Snakemake's own log is the progress: jobs as they start and "N of M steps (x%) done".
-    done = run_snakemake(argv)
+    # Snakemake's own log says which jobs start and "N of M steps (x%) done"; the live view, how far each
+    # training job is.
+    mode = "off" if a.dry_run else choose(a.progress)
+    with LiveView(a.results, run_labels(plans), mode, a.progress_every) as live:
+        done = run_snakemake(argv, pipe=live.pipe)
     if done.interrupted is not None:
         print("refute: interrupted; Snakemake stopped its jobs and released its lock (`refute run` again resumes)",
               file=sys.stderr, flush=True)
@@ -297,6 +306,36 @@ def discover(a: argparse.Namespace) -> int:
     if written:
         print("Nothing has run. Edit them, state your priors, then: refute check && refute run <id>")
     return 0
+
+
+# -------------------------------------------------------------------------------------------- watch
+
+@command("watch", "how far each run of a hypothesis is (step, loss, ETA, latest metrics); --png draws its curves",
+         arg("id", help="the hypothesis"),
+         arg("--png", default=None, metavar="FILE", help="also draw every metric's curves so far into FILE"),
+         arg("--every", type=float, default=None, metavar="SECONDS",
+             help="print again every SECONDS until every run is done (default: once)"),
+         HYPOTHESES, RESULTS)
+def watch(a: argparse.Namespace) -> int:
+    import time
+
+    from refute.loop.watch import DONE, plot, states, table
+    from refute.spec.loader import load_hypothesis
+
+    _known(a.id, a.hypotheses, a.results)
+    path = Path(a.hypotheses) / f"{a.id}.yaml"
+    if not path.exists():
+        raise CommandError(f"no {path}: `refute watch` follows the runs of a hypothesis file")
+    plan = load_hypothesis(path)
+    while True:
+        found = states(plan, a.results)
+        print(table(found), flush=True)
+        if a.png:
+            print(plot(plan, found, a.png))
+        if a.every is None or all(s.state == DONE for s in found):
+            return 0
+        time.sleep(a.every)
+        print()
 
 
 # ------------------------------------------------------------------------------------------- report

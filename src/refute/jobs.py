@@ -7,6 +7,18 @@ import os
 import sys
 
 
+def _name_run(out: str) -> None:
+    """The log's first line: the hypotheses and conditions sharing the run (the run hash is only a key)."""
+    from pathlib import Path
+
+    from refute.layout import RUN_NAMES
+
+    for folder in (Path(out), Path(out).parent):  # a run's folder, or a chunk of one inside it
+        if (folder / RUN_NAMES).exists():
+            print(f"run {folder.name}: {(folder / RUN_NAMES).read_text().strip()}", flush=True)
+            return
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m refute.jobs")
     sub = ap.add_subparsers(dest="stage", required=True)
@@ -65,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         tuning.configure_allocator()  # before torch allocates anything
         from refute.training.job import train_run
 
+        _name_run(a.out)
         seeds = None
         if a.seeds:
             lo, hi = (int(v) for v in a.seeds.split(":"))
