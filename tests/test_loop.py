@@ -92,7 +92,7 @@ def test_a_run_ends_with_one_line_per_hypothesis_and_fails_on_request(chain):
                                                                           ["parent-more-seeds", "SUPPORTED"]]
     # The live view (plain lines: not a terminal) named the training job for people, and so did its log.
     assert re.search(r"^refute: parent:default  step 150/150  loss \S+  done$", record["first_run"].stderr, re.M)
-    log = next((root / "results" / "logs" / "train").glob("*.log")).read_text()
+    log = (root / "results" / "logs" / "train" / f"{verdict(root, 'parent')['runs']['default']['hash']}.log").read_text()
     assert re.match(r"run [0-9a-f]{16}: parent\.default\n", log)
     watched = run_ok(root, "watch", "parent").stdout
     assert re.search(r"^default\s+[0-9a-f]{16}\s+done\s+150/150\s", watched, re.M)
