@@ -338,6 +338,19 @@ def watch(a: argparse.Namespace) -> int:
         print()
 
 
+# ------------------------------------------------------------------------------------------ collect
+
+@command("collect", "write every analysed hypothesis's metrics and predictions as two tidy tables",
+         arg("--format", choices=["parquet", "csv"], default="parquet", help="file format (default: parquet)"),
+         RESULTS)
+def collect(a: argparse.Namespace) -> int:
+    from refute.loop.collect import write
+
+    for path in write(a.results, a.format):
+        print(path)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- report
 
 @command("report", "print the path of a hypothesis's report (or the agenda index), or open it",
