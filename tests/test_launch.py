@@ -109,7 +109,8 @@ def test_ctrl_c_stops_snakemake_and_its_jobs_cleanly(project):
     write_yaml(project / "hyps" / "tiny.yaml", long)
     exe = Path(sys.executable).parent / "refute"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "refute"]
-    proc = subprocess.Popen([*cmd, "run", "tiny", "--hypotheses", "hyps", "--snakefile", str(SNAKEFILE)],
+    proc = subprocess.Popen([*cmd, "run", "tiny", "--hypotheses", "hyps", "--snakefile", str(SNAKEFILE),
+                             "--progress-every", "0.3"],
                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     logs = project / "results" / "logs" / "train"
@@ -117,6 +118,7 @@ def test_ctrl_c_stops_snakemake_and_its_jobs_cleanly(project):
     while not started() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert _trainers(project), "the training job never started"
+    time.sleep(1.5)  # the live view polls
     proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends refute
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]
@@ -125,6 +127,8 @@ def test_ctrl_c_stops_snakemake_and_its_jobs_cleanly(project):
     assert not _trainers(project)  # no orphan
     assert not list((project / ".snakemake" / "locks").glob("*"))  # no stale lock
     assert not (project / "results" / "tiny" / "verdict.json").exists()
+    # Meanwhile the live view (plain lines: not a terminal) showed the job by name.
+    assert re.search(r"^refute: tiny:default  step \d+/200000  loss \S+  ETA \d+:\d\d", err, re.M), err[-3000:]
 
 
 def test_the_users_config_joins_refutes_in_one_option():

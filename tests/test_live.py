@@ -48,6 +48,18 @@ def test_plain_lines_come_once_per_change(training):
     assert out.getvalue().count("\n") == 1 and "tiny:default  step 75/150" in out.getvalue()
 
 
+def test_a_job_whose_progress_file_is_gone_with_its_run_complete_is_done(training):
+    plan, results = training
+    out = io.StringIO()
+    view = live.LiveView(results, live.run_labels([plan]), "lines", every_s=3600, stream=out)
+    view.poll()
+    run_dir = Layout(results).run_dir(plan.runs["default"])
+    (run_dir / layout.PROGRESS).unlink()
+    (run_dir / layout.RUN_RECORD).write_text("{}")
+    view.poll()
+    assert out.getvalue().splitlines()[-1].endswith("step 75/150  loss 0.5  done")
+
+
 def test_bars_draw_the_job_and_print_snakemakes_lines_above(training):
     plan, results = training
     out = io.StringIO()

@@ -70,12 +70,11 @@ def test_a_half_written_line_is_skipped_and_parts_add_up(tmp_path):
     assert progress.read(tmp_path / "none.jsonl") is None
 
 
-def test_a_train_job_leaves_progress_outside_its_checksums(tmp_path):
+def test_a_train_job_keeps_progress_outside_its_checksums_and_removes_it_when_complete(tmp_path):
     from refute.training.job import train_run
 
     spec = tmp_path / "spec.json"
     spec.write_text(run_spec([0]).model_dump_json())
     record = train_run(spec, tmp_path / "run")
-    assert (tmp_path / "run" / layout.PROGRESS).exists()
-    assert layout.PROGRESS not in record["sha256"]
     assert set(record["sha256"]) == {layout.METRICS, layout.WEIGHTS, layout.SNAPSHOTS}
+    assert not (tmp_path / "run" / layout.PROGRESS).exists()  # superseded by metrics.parquet once complete

@@ -102,6 +102,7 @@ class LiveView:
         self.since = time.time() - 1  # file times may be a little behind this clock
         self._stop = threading.Event()
         self._shown: dict[str, tuple] = {}
+        self._last: dict[str, Row] = {}
         self._thread = threading.Thread(target=self._loop, name="refute-live", daemon=True)
         self._bars = None
         if mode == "bars":
@@ -142,7 +143,12 @@ class LiveView:
             self.poll()
 
     def poll(self) -> None:
-        for r in rows(self.results, self.labels, self.since):
+        now = rows(self.results, self.labels, self.since)
+        # A finished job removes its progress file (metrics.parquet supersedes it): done, as last seen.
+        gone = [Row(k, r.label, r.progress, True) for k, r in self._last.items()
+                if k not in {n.key for n in now} and (Path(k).parent / RUN_RECORD).exists()]
+        for r in [*now, *gone]:
+            self._last[r.key] = r
             state = (r.progress.part, r.progress.step, r.done)
             if self._shown.get(r.key) == state:
                 continue

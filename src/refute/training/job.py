@@ -47,7 +47,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     checkpoint = Checkpoint(out / FILE, key=run_hash(run), every_seconds=checkpoint_every, log=log)
     started = time.time()
-    progress = ProgressWriter(out / PROGRESS)  # for people watching; not an output, never checksummed
+    progress = ProgressWriter(out / PROGRESS)  # for people watching while it trains; never checksummed
     try:
         result = fit(run, log=log, checkpoint=checkpoint, device=where, progress=progress)
     finally:
@@ -73,4 +73,5 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     # run.json last: its presence marks a complete run, and its checksums let readers detect damage.
     io.write_json(out / "run.json", record)
     checkpoint.remove()
+    (out / PROGRESS).unlink(missing_ok=True)  # superseded by metrics.parquet
     return record

@@ -1,7 +1,8 @@
 """A run's progress while it trains: progress.jsonl beside its outputs, one JSON object a line, appended.
 
 A side channel for people (`refute run`'s live view, `refute watch`): written as training goes, never an
-output of a rule, never in a checksum, never read by the statistics; the final metrics.parquet supersedes it.
+output of a rule, never in a checksum, never read by the statistics; the final metrics.parquet supersedes it
+(the job removes it once the run is complete).
 Writing it reads values the loop has already computed (the current loss, the logged metrics) and changes
 no number of the run.
 
