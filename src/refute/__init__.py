@@ -12,9 +12,13 @@ if TYPE_CHECKING:
     from refute.loop.collect import Collected
 
 
-def load(results: str | Path = "results") -> Collected:
+def load(results: str | Path = "results", hypotheses: str | Path = "hypotheses") -> Collected:
     """`.metrics` (hypothesis, condition, run, parameters, seed, step, metric, value) and `.predictions`
-    (one row per prediction, with its test and outcome) of every hypothesis with a verdict in `results`."""
+    (one row per prediction, with its test and outcome) of every hypothesis with a verdict in `results`.
+    The project's own components (beside `hypotheses`) are loaded first: the plans may name them."""
     from refute.loop.collect import collect
+    from refute.spec.loader import load_project_components
+
+    load_project_components(hypotheses)
 
     return collect(results)

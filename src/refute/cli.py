@@ -342,7 +342,7 @@ def watch(a: argparse.Namespace) -> int:
 
 @command("collect", "write every analysed hypothesis's metrics and predictions as two tidy tables",
          arg("--format", choices=["parquet", "csv"], default="parquet", help="file format (default: parquet)"),
-         RESULTS)
+         HYPOTHESES, RESULTS)
 def collect(a: argparse.Namespace) -> int:
     from refute.loop.collect import write
 
