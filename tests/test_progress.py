@@ -78,3 +78,4 @@ def test_a_train_job_keeps_progress_outside_its_checksums_and_removes_it_when_co
     record = train_run(spec, tmp_path / "run")
     assert set(record["sha256"]) == {layout.METRICS, layout.WEIGHTS, layout.SNAPSHOTS}
     assert not (tmp_path / "run" / layout.PROGRESS).exists()  # superseded by metrics.parquet once complete
+

@@ -47,11 +47,19 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     checkpoint = Checkpoint(out / FILE, key=run_hash(run), every_seconds=checkpoint_every, log=log)
     started = time.time()
-    progress = ProgressWriter(out / PROGRESS)  # for people watching while it trains; never checksummed
+    # For people watching while it trains; never checksummed. It exists only while the job trains: a failed
+    # or interrupted job removes it (and the folder it made for it), a finished one once run.json is written.
+    made_dir = not out.exists()
+    progress = ProgressWriter(out / PROGRESS)
     try:
         result = fit(run, log=log, checkpoint=checkpoint, device=where, progress=progress)
-    finally:
+    except BaseException:
         progress.close()
+        (out / PROGRESS).unlink(missing_ok=True)
+        if made_dir and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    progress.close()
     finished = time.time()
     io.write_parquet(out / "metrics.parquet", result.metrics)
     io.write_torch(out / "weights.pt", {"seeds": result.seeds, "state": result.state})
