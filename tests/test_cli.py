@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from conftest import ROOT, prediction_records, refute_cli, verdict_record, write_records, write_yaml
+from conftest import ROOT, plan_of, prediction_records, refute_cli, verdict_record, write_records, write_yaml
 from refute import cli
 
 
@@ -145,12 +145,28 @@ def test_status_marks_post_hoc_verdicts_and_speaks_json(tmp_path, tiny, refute):
     from refute.spec.loader import load_hypothesis
 
     h = load_hypothesis(write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny))
-    preds = prediction_records(h, {"fits": "holds"})
+    preds = [p.model_copy(update={"seen": ["0123456789abcdef: trained before the seal"]})
+             for p in prediction_records(h, {"fits": "holds"})]
     write_records(tmp_path / "results", h, verdict_record(h, preds, "SUPPORTED", post_hoc=True), preds)
     code, out, err = refute("status", "--snakefile", str(ROOT / "Snakefile"))
     assert code == 0, err
-    assert re.search(r"^tiny\s+\S.*\s+SUPPORTED \(post hoc\)\s", out, re.M), out
+    assert re.search(r"^tiny\s+\S.*\s+SUPPORTED \(post hoc\) \(seen data\)\s", out, re.M), out
     code, out, err = refute("status", "--json", "--snakefile", str(ROOT / "Snakefile"))
     rows = json.loads(out)
-    assert [(r["id"], r["verdict"], r["post_hoc"]) for r in rows] == [("tiny", "SUPPORTED", True)]
+    assert [(r["id"], r["verdict"], r["post_hoc"], r["seen_data"]) for r in rows] == [("tiny", "SUPPORTED", True, True)]
     assert rows[0]["state"] in ("stale", "done") and rows[0]["report"] is None
+
+
+def test_the_summary_of_a_run_flags_verdicts_that_do_not_count_as_preregistered(tmp_path, tiny):
+    from refute.loop.outcomes import failing, format_outcomes, outcomes, parse_fail_on
+
+    h = plan_of(tiny, "hypotheses/tiny.yaml")
+    preds = [p.model_copy(update={"seen": ["0123456789abcdef: trained before the seal"]})
+             for p in prediction_records(h, {"fits": "holds"})]
+    write_records(tmp_path / "results", h, verdict_record(h, preds, "SUPPORTED", post_hoc=True), preds)
+    found = outcomes(tmp_path / "results", ["tiny", "never-run"])
+    assert format_outcomes(found).splitlines() == ["tiny       SUPPORTED     no report  (post hoc, seen data)",
+                                                   "never-run  no verdict    no report"]
+    assert [o.id for o in failing(found, parse_fail_on("missing,refuted"))] == ["never-run"]
+    with pytest.raises(ValueError, match="unknown verdict wrong"):
+        parse_fail_on("invalid,wrong")

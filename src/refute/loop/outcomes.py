@@ -21,7 +21,7 @@ class Outcome:
     id: str
     verdict: str | None  # SUPPORTED / REFUTED / INCONCLUSIVE / INVALID, None without one
     report: Path | None  # report.html, when it exists
-    flags: list[str] = field(default_factory=list)  # "post hoc": edited after results, not pre-registered
+    flags: list[str] = field(default_factory=list)  # "post hoc" (plan edited after results), "seen data"
 
     @property
     def key(self) -> str:
@@ -37,9 +37,16 @@ def outcomes(results: str | Path, ids: list[str]) -> list[Outcome]:
         if not records.analysed(results, hid):
             out.append(Outcome(hid, None, report if report.exists() else None))
             continue
-        v = records.read(results, hid).verdict
-        out.append(Outcome(hid, v.verdict, report if report.exists() else None, ["post hoc"] if v.post_hoc else []))
+        d = records.read(results, hid)
+        out.append(Outcome(hid, d.verdict.verdict, report if report.exists() else None, flags(d)))
     return out
+
+
+def flags(d: records.Decision) -> list[str]:
+    """What keeps a verdict from counting as pre-registered: a plan edited after results existed (post hoc),
+    predictions that read runs trained before the plan was sealed (seen data)."""
+    return [f for f, on in (("post hoc", d.verdict.post_hoc), ("seen data", any(p.seen for p in d.predictions)))
+            if on]
 
 
 def format_outcomes(found: list[Outcome]) -> str:

@@ -40,6 +40,7 @@ class Row:
     refines: str | None
     why: str = ""
     post_hoc: bool = False  # its verdict was decided on a plan edited after results existed (not scored)
+    seen_data: bool = False  # some of its predictions read runs trained before its plan was sealed (not scored)
     report: str | None = None  # report.html, when it exists
 
 
@@ -156,7 +157,9 @@ def status(results: str | Path = "results", snakefile: str | Path = "Snakefile",
         report = workdir / results / hid / REPORT_HTML
         rows.append(Row(hid, depth, state, verdict.verdict if verdict else None,
                         verdict.provenance.analysed_at if verdict else None, refines[hid], why,
-                        bool(verdict and verdict.post_hoc), f"{results}/{hid}/{REPORT_HTML}" if report.exists() else None))
+                        bool(verdict and verdict.post_hoc),
+                        bool(decision and any(p.seen for p in decision.predictions)),
+                        f"{results}/{hid}/{REPORT_HTML}" if report.exists() else None))
     return rows
 
 
@@ -180,6 +183,7 @@ def rows_json(rows: list[Row]) -> str:
 def format_rows(rows: list[Row]) -> str:
     header = ("hypothesis", "state", "verdict", "analysed", "refines")
     table = [(("  " * r.depth) + ("└ " if r.depth else "") + r.id, r.state + (f" ({r.why})" if r.why else ""),
-              (r.verdict or "—") + (" (post hoc)" if r.post_hoc else ""), (r.analysed_at or "—").replace("T", " ")[:16], r.refines or "—") for r in rows]
+              (r.verdict or "—") + "".join(f" ({f})" for f, on in (("post hoc", r.post_hoc), ("seen data", r.seen_data))
+                                           if on), (r.analysed_at or "—").replace("T", " ")[:16], r.refines or "—") for r in rows]
     widths = [max(len(x[i]) for x in [header, *table]) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *table])
