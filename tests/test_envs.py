@@ -21,7 +21,7 @@ ENVS = ROOT / "envs"
 CONDA_TO_PIP = {"pytorch": "torch", "pytorch-cpu": "torch", "matplotlib-base": "matplotlib"}
 # which environment runs each rule's log folder (rules/*.smk: `conda:` and `log:`)
 ENV_OF_LOG = {"train": "train", "merge": "train", "probe": "probes", "stats": "stats", "report": "report",
-              "index": "report"}
+              "index": "report", "observe": "stats", "observation_report": "report"}
 
 
 def packages(env: str) -> dict[str, str]:
@@ -115,6 +115,10 @@ def test_each_environment_holds_every_module_its_jobs_import(tmp_path):
            "predictions": [{"id": "fits", "kind": "threshold", "condition": "default", "metric": "train_acc",
                             "reduce": "final", "threshold": 0.1, "direction": "greater"}]}
     write_yaml(tmp_path / "hypotheses" / "envs.yaml", hyp)
+    explore = {k: hyp[k] for k in ("task", "model", "train", "seeds", "observables")}
+    write_yaml(tmp_path / "explorations" / "look.yaml", {  # an exploration of the same runs: observe and its report
+        "id": "look", "title": "The same runs, explored", "question": "Does anything change suddenly?", **explore,
+        "look": {"metrics": ["val_acc"], "reductions": ["final"]}})
     os.environ["PYTHONPROFILEIMPORTTIME"] = "1"  # the jobs inherit it
     try:
         out = refute_cli(tmp_path, "run", "--snakefile", str(ROOT / "Snakefile"))
