@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from conftest import ROOT, prediction_records, refute_cli, verdict_record, write_records, write_yaml
+from conftest import ROOT, plan_of, prediction_records, refute_cli, verdict_record, write_records, write_yaml
 from refute import cli
 
 
@@ -76,7 +76,8 @@ def test_refine_writes_the_draft_and_says_why(tmp_path, tiny, refute):
     assert code == 1 and "no hypothesis 'nope'" in err
 
 
-def test_report_prints_the_path_or_says_how_to_make_it(tmp_path, refute, monkeypatch):
+def test_report_prints_the_path_or_says_how_to_make_it(tmp_path, tiny, refute, monkeypatch):
+    write_yaml(tmp_path / "hypotheses" / "h.yaml", {**tiny, "id": "h"})
     code, _, err = refute("report", "h")
     assert code == 1 and "refute run h" in err
     (tmp_path / "results" / "h").mkdir(parents=True)
@@ -121,3 +122,51 @@ def test_a_subcommand_is_one_registered_function(capsys):
     finally:
         del cli.COMMANDS["hello"]
     assert set(cli.COMMANDS) >= {"new", "check", "run", "status", "refine", "report"}
+
+
+def test_report_of_an_unknown_id_says_so_and_suggests_one(tmp_path, tiny, refute):
+    write_yaml(tmp_path / "hypotheses" / "wide-nets.yaml", {**tiny, "id": "wide-nets"})
+    code, _, err = refute("report", "wide-net")
+    assert code == 1 and "unknown hypothesis 'wide-net'" in err and "did you mean wide-nets?" in err
+    code, _, err = refute("report", "zzz")
+    assert code == 1 and "known: wide-nets" in err
+    code, _, err = refute("watch", "wide-net")
+    assert code == 1 and "did you mean wide-nets?" in err
+
+
+def test_version_names_the_installed_package(tmp_path):
+    out = refute_cli(tmp_path, "--version")
+    assert out.returncode == 0 and re.fullmatch(r"refute \S+\n", out.stdout)
+
+
+def test_status_marks_post_hoc_verdicts_and_speaks_json(tmp_path, tiny, refute):
+    import json
+
+    from refute.spec.loader import load_hypothesis
+
+    h = load_hypothesis(write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny))
+    preds = [p.model_copy(update={"seen": ["0123456789abcdef: trained before the seal"]})
+             for p in prediction_records(h, {"fits": "holds"})]
+    write_records(tmp_path / "results", h, verdict_record(h, preds, "SUPPORTED", post_hoc=True), preds)
+    code, out, err = refute("status", "--snakefile", str(ROOT / "Snakefile"))
+    assert code == 0, err
+    assert re.search(r"^tiny\s+\S.*\s+SUPPORTED \(post hoc\) \(seen data\)\s", out, re.M), out
+    code, out, err = refute("status", "--json", "--snakefile", str(ROOT / "Snakefile"))
+    rows = json.loads(out)
+    assert [(r["id"], r["verdict"], r["post_hoc"], r["seen_data"]) for r in rows] == [("tiny", "SUPPORTED", True, True)]
+    assert rows[0]["state"] in ("stale", "done") and rows[0]["report"] is None
+
+
+def test_the_summary_of_a_run_flags_verdicts_that_do_not_count_as_preregistered(tmp_path, tiny):
+    from refute.loop.outcomes import failing, format_outcomes, outcomes, parse_fail_on
+
+    h = plan_of(tiny, "hypotheses/tiny.yaml")
+    preds = [p.model_copy(update={"seen": ["0123456789abcdef: trained before the seal"]})
+             for p in prediction_records(h, {"fits": "holds"})]
+    write_records(tmp_path / "results", h, verdict_record(h, preds, "SUPPORTED", post_hoc=True), preds)
+    found = outcomes(tmp_path / "results", ["tiny", "never-run"])
+    assert format_outcomes(found).splitlines() == ["tiny       SUPPORTED     no report  (post hoc, seen data)",
+                                                   "never-run  no verdict    no report"]
+    assert [o.id for o in failing(found, parse_fail_on("missing,refuted"))] == ["never-run"]
+    with pytest.raises(ValueError, match="unknown verdict wrong"):
+        parse_fail_on("invalid,wrong")

@@ -18,7 +18,7 @@ STAGES = [
     {"stats"},  # reduce, test, decide
     {"loop"},  # lineage, refinement drafts, scoreboard, status
     {"report"},  # reports and the agenda index
-    {"jobs", "cli"},  # entry points
+    {"jobs", "cli", "__main__", "__init__"},  # entry points (`refute.load` in __init__ reads results)
 ]
 STAGE = {name: i for i, names in enumerate(STAGES) for name in names}
 

@@ -80,6 +80,25 @@ def test_the_chain_moves_from_inconclusive_to_supported_to_general(chain):
     assert general["preregistration"]["seen"] == {}
 
 
+def test_a_run_ends_with_one_line_per_hypothesis_and_fails_on_request(chain):
+    root, record = chain
+    assert record["first_run"].stdout.splitlines()[-1].split() == ["parent", "INCONCLUSIVE",
+                                                                   "results/parent/report.html"]
+    out = refute_cli(root, "run", "parent", "--fail-on", "invalid,refuted", *SNAKEFILE)  # up to date: runs nothing
+    assert out.returncode == 0, out.stderr[-3000:]
+    out = refute_cli(root, "run", "parent", "parent-more-seeds", "--fail-on", "inconclusive", *SNAKEFILE)
+    assert out.returncode == 3 and "--fail-on inconclusive: parent inconclusive" in out.stderr
+    assert [line.split()[:2] for line in out.stdout.splitlines()[-2:]] == [["parent", "INCONCLUSIVE"],
+                                                                          ["parent-more-seeds", "SUPPORTED"]]
+    # The training job's log names it for people.
+    log = (root / "results" / "logs" / "train" / f"{verdict(root, 'parent')['runs']['default']['hash']}.log").read_text()
+    assert re.match(r"run [0-9a-f]{16}: parent\.default\n", log)
+    watched = run_ok(root, "watch", "parent").stdout
+    assert re.search(r"^default\s+[0-9a-f]{16}\s+done\s+150/150\s", watched, re.M)
+    out = refute_cli(root, "run", "--fail-on", "wrong", *SNAKEFILE)
+    assert out.returncode == 2 and "unknown verdict wrong" in out.stderr
+
+
 def test_refining_leaves_the_parent_results_as_they_were(chain):
     root, record = chain
     now = {p.name: p.read_bytes() for p in (root / "results" / "parent").glob("*.*")}

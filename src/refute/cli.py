@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import string
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -144,49 +143,86 @@ def check(a: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- run
 
+def _fail_on(text: str) -> set[str]:
+    from refute.loop.outcomes import parse_fail_on
+
+    try:
+        return parse_fail_on(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+FAILED_VERDICT = 3  # exit code: a hypothesis ended with a verdict listed in --fail-on
+
+
 @command("run", "run hypotheses through the DAG with Snakemake (all of them, and the index, by default)",
          arg("ids", nargs="*", help="hypotheses to run (default: all, and the agenda index)"),
-         arg("-c", "--cores", default="all", help="cores for Snakemake (default: all)"),
+         arg("-c", "--cores", default=None, help="cores for Snakemake (default: the profile's, all)"),
          arg("-n", "--dry-run", action="store_true", help="list the jobs, run nothing"),
          arg("--profile", default="default",
-             help="a profile folder, or the name of one under the workflow's profiles/ (default: default)"),
+             help="a profile folder, or the name of one under the workflow's profiles/, applied as "
+                  "`snakemake --profile` applies it (default: default, the workflow profile alone)"),
+         arg("--fail-on", type=_fail_on, default=set(), metavar="VERDICTS",
+             help="exit with code 3 when a hypothesis ends with one of these comma-separated verdicts "
+                  "(invalid, refuted, inconclusive, supported, missing: no verdict), e.g. invalid,refuted"),
+         arg("--progress", choices=["auto", "bars", "lines", "off"], default="auto",
+             help="live progress of training jobs: bars in an interactive terminal, else plain lines (default: auto)"),
+         arg("--progress-every", type=float, default=10.0, metavar="SECONDS",
+             help="how often plain progress lines are printed (default: 10)"),
          HYPOTHESES, RESULTS, SNAKEFILE)
 def run(a: argparse.Namespace) -> int:
+    from refute.loop.launch import Invocation, LaunchError, run_snakemake, snakemake_argv
+    from refute.loop.live import LiveView, choose, run_labels
+    from refute.loop.outcomes import failing, format_outcomes, outcomes
     from refute.spec.loader import load_all
 
-    hyps = {h.id for h in load_all(a.hypotheses)}  # bad files: the same errors as `check`, before any job
+    plans = load_all(a.hypotheses)  # bad files: the same errors as `check`, before any job
+    hyps = {h.id for h in plans}
     unknown = [i for i in a.ids if i not in hyps]
     if unknown:
         raise CommandError(f"unknown hypothesis {', '.join(unknown)}; known: {', '.join(sorted(hyps)) or 'none'}")
-    snakefile = _snakefile(a)
-    profile = Path(a.profile) if Path(a.profile).is_dir() else snakefile.parent / "profiles" / a.profile
-    if not profile.is_dir():
-        raise CommandError(f"no profile {a.profile!r}: neither a folder nor {profile}")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--cores", str(a.cores),
-           "--workflow-profile", str(profile.resolve())]
-    if _config(a):
-        cmd += ["--config", *_config(a)]
+    inv = Invocation(_snakefile(a), a.profile, a.cores, _config(a), a.dry_run, a.passthrough,
+                     [str(Path(a.results) / i / "report.md") for i in a.ids])
+    try:
+        argv = snakemake_argv(inv)
+    except LaunchError as err:
+        raise CommandError(str(err)) from None
+    print("refute: snakemake " + " ".join(argv), file=sys.stderr, flush=True)
+    # Snakemake's own log says which jobs start and "N of M steps (x%) done"; the live view, how far each
+    # training job is.
+    mode = "off" if a.dry_run else choose(a.progress)
+    with LiveView(a.results, run_labels(plans), mode, a.progress_every) as live:
+        done = run_snakemake(argv, pipe=live.pipe)
+    if done.interrupted is not None:
+        print("refute: interrupted; Snakemake stopped its jobs and released its lock (`refute run` again resumes)",
+              file=sys.stderr, flush=True)
+        return 128 + done.interrupted
     if a.dry_run:
-        cmd.append("--dry-run")
-    cmd += [*a.passthrough, *(f"{a.results}/{i}/report.md" for i in a.ids)]
-    print("refute: " + " ".join(cmd[2:]), file=sys.stderr, flush=True)
-    # Snakemake's own log is the progress: jobs as they start and "N of M steps (x%) done".
-    return subprocess.call(cmd)
+        return done.code
+    found = outcomes(a.results, a.ids or sorted(hyps))
+    print(format_outcomes(found), flush=True)
+    bad = failing(found, a.fail_on)
+    if done.code == 0 and bad:
+        print(f"refute: --fail-on {','.join(sorted(a.fail_on))}: "
+              + ", ".join(f"{o.id} {o.key}" for o in bad), file=sys.stderr)
+        return FAILED_VERDICT
+    return done.code
 
 
 # ------------------------------------------------------------------------------------------- status
 
 @command("status", "which hypotheses are not run, stale, running or done, and their verdicts",
+         arg("--json", action="store_true", help="one JSON object per hypothesis, for scripts"),
          HYPOTHESES, RESULTS, SNAKEFILE)
 def status(a: argparse.Namespace) -> int:
-    from refute.loop.status import format_rows
+    from refute.loop.status import format_rows, rows_json
     from refute.loop.status import status as compute
 
     try:
         rows = compute(a.results, _snakefile(a), ".", _config(a))
     except RuntimeError as err:
         raise CommandError(str(err)) from None
-    print(format_rows(rows))
+    print(rows_json(rows) if a.json else format_rows(rows))
     return 0
 
 
@@ -272,15 +308,60 @@ def discover(a: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------------------- watch
+
+@command("watch", "how far each run of a hypothesis is (step, loss, ETA, latest metrics); --png draws its curves",
+         arg("id", help="the hypothesis"),
+         arg("--png", default=None, metavar="FILE", help="also draw every metric's curves so far into FILE"),
+         arg("--every", type=float, default=None, metavar="SECONDS",
+             help="print again every SECONDS until every run is done (default: once)"),
+         HYPOTHESES, RESULTS)
+def watch(a: argparse.Namespace) -> int:
+    import time
+
+    from refute.loop.watch import DONE, plot, states, table
+    from refute.spec.loader import load_hypothesis
+
+    _known(a.id, a.hypotheses, a.results)
+    path = Path(a.hypotheses) / f"{a.id}.yaml"
+    if not path.exists():
+        raise CommandError(f"no {path}: `refute watch` follows the runs of a hypothesis file")
+    plan = load_hypothesis(path)
+    while True:
+        found = states(plan, a.results)
+        print(table(found), flush=True)
+        if a.png:
+            print(plot(plan, found, a.png))
+        if a.every is None or all(s.state == DONE for s in found):
+            return 0
+        time.sleep(a.every)
+        print()
+
+
+# ------------------------------------------------------------------------------------------ collect
+
+@command("collect", "write every analysed hypothesis's metrics and predictions as two tidy tables",
+         arg("--format", choices=["parquet", "csv"], default="parquet", help="file format (default: parquet)"),
+         HYPOTHESES, RESULTS)
+def collect(a: argparse.Namespace) -> int:
+    from refute.loop.collect import write
+
+    for path in write(a.results, a.format):
+        print(path)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- report
 
 @command("report", "print the path of a hypothesis's report (or the agenda index), or open it",
          arg("id", nargs="?", help="the hypothesis (default: the agenda index)"),
          arg("--md", action="store_true", help="the markdown report instead of the HTML one"),
          arg("--open", action="store_true", help="open it in the default browser"),
-         RESULTS)
+         HYPOTHESES, RESULTS)
 def report(a: argparse.Namespace) -> int:
     suffix = "md" if a.md else "html"
+    if a.id:
+        _known(a.id, a.hypotheses, a.results)
     path = Path(a.results) / (f"{a.id}/report.{suffix}" if a.id else f"index.{suffix}")
     if not path.exists():
         what = f"refute run {a.id}" if a.id else "refute run"
@@ -314,11 +395,39 @@ def describe(a: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ helpers
+
+def _known(hyp_id: str, hypotheses: str, results: str) -> None:
+    """Raise a CommandError naming the closest known ids unless `hyp_id` has a file or a result folder."""
+    import difflib
+
+    from refute.spec.loader import hypothesis_files
+
+    known = {p.stem for p in hypothesis_files(hypotheses)} if Path(hypotheses).is_dir() else set()
+    if Path(results).is_dir():
+        known |= {d.name for d in Path(results).iterdir() if (d / "verdict.json").exists()}
+    if hyp_id in known:
+        return
+    close = difflib.get_close_matches(hyp_id, sorted(known), n=3)
+    hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(sorted(known)) or 'none'}"
+    raise CommandError(f"unknown hypothesis {hyp_id!r} (no {hypotheses}/{hyp_id}.yaml, no results){hint}")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("refute")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return "unknown (not installed)"
+
+
 # --------------------------------------------------------------------------------------------- main
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="refute", description="Hypothesis-testing workflows for the science of "
                                  "deep learning: form → test → refine.")
+    ap.add_argument("--version", action="version", version=f"refute {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="command")
     for c in COMMANDS.values():
         p = sub.add_parser(c.name, help=c.help, description=c.help)

@@ -7,6 +7,18 @@ import os
 import sys
 
 
+def _name_run(out: str) -> None:
+    """The log's first line: the hypotheses and conditions sharing the run (the run hash is only a key)."""
+    from pathlib import Path
+
+    from refute.layout import RUN_NAMES
+
+    for folder in (Path(out), Path(out).parent):  # a run's folder, or a chunk of one inside it
+        if (folder / RUN_NAMES).exists():
+            print(f"run {folder.name}: {(folder / RUN_NAMES).read_text().strip()}", flush=True)
+            return
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m refute.jobs")
     sub = ap.add_subparsers(dest="stage", required=True)
@@ -65,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         tuning.configure_allocator()  # before torch allocates anything
         from refute.training.job import train_run
 
+        _name_run(a.out)
         seeds = None
         if a.seeds:
             lo, hi = (int(v) for v in a.seeds.split(":"))
@@ -107,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C, sent on by `refute run` or the terminal: one line, not a traceback
+        print("interrupted (SIGINT); a rerun starts again (training resumes from its last checkpoint)", flush=True)
+        code = 130
     # Every output is written and closed by now. Skip the interpreter's teardown: with torch and
     # pandas loaded it takes ~0.4 s per job (measured), more than a small job's statistics.
     sys.stdout.flush()

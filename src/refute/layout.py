@@ -3,6 +3,8 @@
     <results>/
       runs/<run hash>/                     one training run: all seeds of one condition
         spec.json  metrics.parquet  weights.pt  snapshots.pt  run.json  [checkpoint.pt]
+        progress.jsonl                     written while it trains, for people watching (not an output)
+        names.txt                          the hypotheses.conditions that share it (written on each start)
         seeds-<lo>-<hi>/                   one chunk of a run whose seeds are split across jobs
       probes/<probe hash>/                 one probe on one run: spec.json  values.parquet  probe.json
       plans/<plan hash>.json               a hypothesis's validated plan (refute.spec.plan), by content
@@ -23,6 +25,8 @@ from pathlib import Path
 # Files of a training run, in the order a train job writes them (run.json last: it marks completion).
 RUN_SPEC, METRICS, WEIGHTS, SNAPSHOTS, RUN_RECORD, CHECKPOINT = (
     "spec.json", "metrics.parquet", "weights.pt", "snapshots.pt", "run.json", "checkpoint.pt")
+RUN_NAMES = "names.txt"  # `hyp.cond, ...` sharing the run, for people (refute.workflow.agenda); never read by a job's numbers
+PROGRESS = "progress.jsonl"  # appended while a run trains (refute.training.progress); never checksummed
 RUN_OUTPUTS = (METRICS, WEIGHTS, SNAPSHOTS, RUN_RECORD)
 RUN_OUTPUT_NAMES = {"metrics": METRICS, "weights": WEIGHTS, "snapshots": SNAPSHOTS, "meta": RUN_RECORD}  # as rules name them
 # Files of a probe job (probe.json last).

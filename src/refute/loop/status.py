@@ -15,13 +15,14 @@ never from its YAML (Snakemake's own run of the Snakefile validates the files).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from refute.layout import VERDICT, Layout
+from refute.layout import REPORT_HTML, VERDICT, Layout
 from refute.loop.lineage import tree
 from refute.spec.plan import Plan, read_plan
 from refute.stats import records
@@ -38,6 +39,9 @@ class Row:
     analysed_at: str | None
     refines: str | None
     why: str = ""
+    post_hoc: bool = False  # its verdict was decided on a plan edited after results existed (not scored)
+    seen_data: bool = False  # some of its predictions read runs trained before its plan was sealed (not scored)
+    report: str | None = None  # report.html, when it exists
 
 
 def summary(snakefile: Path, workdir: Path, config: list[str]) -> dict[str, str]:
@@ -150,8 +154,12 @@ def status(results: str | Path = "results", snakefile: str | Path = "Snakefile",
             state, why = STALE, f"{len(mine(pending))} file(s) would be remade"
         else:
             state, why = DONE, ""
+        report = workdir / results / hid / REPORT_HTML
         rows.append(Row(hid, depth, state, verdict.verdict if verdict else None,
-                        verdict.provenance.analysed_at if verdict else None, refines[hid], why))
+                        verdict.provenance.analysed_at if verdict else None, refines[hid], why,
+                        bool(verdict and verdict.post_hoc),
+                        bool(decision and any(p.seen for p in decision.predictions)),
+                        f"{results}/{hid}/{REPORT_HTML}" if report.exists() else None))
     return rows
 
 
@@ -165,9 +173,17 @@ def _relative(path: str, workdir: Path) -> str:
     return path
 
 
+def rows_json(rows: list[Row]) -> str:
+    """`refute status --json`: one object per hypothesis, in tree order (depth: its place in the lineage)."""
+    import json
+
+    return json.dumps([dataclasses.asdict(r) for r in rows], indent=2)
+
+
 def format_rows(rows: list[Row]) -> str:
     header = ("hypothesis", "state", "verdict", "analysed", "refines")
     table = [(("  " * r.depth) + ("└ " if r.depth else "") + r.id, r.state + (f" ({r.why})" if r.why else ""),
-              r.verdict or "—", (r.analysed_at or "—").replace("T", " ")[:16], r.refines or "—") for r in rows]
+              (r.verdict or "—") + "".join(f" ({f})" for f, on in (("post hoc", r.post_hoc), ("seen data", r.seen_data))
+                                           if on), (r.analysed_at or "—").replace("T", " ")[:16], r.refines or "—") for r in rows]
     widths = [max(len(x[i]) for x in [header, *table]) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *table])

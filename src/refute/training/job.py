@@ -29,6 +29,8 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     from refute.training.checkpoint import FILE, Checkpoint
     from refute.spec.hashing import run_hash
     from refute.training.loop import fit
+    from refute.training.progress import FILE as PROGRESS
+    from refute.training.progress import ProgressWriter
 
     torch.set_num_threads(max(1, threads))
     out = Path(out_dir)
@@ -45,7 +47,19 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     checkpoint = Checkpoint(out / FILE, key=run_hash(run), every_seconds=checkpoint_every, log=log)
     started = time.time()
-    result = fit(run, log=log, checkpoint=checkpoint, device=where)
+    # For people watching while it trains; never checksummed. It exists only while the job trains: a failed
+    # or interrupted job removes it (and the folder it made for it), a finished one once run.json is written.
+    made_dir = not out.exists()
+    progress = ProgressWriter(out / PROGRESS)
+    try:
+        result = fit(run, log=log, checkpoint=checkpoint, device=where, progress=progress)
+    except BaseException:
+        progress.close()
+        (out / PROGRESS).unlink(missing_ok=True)
+        if made_dir and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    progress.close()
     finished = time.time()
     io.write_parquet(out / "metrics.parquet", result.metrics)
     io.write_torch(out / "weights.pt", {"seeds": result.seeds, "state": result.state})
@@ -67,4 +81,5 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     # run.json last: its presence marks a complete run, and its checksums let readers detect damage.
     io.write_json(out / "run.json", record)
     checkpoint.remove()
+    (out / PROGRESS).unlink(missing_ok=True)  # superseded by metrics.parquet
     return record

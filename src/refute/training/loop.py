@@ -27,6 +27,7 @@ from refute.components.models import build_model
 from refute.components.observables import EvalContext, measure
 from refute.components.tasks import TaskData, build_task
 from refute.spec.blueprint import blueprint
+from refute.training.progress import ProgressWriter
 from refute.training.snapshots import Snapshots
 
 if TYPE_CHECKING:
@@ -65,13 +66,15 @@ def _to(data: TaskData, device: str) -> TaskData:
     return dataclasses.replace(data, **moved)
 
 
-def fit(run: RunSpec, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu") -> FitResult:
+def fit(run: RunSpec, log=print, checkpoint: Checkpoint | None = None, device: str = "cpu",
+        progress: ProgressWriter | None = None) -> FitResult:
     """Train every seed of `run` (a validated run spec) on `device` ('cpu' or 'cuda') and return its
     logged metrics and weights (on the CPU).
 
     Seeds are trained as one batched model, or in chunks when one step of all of them would be big
     (see refute.scaling.tuning; the chunks follow from the spec alone). With a `checkpoint`, resume from
-    it if it holds a state of this run, and save one when it is due.
+    it if it holds a state of this run, and save one when it is due. With `progress`, write the run's
+    progress as it goes (a side channel: it reads values the loop computes anyway).
     """
     seeds = list(run.seeds)
     data = build_task(run.task)
@@ -82,7 +85,8 @@ def fit(run: RunSpec, log=print, checkpoint: Checkpoint | None = None, device: s
     chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
     if len(chunks) > 1:
         log(f"training {len(seeds)} seeds in {len(chunks)} chunks of up to {size}")
-    parts = [_fit_seeds(run, data, chunk, log, checkpoint and checkpoint.part(i, len(chunks)), device)
+    parts = [_fit_seeds(run, data, chunk, log, checkpoint and checkpoint.part(i, len(chunks)), device,
+                        progress, (i, len(chunks)))
              for i, chunk in enumerate(chunks)]
     if len(parts) == 1:
         return parts[0]
@@ -97,8 +101,9 @@ def fit(run: RunSpec, log=print, checkpoint: Checkpoint | None = None, device: s
 
 
 def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None,
-               device: str = "cpu") -> FitResult:
-    """Train `seeds` of `run` as one seed-batched model."""
+               device: str = "cpu", progress: ProgressWriter | None = None, part: tuple[int, int] = (0, 1)
+               ) -> FitResult:
+    """Train `seeds` of `run` as one seed-batched model (part `part[0]` of `part[1]` of the job's seeds)."""
     t0 = time.perf_counter()
     train, steps = run.train, run.train.steps
     model = build_model(run, data, seeds).to(device)
@@ -115,6 +120,9 @@ def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: 
     stateful = {"model": model, "optimizer": opt, "batches": batches, "snapshots": snapshots}
     if checkpoint and (saved := checkpoint.load()):
         start, spent = restore(saved, stateful, records, alive, diverged)
+    if progress:
+        progress.start(seeds, steps, *part)
+        last_loss = math.nan
     for step in range(start, steps + 1):
         if checkpoint and step > start and checkpoint.due():
             checkpoint.save(capture(step, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
@@ -123,6 +131,8 @@ def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: 
         factor = optimizers.lr_factor(train.schedule, step, steps)
         for metric, values in _observe(run, model, data, seeds, step, final, train.lr * factor):
             records.append((step, metric, values, alive.numpy().copy()))
+            if progress:
+                progress.metric(step, metric, values, records[-1][3])
         if final:
             break
         x, y, batched = batches.next()
@@ -135,11 +145,17 @@ def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: 
                 log(f"seed {seeds[i]} diverged at step {step} (loss {loss[i].item()})")
             alive &= finite
         optimizers.update(opt, model, loss, train.grad_clip, factor)
-        if step % report_every == 0:
+        if step % report_every == 0 or (progress and progress.due(step)):
             live = loss.detach().cpu()[alive]
             mean = live.mean().item() if len(live) else math.nan
-            log(f"step {step}/{steps}  mean train loss {mean:.4g}  ({time.perf_counter() - t0:.1f}s)")
+            if progress:
+                progress.step(step, mean)
+                last_loss = mean
+            if step % report_every == 0:
+                log(f"step {step}/{steps}  mean train loss {mean:.4g}  ({time.perf_counter() - t0:.1f}s)")
 
+    if progress:
+        progress.step(steps, last_loss)
     if checkpoint and checkpoint.keep_finished and start <= steps:
         # One chunk of several: keep it, so a kill during a later chunk does not lose this one.
         checkpoint.save(capture(steps + 1, stateful, records, alive, diverged, spent + time.perf_counter() - t0))

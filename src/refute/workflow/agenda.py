@@ -17,7 +17,7 @@ from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
 from refute.spec.exploration import ExplorationPlan, check_ids, load_explorations
 from refute.spec.loader import condition_warnings, load_all
-from refute.layout import PROBE_RECORD, PROBE_SPEC, PROBE_VALUES, RUN_RECORD, RUN_SPEC, SNAPSHOTS, WEIGHTS, Layout
+from refute.layout import PROBE_RECORD, PROBE_SPEC, PROBE_VALUES, RUN_NAMES, RUN_RECORD, RUN_SPEC, SNAPSHOTS, WEIGHTS, Layout
 from refute.spec.plan import Plan, write_plan
 from refute.spec.seal import seal
 
@@ -156,6 +156,11 @@ class Agenda:
         for h in self.runs:
             if not self.layout.run_file(h, RUN_SPEC).exists():
                 self.write_run_spec(h, self.layout.run_file(h, RUN_SPEC))
+            # For people: who shares the run now (a train log's first line); not content-addressed, never read
+            # by a computation, so rewritten when the users change.
+            names = self.layout.run_file(h, RUN_NAMES)
+            if not names.exists() or names.read_text() != self.names(h) + "\n":
+                io.write_text(names, self.names(h) + "\n")
         for h in self.probes:
             if not (self.layout.probe_dir(h) / PROBE_SPEC).exists():
                 self.write_probe_spec(h, self.layout.probe_dir(h) / PROBE_SPEC)
@@ -176,6 +181,10 @@ class Agenda:
             node = self.hypotheses[node].hypothesis.refines
         root = (out[-1] if out else self.hypotheses[hyp_id]).hypothesis.exploration
         return out + ([self.explorations[root]] if root in self.explorations else [])
+
+    def names(self, h: str) -> str:
+        """The hypotheses and conditions that share run `h`, for people: `tiny.default, other.wide`."""
+        return ", ".join(f"{i}.{c}" for i, c in self.users[h])
 
     def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
         plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
