@@ -87,6 +87,11 @@ class Prediction(Params):
         description="the probability you give, before training, that this prediction holds; scored (Brier) on "
         "the agenda index once the prediction is decided",
     )
+    max_censored: float | None = Field(
+        None, ge=0, le=1,
+        description="the largest share of tested runs censored at the step budget (a run that never reached a "
+        "first_crossing threshold) this prediction accepts; beyond it, undecided",
+    )
     divide_by: Divisor | None = Field(
         None, description="divide each run's value by times × param^power of its condition, e.g. "
         "{param: train.lr, power: -1, times: 2} tests sharpness ÷ (2/lr)",
