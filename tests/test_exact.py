@@ -113,3 +113,20 @@ def test_equivalence_of_constant_runs_plans_seeds_for_the_exact_floor():
     p = pred(kind="equivalence", conditions=["a"], value=1.0, margin=0.05)
     plan = p.power(run(p, {"a": [1.01] * 2}), frame({}), 0.05)
     assert plan["seeds_for_80"] == 5
+
+
+def test_a_hypothesis_at_a_ceiling_is_refined_with_the_seeds_its_exact_tests_need(tmp_path, tiny):
+    # Three predictions at a ceiling in 3 seeds: each p = 1/8, undecided. Under Holm each is judged at
+    # α/3 = 0.0167 at its strictest step, so the draft asks for 6 seeds (1/64 < 0.0167 ≤ 1/32).
+    from conftest import analyse_file, write_yaml
+    from refute.loop.refine import write_draft
+    from test_analyse import fake_runs
+
+    tiny["predictions"] = [{**tiny["predictions"][0], "id": f"fits-{i}"} for i in range(3)]
+    path = write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
+    fake_runs(tmp_path / "results", path, lambda c, s, m, t: 1.0)
+    verdict = analyse_file(path, tmp_path / "results")
+    assert verdict["verdict"] == "INCONCLUSIVE"
+    assert {p["seeds_for_80"] for p in verdict["power"].values()} == {6}
+    _, draft = write_draft("tiny", tmp_path / "hypotheses", tmp_path / "results")
+    assert draft.data["seeds"] == list(range(3, 9))

@@ -81,6 +81,12 @@ def exact_plan(effect: float, n: int, alpha: float, floor_at: Callable[[int], fl
                 lambda k: float(sides * floor_at(int(k)) < alpha), unit=unit)
 
 
+def fewest_exact_runs(alpha: float) -> int:
+    """The fewest runs with which a sign test can reject at `alpha` (1/2ⁿ < α): with fewer, runs that all
+    give one value (a metric at its ceiling) can decide nothing, however far from the claim's bound."""
+    return max(1, math.floor(math.log2(1 / alpha)) + 1)
+
+
 def _alternative(direction: str) -> str:
     # The effect is planned in the predicted direction, so one-sided claims use "larger" on |δ|.
     return "two-sided" if direction == "two-sided" else "larger"
