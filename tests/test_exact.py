@@ -130,3 +130,12 @@ def test_a_hypothesis_at_a_ceiling_is_refined_with_the_seeds_its_exact_tests_nee
     assert {p["seeds_for_80"] for p in verdict["power"].values()} == {6}
     _, draft = write_draft("tiny", tmp_path / "hypotheses", tmp_path / "results")
     assert draft.data["seeds"] == list(range(3, 9))
+
+
+@pytest.mark.parametrize("test, expected_p", [("t", 1 / 20), ("paired_t", 1 / 8)])
+def test_equivalence_relative_to_b_of_constant_groups_is_exact(test, expected_p):
+    # a within ±10% of b, both constant: not p = 0 but the exact floor (permutation, or sign test on pairs).
+    p = pred(kind="equivalence", conditions=["a", "b"], margin=0.1, relative=True, test=test)
+    r = run(p, {"a": [1.02] * 3, "b": [1.0] * 3})
+    assert r.p == pytest.approx(expected_p) and math.isfinite(r.statistic)
+    assert r.estimate == pytest.approx(0.02) and status(p, {"a": [1.02] * 3, "b": [1.0] * 3}) == UNDECIDED
