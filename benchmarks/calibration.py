@@ -20,9 +20,13 @@ would test. From that pool:
   true, and with a share of real effects, the false discovery rate over the repeats must stay at most q;
   beside it, the rate without agenda control (every held prediction counted as a discovery).
 
-Usage (≈ a minute on a free core; the committed figures were run with the defaults):
-    .venv/bin/python benchmarks/calibration.py                    # 200 comparisons per check
-    .venv/bin/python benchmarks/calibration.py --comparisons 20   # a quick smoke run
+At the edges (benchmarks/calibration_edges.py): false REFUTED verdicts when a claim is true at its
+least favourable point; how often each kind's 95% CI misses the truth; power laws in both forms, with
+and without the lack-of-fit test; runs at a ceiling (exact tests); runs censored at a step budget.
+
+Usage (the committed figures were run with the defaults):
+    .venv/bin/python benchmarks/calibration.py                    # 200 comparisons per check (several minutes)
+    .venv/bin/python benchmarks/calibration.py --quick            # 20 per check, to calibration_quick.md (CI smoke run)
     .venv/bin/python benchmarks/calibration.py --agenda           # agenda FDR, 1000 simulated agendas (seconds)
     .venv/bin/python benchmarks/calibration.py --agenda --quick   # 200 agendas, for CI
 Writes benchmarks/calibration.md and benchmarks/calibration.json (--agenda: calibration_agenda.md and .json).
@@ -264,8 +268,41 @@ def write(report: dict, path_md: Path) -> None:
                      f"[{r['observed_ci95'][0]:.3f}, {r['observed_ci95'][1]:.3f}] | {'✅' if r['pass'] else '❌'} | "
                      f"{r['median_planned_seeds_for_80']:.0f} ({r['planned_seeds_iqr'][0]:.0f}–"
                      f"{r['planned_seeds_iqr'][1]:.0f}) |")
+    for key, title, text in EDGE_SECTIONS:
+        lines += ["", f"## {title}", "", text, "",
+                  "| check | comparisons | n | count | rate | 95% CI | allowed | pass |", "|---|---|---|---|---|---|---|---|"]
+        for r in report[key]:
+            allowed = "—" if r["allowed"] is None else f"{r['allowed']:.3f}"
+            verdict = "(reported)" if r["allowed"] is None else "✅" if r["pass"] else "❌"
+            lines.append(f"| {r['check']} | {r['comparisons']} | {r['n']} | {r['hits']} | {r['rate']:.3f} | "
+                         f"[{r['rate_ci95'][0]:.3f}, {r['rate_ci95'][1]:.3f}] | {allowed} | {verdict} |")
     lines.append("")
     path_md.write_text("\n".join(lines))
+
+
+EDGE_SECTIONS = [
+    ("refuted", "False REFUTED: true claims at their least favourable point",
+     "The true effect is exactly δ (or exactly 0 inside an equivalence margin of ½ sd), δ = ½ sd of the pool: "
+     "a *contradicted* outcome would refute a true claim. Allowed: as above, at α."),
+    ("coverage", "CI coverage per kind",
+     "A/A data, so the true effect is known (0, or the pool's own mean or pseudo-median): a miss is a 95% CI "
+     "that does not contain it. Allowed: the 95% quantile of Binomial(comparisons, 0.05) / comparisons."),
+    ("power_law", "Power laws, pure and saturating",
+     "value = f(width)·e^(0.05 z) at 7 widths (16 … 1024), z the pool's standardized run-to-run noise; pure: "
+     "f = 3·w^−0.5, saturating: f = 0.4 + 3·w^−0.5. n is runs per width. \"Reported\" rows have no bound: the "
+     "power of the lack-of-fit test, and what the pure form said of saturating data before it was checked."),
+    ("ceiling", "Runs at a ceiling (exact tests)",
+     "Each run reaches the ceiling 1.0 with probability ½ and otherwise ends below 0.95 (z > 0 of the pool's "
+     "noise, or 0.95 − 0.05|z|): the typical run is on the claim's bound, so \"above 0.95\" holding is a false "
+     "positive. Runs with no spread are tested exactly (sign test; permutation test for two groups); the "
+     "reported rows count the samples in which every run is at the ceiling, each of which a t-test's p = 0 "
+     "would have held."),
+    ("censoring", "Runs censored at a step budget",
+     "Steps to an event T = 700·e^(z/2), z the pool's noise, censored at a budget of 1000 (a run that never "
+     "reaches it counts as 1000). A/A checks bound the false holds; the planted rows report how often the "
+     "censored runs decide a holding outcome (the outcome says so) and how often `max_censored: 0.25` leaves "
+     "it undecided."),
+]
 
 
 # ---------------------------------------------------------------- agenda-level false discovery rate
@@ -352,11 +389,12 @@ def agenda_main(a) -> int:
     print(out.read_text())
     return 0 if all(r["pass"] for r in rows) else 1
 
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--agenda", action="store_true", help="only the agenda-level FDR check (simulated, no training)")
-    ap.add_argument("--quick", action="store_true", help="with --agenda: 200 agendas per scenario (CI)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run (CI): 20 comparisons per check, written to calibration_quick.md; with --agenda, "
+                         "200 agendas per scenario")
     ap.add_argument("--repeats", type=int, default=1000, help="with --agenda: simulated agendas per scenario")
     ap.add_argument("--q", type=float, default=0.05, help="with --agenda: the agenda's false discovery rate")
     ap.add_argument("--comparisons", type=int, default=200, help="comparisons per check (≥ 200 for the record)")
@@ -365,23 +403,42 @@ def main(argv=None) -> int:
     ap.add_argument("--pool", type=int, default=None, help="seeds trained (default: 6 × n × comparisons)")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--out", type=Path, default=HERE / "calibration.md")
+    ap.add_argument("--pool-cache", type=Path, default=None,
+                    help="an .npz to read the trained pool from, or to write it to (re-running the checks only)")
     a = ap.parse_args(argv)
     if a.agenda:
         return agenda_main(a)
+    if a.quick:
+        a.comparisons, a.out = 20, a.out.with_name("calibration_quick.md")
     t0 = time.perf_counter()
     pool = a.pool or 6 * a.n * a.comparisons
-    val, train, wall = train_pool(pool, a.steps)
+    if a.pool_cache and a.pool_cache.exists():
+        cached = np.load(a.pool_cache)
+        val, train, wall = cached["val"][:pool], cached["train"][:pool], float(cached["wall"])
+    else:
+        val, train, wall = train_pool(pool, a.steps)
+        if a.pool_cache:
+            np.savez(a.pool_cache, val=val, train=train, wall=wall)
+    from calibration_edges import ceiling_checks, censoring_checks, coverage_checks, power_law_checks, \
+        refuted_checks
+
+    C, n = a.comparisons, a.n
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M"), "platform": platform.platform(), "pool_seeds": pool,
         "steps": a.steps, "train_seconds": wall, "alpha": a.alpha, "pool_sd": float(np.std(val, ddof=1)),
-        "aa": aa_checks(val, train, a.comparisons, a.n, a.alpha),
-        "power": power_checks(val, a.comparisons, a.n, a.alpha),
+        "aa": aa_checks(val, train, C, n, a.alpha),
+        "power": power_checks(val, C, n, a.alpha),
+        "refuted": refuted_checks(val, C, n, a.alpha),
+        "coverage": coverage_checks(val, C, n),
+        "power_law": power_law_checks(val, C, 4, a.alpha),
+        "ceiling": ceiling_checks(val, C, a.alpha),
+        "censoring": censoring_checks(val, C, n, a.alpha),
     }
     report["total_seconds"] = time.perf_counter() - t0
     write(report, a.out)
     a.out.with_suffix(".json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     print(a.out.read_text())
-    failed = [r for r in report["aa"] + report["power"] if not r["pass"]]
+    failed = [r for key in ("aa", "power", *(k for k, _, _ in EDGE_SECTIONS)) for r in report[key] if not r["pass"]]
     return 1 if failed else 0
 
 

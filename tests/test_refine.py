@@ -141,3 +141,16 @@ def test_every_draft_trains_fresh_seeds_and_shares_no_run_with_its_parent(tmp_pa
     assert data["seeds"] == [10, 11, 12]  # after every seed the parent used, as many as it had
     assert data["conditions"]["a-again"]["seeds"] == [13, 14, 15]  # its own seeds stay its own
     assert "Fresh seeds 10–12, disjoint from the parent's" in text
+
+
+@pytest.mark.parametrize("predictions, seeds", [(1, 5), (3, 6)])
+def test_without_a_power_analysis_a_draft_has_at_least_the_runs_an_exact_test_can_decide_with(
+        tmp_path, tiny, predictions, seeds):
+    # One seed: no test ran. 4 × 1 seeds at a ceiling could never decide (1/2⁴ > 0.05); the draft takes the
+    # fewest n with 1/2ⁿ < α/k: 5 for one prediction, 6 for three under Holm.
+    tiny["seeds"] = 1
+    tiny["predictions"] = [{**tiny["predictions"][0], "id": f"fits-{i}"} for i in range(predictions)]
+    analysed(tmp_path, tiny, "INCONCLUSIVE", {f"fits-{i}": "inconclusive" for i in range(predictions)})
+    _, data, text = refine(tmp_path, "tiny")
+    assert data["seeds"] == list(range(1, 1 + seeds))
+    assert "all at one value (a ceiling)" in text.replace("\n# ", " ")

@@ -44,6 +44,7 @@ from refute.spec.plan import Plan
 from refute.spec.schema import MAX_SEEDS, RUN_FIELDS, RunSpec
 from refute.stats import records
 from refute.stats.records import Decision, PredictionRecord
+from refute.components.predictions import power
 from refute.components.predictions.outcome import CONTRADICTED, HOLDS, INCONCLUSIVE, INVALID, REFUTED, SUPPORTED, UNDECIDED
 
 MORE_SEEDS, GENERALIZATION, BOUNDARY = "more seeds", "generalization", "boundary probe"
@@ -163,6 +164,15 @@ def seeds_needed(predictions: list[PredictionRecord]) -> tuple[int | None, list[
     return n, [k for k, v in asks.items() if v == n]
 
 
+def exact_floor(hyp: Plan, predictions: list[PredictionRecord]) -> tuple[int, float]:
+    """The fewest seeds with which every undecided prediction could be decided if its runs all gave one value
+    (see refute.components.predictions.power.fewest_exact_runs), at its α after correction (α/k, the
+    strictest Holm step); and that α."""
+    k = len(predictions) if hyp.hypothesis.analysis.correction != "none" else 1
+    alphas = [p.spec.alpha / k for p in predictions if p.outcome.status == UNDECIDED] or [1.0]
+    return power.fewest_exact_runs(min(alphas)), min(alphas)
+
+
 def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord]) -> list[str]:
     current = max(len(run.seeds) for run in hyp.conditions.values())
     n, who = seeds_needed(predictions)
@@ -172,6 +182,12 @@ def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord]) -> l
         n = current * FALLBACK_FACTOR
         why = [f"{n} seeds per condition ({FALLBACK_FACTOR}× the parent's {current}): no prediction has a power "
                "analysis, and 4× the seeds halves every confidence interval."]
+        floor, alpha = exact_floor(hyp, predictions)
+        if floor > n:
+            n = floor
+            why = [f"{n} seeds per condition: no prediction has a power analysis, and {FALLBACK_FACTOR}× the parent's "
+                   f"{current} would be too few if the runs came out all at one value (a ceiling), where an exact "
+                   f"test needs 1/2ⁿ < α = {alpha:.3g} (the strictest α after correction): n ≥ {n}."]
     if n > MAX_SEEDS:
         why.append(f"The power analysis asks for {n}; capped at {MAX_SEEDS}. An effect this small may be below "
                    "any that matters: consider the smallest effect of interest (min_effect) instead.")

@@ -27,6 +27,7 @@ from refute.components import reductions
 from refute.components.predictions import across_metrics, optimum
 from refute.components.predictions.optimum import conditions_read
 from refute.stats import preregistration, records
+from refute.stats.censoring import judge_censored
 from refute.stats.code_version import code_versions
 from refute.stats.records import PredictionRecord, TestRecord, VerdictRecord
 from refute.stats.alternatives import judge_alternatives
@@ -205,7 +206,7 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
     failures = run_failures(meta)
 
     preds = list(hyp.hypothesis.predictions)
-    reduced, tests, data, counts = [], {}, {}, {}
+    reduced, tests, data, counts, uncensored = [], {}, {}, {}, {}
     for pred in preds:
         optimum_notes = []
         if isinstance(getattr(pred, "metric", None), optimum.Optimum):
@@ -218,6 +219,7 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
         notes = optimum_notes + seed_pair_notes(pred, hyp) + notes
         reduced.append(rows)
         data[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
+        uncensored[pred.id] = rows.loc[rows.used & ~rows.censored, DATA_COLUMNS].reset_index(drop=True)
         tests[pred.id] = PREDICTIONS.get(pred.kind).impl(pred, data[pred.id])
         tests[pred.id].notes.extend(notes)
 
@@ -234,6 +236,10 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
         judged_ci = res.ci if math.isclose(level, res.ci_level) else \
             PREDICTIONS.get(pred.kind).impl(pred, data[pred.id], level).ci
         outcome = pred.outcome(res, p_corr, judged_ci, level)
+        n_censored = counts[pred.id]["censored"]
+        without = _without_censored(pred, preds, tests, uncensored[pred.id], plan.correction, level) \
+            if n_censored else None
+        outcome = judge_censored(outcome, n_censored, counts[pred.id]["used"], pred.max_censored, without)
         outcomes[pred.id] = outcome
         result = TestRecord(**res.to_dict(), p_adjusted=p_corr, correction=plan.correction if k > 1 else "none",
                             ci_judged=judged_ci, ci_judged_level=level, counts=counts[pred.id],
@@ -273,6 +279,15 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
     # verdict.json last: it marks the stage complete and holds the checksums every reader verifies.
     records.write(out_dir, record, predictions)
     return record
+
+
+def _without_censored(pred, preds: list, tests: dict, rows: pd.DataFrame, correction: str, level: float):
+    """The outcome of `pred` on its uncensored runs alone, its p corrected with the others' p as they are."""
+    impl = PREDICTIONS.get(pred.kind).impl
+    res = impl(pred, rows, level)
+    ps = [res.p if p.id == pred.id else tests[p.id].p for p in preds]
+    p_corr = adjust(ps, correction)[[p.id for p in preds].index(pred.id)]
+    return pred.outcome(res, p_corr, res.ci, level)
 
 
 def run_failures(meta: dict[str, dict]) -> list[str]:

@@ -87,6 +87,11 @@ class Prediction(Params):
         description="the probability you give, before training, that this prediction holds; scored (Brier) on "
         "the agenda index once the prediction is decided",
     )
+    max_censored: float | None = Field(
+        None, ge=0, le=1,
+        description="the largest share of tested runs censored at the step budget (a run that never reached a "
+        "first_crossing threshold) this prediction accepts; beyond it, undecided",
+    )
     divide_by: Divisor | None = Field(
         None, description="divide each run's value by times × param^power of its condition, e.g. "
         "{param: train.lr, power: -1, times: 2} tests sharpness ÷ (2/lr)",
@@ -196,6 +201,17 @@ class Directional(Prediction):
     def claim(self) -> list[Phrase]:
         return [Phrase("predicted direction "), Phrase(self.direction, "strong"),
                 Phrase(f", smallest effect of interest δ = {self.min_effect:g}")]
+
+    def exact_power(self, result: "TestResult", alpha: float, floor_at, test: str, unit: str) -> dict | None:
+        """Seeds for an exact test of runs with no spread (refute.components.predictions.exact); None where
+        runs at this common value can never hold, however many (the wrong side, or short of δ)."""
+        from refute.components.predictions import power
+
+        sign = {"greater": 1.0, "less": -1.0}.get(self.direction)
+        est = abs(result.estimate) if sign is None else sign * result.estimate
+        if not (est > 0 and est >= self.min_effect):
+            return None
+        return power.exact_plan(est, result.n_min(), alpha, floor_at, self.direction == "two-sided", test, unit)
 
     def planned_effect(self, result: "TestResult") -> tuple[float, str]:
         """The effect to plan seeds for: the declared δ, else the observed estimate (said so)."""

@@ -37,9 +37,12 @@ def axis_units(x: FromParam | FromMetrics, metric: str | None, reduce: Any, cond
     return [Unit(c, metric, reduce, float(param_value(specs[c], x.param))) for c in conditions if specs.get(c)]
 
 
+_WORDS = {2: "two", 3: "three"}
+
+
 def axis_check(x: FromParam | FromMetrics, metric: str | None, conditions: list[str], specs: dict[str, Any],
-               positive: bool = False) -> list[tuple[str, str]]:
-    """Problems with the axis: missing or non-numeric parameters, too few distinct x, bad log scale."""
+               positive: bool = False, least: int = 2) -> list[tuple[str, str]]:
+    """Problems with the axis: missing or non-numeric parameters, fewer than `least` distinct x, bad log scale."""
     if isinstance(x, FromMetrics):
         issues = [("metric", "with `x: {metrics: ...}` the metrics are listed under x; drop `metric`")] if metric else []
         xs = list(x.metrics.values())
@@ -61,8 +64,8 @@ def axis_check(x: FromParam | FromMetrics, metric: str | None, conditions: list[
             xs.append(float(v))
     if positive and any(not (v > 0 and math.isfinite(v)) for v in xs):
         issues.append(("x", "a log scale needs every x > 0"))
-    if not issues and len(set(xs)) < 2:
-        issues.append(("x", f"needs at least two distinct x values; found {sorted(set(xs))} "
+    if not issues and len(set(xs)) < least:
+        issues.append(("x", f"needs at least {_WORDS.get(least, least)} distinct x values; found {sorted(set(xs))} "
                             "(list several conditions, or sweep the parameter)"))
     return issues
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from refute.components.predictions import TestResult, paired, undefined, values
+from refute.components.predictions import TestResult, exact, paired, undefined, values
 
 
 class _Moments:
@@ -75,10 +75,9 @@ def tost(data: pd.DataFrame, a_name: str, b_name: str, margin: float, is_paired:
     est = mo.ma / mo.mb - 1
     lo_theta, hi_theta = 1 - margin, 1 + margin
     if mo.se(lo_theta) == 0 or mo.se(hi_theta) == 0:
-        inside = -margin < est < margin
-        return TestResult(test, math.inf if inside else 0.0, 0.0 if inside else 1.0, est, (est, est), effect, n,
-                          {"margin": margin}, notes=["no variance across seeds: the ratio is known exactly"],
-                          ci_level=level)
+        # No spread (runs at a ceiling): a t statistic would be infinite; each one-sided test is exact instead.
+        floor = exact.sign_floor(len(a)) if is_paired else exact.permutation_floor(len(a), len(b))
+        return exact.equivalent(est, margin, floor, level, effect, n, test)
     t_lo = (mo.ma - lo_theta * mo.mb) / mo.se(lo_theta)
     t_hi = (mo.ma - hi_theta * mo.mb) / mo.se(hi_theta)
     p_lo, p_hi = float(stats.t.sf(t_lo, mo.df(lo_theta))), float(stats.t.cdf(t_hi, mo.df(hi_theta)))

@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from refute.components.predictions import PREDICTIONS
-from refute.components.predictions import power
+from refute.components.predictions import exact, power
 from refute.components.predictions import Directional, Phrase, TestResult, Unit, paired, undefined, values
 from refute.components.predictions import _ratio
 from refute.components.predictions.outcome import Outcome
@@ -93,8 +93,13 @@ class Compare(Directional):
         return against_a if unit.condition == self.conditions[0] else -against_a
 
     def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
-        effect, basis = self.planned_effect(result)
         paired_test = self.test in PAIRED
+        if "exact_p_floor" in result.extra:
+            if paired_test:
+                return self.exact_power(result, alpha, exact.sign_floor, "sign", "seeds (pairs)")
+            return self.exact_power(result, alpha, lambda k: exact.permutation_floor(k, k), "permutation",
+                                    "seeds per condition")
+        effect, basis = self.planned_effect(result)
         sd = result.extra.get("sd_diff" if paired_test else "sd_pooled", float("nan"))
         n = result.n_min()
         rank = self.test in RANKED
@@ -136,12 +141,9 @@ def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResu
         return undefined(pred.test, f"{label}", n, "fewer than 2 runs in a group")
     if pred.test == "welch":
         est = float(np.mean(a) - np.mean(b))
-        if np.var(a) == 0 and np.var(b) == 0:
-            # Both groups constant: the t statistic is infinite and the difference is known exactly.
-            p = _degenerate_p(est, pred.direction)
-            return TestResult("Welch t-test", float(np.sign(est) * np.inf) if est else 0.0, p, est, (est, est),
-                              f"difference of means ({label})", n, notes=["no variance in either group"],
-                              ci_level=level)
+        if exact.constant(a) and exact.constant(b):
+            # Both groups constant: a t statistic would be infinite; what the runs show is the ordering.
+            return exact.two_groups(est, len(a), len(b), pred.direction, level, f"difference of means ({label})", n)
         res = stats.ttest_ind(a, b, equal_var=False, alternative=alt)
         ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
         sd = power.pooled_sd(a, b)
@@ -149,8 +151,11 @@ def evaluate(pred: Compare, data: pd.DataFrame, level: float = 0.95) -> TestResu
         return TestResult("Welch t-test", float(res.statistic), float(res.pvalue), est,
                           (float(ci.low), float(ci.high)), f"difference of means ({label})", n,
                           {"hedges_g": g, "sd_pooled": sd}, ci_level=level)
-    res = stats.mannwhitneyu(a, b, alternative=alt)
     est = float(np.median(np.subtract.outer(a, b)))
+    if exact.constant(a) and exact.constant(b):
+        # Ties within each group make scipy's U test asymptotic, and too small with few runs: be exact.
+        return exact.two_groups(est, len(a), len(b), pred.direction, level, f"Hodges–Lehmann shift ({label})", n)
+    res = stats.mannwhitneyu(a, b, alternative=alt)
     ci = bootstrap_ci((a, b), lambda x, y, axis=-1: _hl_shift(x, y, axis), level)
     cles = float(res.statistic) / (len(a) * len(b))
     # Failed runs counted against the prediction are ±inf: plan seeds from the finite spread.
@@ -166,11 +171,8 @@ def _paired(pred: Compare, d: np.ndarray, n: dict[str, int], label: str, level: 
         return undefined(pred.test, label, n, "fewer than 2 seeds measured in both conditions")
     if pred.test == "paired_t":
         est = float(np.mean(d))
-        if np.var(d) == 0:
-            return TestResult("paired t-test", float(np.sign(est) * np.inf) if est else 0.0,
-                              _degenerate_p(est, pred.direction), est, (est, est),
-                              f"mean per-seed difference ({label})", n, notes=["every seed differs by the same amount"],
-                              ci_level=level)
+        if exact.constant(d):  # every seed differs by the same amount: a t statistic would be infinite
+            return exact.one_sample(est, len(d), pred.direction, level, f"mean per-seed difference ({label})", n)
         res = stats.ttest_1samp(d, 0.0, alternative=pred.direction)
         ci = stats.ttest_1samp(d, 0.0).confidence_interval(level)
         sd = float(np.std(d, ddof=1))
@@ -208,11 +210,3 @@ def pseudomedian(v: np.ndarray) -> np.ndarray:
 def _hl_shift(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     diffs = x[..., :, None] - y[..., None, :]
     return np.median(diffs.reshape(*diffs.shape[:-2], -1), axis=-1)
-
-
-def _degenerate_p(est: float, direction: str) -> float:
-    if direction == "greater":
-        return 0.0 if est > 0 else 1.0
-    if direction == "less":
-        return 0.0 if est < 0 else 1.0
-    return 0.0 if est != 0 else 1.0

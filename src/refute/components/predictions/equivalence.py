@@ -26,7 +26,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from refute.components.predictions import PREDICTIONS
-from refute.components.predictions import power
+from refute.components.predictions import exact, power
 from refute.components.predictions import Interval, Phrase, TestResult, paired, undefined, values
 from refute.components.predictions import _ratio, _ratio_of_means
 from refute.components.predictions.outcome import Outcome
@@ -98,6 +98,13 @@ class Equivalence(Interval):
     def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
         m, sd = self.half_width(), result.extra.get("sd", float("nan"))
         two_groups = self.value is None and self.test == "t"
+        if "exact_p_floor" in result.extra:
+            # Runs with no spread: more of them help only if their common value lies inside the margin.
+            if not -m < result.estimate < m:
+                return None
+            floor = (lambda k: exact.permutation_floor(k, k)) if two_groups else exact.sign_floor
+            return power.exact_plan(m, result.n_min(), alpha, floor, False, "one-sided",
+                                    "seeds (pairs)" if self.test == "paired_t" else "seeds per condition")
         tests = len(self.conditions) if self.value is not None else 1
         return power.plan(
             m, "the margin, for a true effect of 0", result.n_min(), alpha,
@@ -138,8 +145,9 @@ def evaluate(pred: Equivalence, data: pd.DataFrame, level: float = 0.95) -> Test
         if min(n.values()) < 2:
             return undefined("TOST, Welch t", label, n, "fewer than 2 runs in a group")
         est = float(np.mean(a) - np.mean(b))
-        if np.var(a) == 0 and np.var(b) == 0:
-            return _exact(est, m, level, f"difference of means ({label})", n, "TOST, Welch t")
+        if exact.constant(a) and exact.constant(b):
+            return exact.equivalent(est, m, exact.permutation_floor(len(a), len(b)), level,
+                                    f"difference of means ({label})", n, "TOST, Welch t")
         p, lower, upper = weightstats.ttost_ind(a, b, -m, m, usevar="unequal")
         ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
         ci90 = stats.ttest_ind(a, b, equal_var=False).confidence_interval(1 - 2 * pred.alpha)
@@ -180,8 +188,8 @@ def _one_sample(x: np.ndarray, m: float, level: float, alpha: float, effect: str
     if len(x) < 2:
         return undefined(test, effect, n, "fewer than 2 runs")
     est = float(np.mean(x))
-    if np.var(x) == 0:
-        return _exact(est, m, level, effect, n, test)
+    if exact.constant(x):
+        return exact.equivalent(est, m, exact.sign_floor(len(x)), level, effect, n, test)
     p, lower, upper = weightstats.DescrStatsW(x).ttost_mean(-m, m)
     ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
     # The (1 − 2α) interval is the one whose inclusion in ±margin the TOST checks.
@@ -196,9 +204,3 @@ def _result(test, p, lower, upper, est, ci, ci90, effect, n, m, level, sd) -> Te
                       {"margin": m, "p_lower": float(p_lo), "p_upper": float(p_hi),
                        "ci_tost_low": float(ci90.low), "ci_tost_high": float(ci90.high), "sd": sd},
                       ci_level=level)
-
-
-def _exact(est: float, m: float, level: float, effect: str, n: dict[str, int], test: str) -> TestResult:
-    inside = -m < est < m
-    return TestResult(test, float("inf") if inside else 0.0, 0.0 if inside else 1.0, est, (est, est), effect, n,
-                      {"margin": m}, notes=["no variance across seeds: the effect is known exactly"], ci_level=level)

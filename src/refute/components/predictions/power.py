@@ -14,7 +14,10 @@ prediction is judged at (α/k under a correction across k predictions: the stric
 - rank and product-moment correlations: Fisher's z (Bonett–Wright variance for Spearman);
 - TOST (equivalence, exponent ranges): the normal-theory power 2·T(m/se − t₁₋α) − 1 for a true
   effect at the interval's centre;
-- proportions: the exact binomial test's power, summed over outcomes.
+- proportions: the exact binomial test's power, summed over outcomes;
+- exact tests of runs with no spread (refute.components.predictions.exact): if every new run gives the
+  same value too, the test rejects exactly when its smallest possible p (1/2ⁿ for a sign test,
+  1/C(2n, n) for two groups) falls below α, so the plan is the fewest runs for which it does.
 """
 
 from __future__ import annotations
@@ -66,6 +69,22 @@ def _smallest(power_at: Callable[[float], float], lo: int) -> int | None:
         else:
             lo = mid + 1
     return int(hi)
+
+
+def exact_plan(effect: float, n: int, alpha: float, floor_at: Callable[[int], float], two_sided: bool, test: str,
+               unit: str) -> dict | None:
+    """Seeds for an exact test of runs with no spread: the fewest whose smallest p falls below α."""
+    sides = 2 if two_sided else 1
+    return plan(effect, "the runs' common value, if every new run gives it too", n, alpha,
+                f"exact {test} test on runs with no spread: the fewest runs whose smallest p"
+                f"{' (two-sided: doubled)' if two_sided else ''} falls below α",
+                lambda k: float(sides * floor_at(int(k)) < alpha), unit=unit)
+
+
+def fewest_exact_runs(alpha: float) -> int:
+    """The fewest runs with which a sign test can reject at `alpha` (1/2ⁿ < α): with fewer, runs that all
+    give one value (a metric at its ceiling) can decide nothing, however far from the claim's bound."""
+    return max(1, math.floor(math.log2(1 / alpha)) + 1)
 
 
 def _alternative(direction: str) -> str:

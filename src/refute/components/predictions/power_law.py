@@ -1,11 +1,18 @@
 """power_law: value ∝ x^b with the exponent b inside a declared range (a scaling claim).
 
-The exponent is the slope of log(value) on log(x), fitted by OLS (cluster-robust by seed when a seed
-is measured at several x) or by a mixed model with a random intercept per seed (statsmodels). The
-claim `exponent: {low, high}` is tested like an equivalence: two one-sided t-tests on the slope,
-H0 b ≤ low and H0 b ≥ high (either end may be left open, making it one one-sided test); p is the
-larger. It holds when both reject, and is contradicted when the 95% CI of b lies outside the range.
-Every value must be positive: a power law says nothing about zeros.
+`form: pure` (the default): the exponent is the slope of log(value) on log(x), fitted by OLS
+(cluster-robust by seed when a seed is measured at several x) or by a mixed model with a random
+intercept per seed (statsmodels). `form: saturating`: value = E + A·x^b with an asymptote E ≥ 0, as
+scaling-law work fits it, by nonlinear least squares on log(value) (see
+refute.components.predictions.law_fit). The claim `exponent: {low, high}` is tested like an
+equivalence: two one-sided t-tests on b, H0 b ≤ low and H0 b ≥ high (either end may be left open,
+making it one one-sided test); p is the larger. It holds when both reject, and is contradicted when
+the 95% CI of b lies outside the range.
+
+A law fitted to data from another law still gives an exponent, so every fit is checked by a
+lack-of-fit F test (pure error from the runs at each x): below `lack_of_fit` (0.05) the law is
+misspecified and the prediction undecided, whatever its exponent. Every value must be positive: a
+power law says nothing about zeros.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from refute.components.predictions import power
 from refute.components.predictions.optimum import Optimum
 from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels
 from refute.components.predictions import Interval, Phrase, TestResult, Unit, undefined
+from refute.components.predictions.law_fit import fit_saturating, lack_of_fit, saturating
+from refute.components.predictions.outcome import UNDECIDED, Outcome
 from refute.components.predictions.trend import fit_slope
 
 
@@ -49,7 +58,31 @@ class PowerLaw(Interval):
     conditions: list[str] | None = Field(None, description="conditions to include (default: all)")
     exponent: ExponentRange = Field(description="the predicted range of the exponent: {low, high}")
     test: Literal["ols", "mixed"] = Field("ols", description="ols (log–log least squares) | mixed (random "
-                                                             "intercept per seed)")
+                                                             "intercept per seed); pure form only")
+    form: Literal["pure", "saturating"] = Field(
+        "pure", description="pure: value = A·x^b | saturating: value = E + A·x^b, with an asymptote E ≥ 0 "
+                            "(nonlinear least squares on log value)")
+    lack_of_fit: float | None = Field(
+        0.05, gt=0, lt=1, description="significance level of the lack-of-fit F test: below it the law is "
+                                      "misspecified and the prediction undecided (null: no test)")
+
+    @model_validator(mode="after")
+    def _form(self):
+        if self.form == "saturating" and self.test == "mixed":
+            raise ValueError("form: saturating is fitted by nonlinear least squares (cluster-robust by seed when "
+                             "seeds repeat across x); test: mixed applies only to the pure form")
+        return self
+
+    def outcome(self, result: TestResult, p: float, ci: tuple[float, float], level: float = 0.95) -> Outcome:
+        lof = result.extra.get("lack_of_fit_p")
+        if self.lack_of_fit is not None and lof is not None and lof < self.lack_of_fit:
+            other = ("; the saturating form E + A·x^b (form: saturating) may fit" if self.form == "pure" else
+                     "; the data follow another law")
+            return Outcome(UNDECIDED, f"the data depart from the {self.form} power law (lack of fit: F = "
+                                      f"{result.extra['lack_of_fit_F']:.4g}, p {_p(lof)} < {self.lack_of_fit:g}): "
+                                      f"a misspecified law's exponent ({result.estimate:.4g}) is no evidence{other}",
+                           "data that follow the declared law, or a law that fits them")
+        return super().outcome(result, p, ci, level)
 
     def conditions_used(self, available=None) -> list[str]:
         return list(self.conditions) if self.conditions is not None else list(available or [])
@@ -66,7 +99,8 @@ class PowerLaw(Interval):
         return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
 
     def check_kind(self, conditions) -> list[tuple[str, str]]:
-        return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=True)
+        return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=True,
+                          least=3 if self.form == "saturating" else 2)
 
     def bounds(self) -> tuple[float, float]:
         lo, hi = self.exponent.low, self.exponent.high
@@ -107,9 +141,17 @@ def evaluate(pred: PowerLaw, data: pd.DataFrame, level: float = 0.95) -> TestRes
     if len(data) < 3 or n["levels"] < 2:
         return undefined(pred.test, effect, n, "a power law needs at least 3 points at 2 or more distinct x")
     data["x"], data["value"] = np.log(data.x), np.log(data.value)
-    fit = fit_slope(data, pred.test, level, n)
+    if pred.form == "saturating":
+        effect = "exponent b in value = E + A·x^b"
+        fit = fit_saturating(data, level, n)
+    else:
+        fit = fit_slope(data, pred.test, level, n)
     if isinstance(fit, str):
         return undefined(pred.test, effect, n, fit)
+    if pred.lack_of_fit is not None:
+        fitted, k = _fitted(pred, fit, data)
+        lof = lack_of_fit(data, fitted, k)
+        fit.notes.append(lof) if isinstance(lof, str) else fit.extra.update(lof)
     low, high = pred.bounds()
     dist = stats.t(fit.df)
     p_low = float(dist.sf((fit.slope - low) / fit.se)) if math.isfinite(low) else 0.0
@@ -117,8 +159,23 @@ def evaluate(pred: PowerLaw, data: pd.DataFrame, level: float = 0.95) -> TestRes
     binding = (fit.slope - low) / fit.se if p_low >= p_high else (fit.slope - high) / fit.se
     tost = 1 - 2 * pred.alpha
     half = dist.ppf(0.5 + tost / 2) * fit.se
-    return TestResult(f"{fit.test}, log–log; two one-sided tests", float(binding), max(p_low, p_high), fit.slope,
+    return TestResult(f"{fit.test}, log–log; two one-sided tests" if pred.form == "pure" else
+                      f"{fit.test}; two one-sided tests on b", float(binding), max(p_low, p_high), fit.slope,
                       fit.ci, effect, n,
                       {**fit.extra, "p_lower": p_low, "p_upper": p_high, "ci_tost_low": fit.slope - half,
                        "ci_tost_high": fit.slope + half},
                       fit.notes, level)
+
+
+def _p(p: float) -> str:
+    return "< 1e-16" if p < 1e-16 else f"= {p:.3g}"
+
+
+def _fitted(pred: PowerLaw, fit, data: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """The law's log value at each point, and its number of parameters. The pure form is checked against
+    the least-squares line (the mixed model's line differs only by how it weighs seeds)."""
+    x = data.x.to_numpy(float)
+    if pred.form == "saturating":
+        return saturating((fit.extra["asymptote"], np.log(fit.extra["scale"]), fit.slope), x), 3
+    slope, intercept = np.polyfit(x, data.value.to_numpy(float), 1)
+    return intercept + slope * x, 2

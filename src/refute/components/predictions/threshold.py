@@ -13,9 +13,9 @@ import pandas as pd
 from pydantic import Field
 
 from refute.components.predictions import PREDICTIONS
-from refute.components.predictions import power
+from refute.components.predictions import exact, power
 from refute.components.predictions import Directional, TestResult, Unit, undefined, values
-from refute.components.predictions.compare import _degenerate_p, signed_rank
+from refute.components.predictions.compare import signed_rank
 
 
 class Threshold(Directional):
@@ -34,6 +34,8 @@ class Threshold(Directional):
 
 
     def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
+        if "exact_p_floor" in result.extra:
+            return self.exact_power(result, alpha, exact.sign_floor, "sign", "seeds per condition")
         effect, basis = self.planned_effect(result)
         sd = result.extra.get("sd", result.extra.get("sd_diff", float("nan")))
         rank = self.test == "wilcoxon"
@@ -55,10 +57,8 @@ def evaluate(pred: Threshold, data: pd.DataFrame, level: float = 0.95) -> TestRe
     if pred.test == "wilcoxon":
         return signed_rank(x, pred.direction, f"pseudo-median ({label})", n, level)
     est = float(np.mean(x))
-    if np.var(x) == 0:
-        p = _degenerate_p(est, pred.direction)
-        return TestResult("one-sample t-test", float(np.sign(est) * np.inf) if est else 0.0, p, est, (est, est),
-                          f"mean ({label})", n, notes=["no variance across seeds"], ci_level=level)
+    if exact.constant(x):  # every run at the same value (a ceiling): a t statistic would be infinite
+        return exact.one_sample(est, len(x), pred.direction, level, f"mean ({label})", n)
     res = stats.ttest_1samp(x, 0.0, alternative=pred.direction)
     ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
     sd = float(np.std(x, ddof=1))

@@ -1,9 +1,17 @@
 """linear_probe: decode a target from a site's activations with a linear classifier, against a control task.
 
 Held-out accuracy alone says little: a probe can memorize. So the same probe is also fit on a
-control task (Hewitt & Liang 2019): every distinct input gets a random label drawn from the
-target's own distribution, a task with the same structure that the representation cannot
-"know". Selectivity = accuracy − control accuracy is what the probe reports.
+control task (Hewitt & Liang 2019): random labels, drawn from the target's own distribution, given
+to the inputs by a function of the input that the representation has no reason to "know".
+Selectivity = accuracy − control accuracy is what the probe reports.
+
+The control must be learnable in principle, or selectivity is just accuracy minus chance. Hewitt &
+Liang label word *types*, which recur between the probe's training and held-out tokens. A label per
+distinct input does not recur when inputs are continuous (every held-out input is new), so here the
+unit that gets a label is a coarse cell of the input: the signs of a few random projections of the
+(standardized; one-hot for tokens) input, with enough examples per cell that every cell appears on
+both sides of the split. A representation that encodes where an input lies can learn the control; one
+that does not cannot.
 """
 
 from __future__ import annotations
@@ -49,10 +57,28 @@ def targets(target: str, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     return (y if m.group(2) is None else x[:, int(m.group(2))]).numpy()
 
 
-def control_targets(x: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Each distinct input gets a random label: the targets of the distinct inputs, shuffled among them."""
-    _, first, inverse = np.unique(x.reshape(len(x), -1), axis=0, return_index=True, return_inverse=True)
-    return rng.permutation(target[first])[inverse.reshape(-1)]
+EXAMPLES_PER_CELL = 40  # on average, so that each cell has examples on both sides of the split
+MAX_BITS = 10
+
+
+def control_cells(x: np.ndarray, seed: int) -> np.ndarray:
+    """The coarse cell of each input: the signs of `bits` random projections, as one integer per example.
+    Token inputs are one-hot per position first, so a cell is a function of the tokens."""
+    flat = x.reshape(len(x), -1)
+    if np.issubdtype(flat.dtype, np.integer):
+        flat = np.concatenate([np.eye(int(col.max()) + 1)[col] for col in flat.T], axis=1)
+    flat = flat.astype(float)
+    sd = flat.std(0)
+    z = (flat - flat.mean(0)) / np.where(sd > 0, sd, 1.0)
+    bits = int(np.clip(np.floor(np.log2(len(x) / EXAMPLES_PER_CELL)), 1, MAX_BITS))
+    signs = z @ np.random.default_rng(seed).normal(size=(z.shape[1], bits)) > 0
+    return signs.astype(int) @ (1 << np.arange(bits))
+
+
+def control_targets(x: np.ndarray, target: np.ndarray, rng: np.random.Generator, seed: int) -> np.ndarray:
+    """Each cell of inputs gets a random label drawn from the targets (see control_cells)."""
+    cells = control_cells(x, seed)
+    return rng.choice(target, size=int(cells.max()) + 1)[cells]
 
 
 def fit_score(features: np.ndarray, target: np.ndarray, train: np.ndarray, C: float) -> tuple[float, float]:
@@ -77,7 +103,7 @@ def probe_accuracies(acts: np.ndarray, x: np.ndarray, target: np.ndarray, test_f
     rng = np.random.default_rng(seed)
     train = np.ones(len(target), dtype=bool)
     train[rng.permutation(len(target))[: max(1, round(test_fraction * len(target)))]] = False
-    control = control_targets(x, target, rng)
+    control = control_targets(x, target, rng, seed)
     out = {k: np.full(len(acts), np.nan) for k in ("accuracy", "control_accuracy", "selectivity", "majority")}
     for i, a in enumerate(acts):
         if not np.isfinite(a).all():
