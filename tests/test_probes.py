@@ -8,6 +8,7 @@ import torch
 
 from refute.components.probes import ProbeContext, task_data
 from refute.components.probes.hooks import activations, capture, forward, hooked, replace_units
+from refute.components.probes import PROBES
 from refute.components.probes.cka import linear_cka
 from refute.components.probes.fourier import frequency_power
 from refute.components.probes.linear_probe import control_cells, probe_accuracies
@@ -201,7 +202,19 @@ def test_cka_probe_between_a_site_and_itself_is_one():
     np.testing.assert_allclose(value(frame, "cka"), 1.0, atol=1e-12)
     seeds = compute(ctx, name="cka", site="hidden.0")
     np.testing.assert_allclose(value(seeds, "cka_with_seed", unit=1)[1], 1.0, atol=1e-12)  # seed 1 with itself
-    assert (value(seeds, "cka") < 1).all()
+    assert value(seeds, "cka")[0] < 1
+
+
+def test_cka_between_seeds_gives_one_independent_value_per_disjoint_pair():
+    # A seed's mean CKA with all the others would share runs with every other seed's value; the test then
+    # treated dependent values as independent (a CI ~3x too narrow). One value per pair, under its first seed.
+    ctx = context(run_spec(seeds=[0, 1, 2, 3, 4]))
+    frame = compute(ctx, name="cka", site="hidden.0")
+    cka = value(frame, "cka")
+    np.testing.assert_allclose(cka[[0, 2]], [value(frame, "cka_with_seed", unit=1)[0],
+                                             value(frame, "cka_with_seed", unit=3)[2]], atol=1e-12)
+    assert np.isnan(cka[[1, 3, 4]]).all()  # partners, and the odd seed out
+    assert PROBES.get("cka").impl.seed_pairs(PROBES.get("cka").params(name="cka", site="hidden.0"))
 
 
 # --- ablation and localization ---------------------------------------------------------------

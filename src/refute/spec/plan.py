@@ -22,6 +22,8 @@ from refute.spec.schema import Hypothesis, RunSpec
 
 # Bump when a change to probe code changes its numbers, so stale probe tables are not reused.
 PROBE_VERSION = 1
+# The same for one probe, so the others keep their hashes (and their finished tables).
+PROBE_REVISIONS = {"cka": 2}  # cka 2: `cka` between seeds is one value per disjoint seed pair
 
 
 class ProbeJob(Params):
@@ -40,6 +42,8 @@ class ProbeJob(Params):
         record = {"version": PROBE_VERSION, "run": self.run, "reference": self.reference, "probe": self.params}
         # A user probe's source decides its numbers too (built-ins add nothing: their hashes stay).
         entry = PROBES.get(self.params["name"])
+        if self.params["name"] in PROBE_REVISIONS:
+            record["revision"] = PROBE_REVISIONS[self.params["name"]]
         if entry.digest is not None:
             record["code"] = entry.digest
         return record

@@ -2,7 +2,8 @@
 
 CKA compares two representations of the same examples up to rotation and isotropic scaling:
 1 for the same representation (or an orthogonal transform of it), near 0 for unrelated ones.
-Between `seeds` (a site in each seed against the same site in every other seed), between `sites`
+Between `seeds` (a site of one seed against the same site of another, on disjoint seed pairs as below;
+`cka_with_seed` keeps every pair, to look at), between `sites`
 (two sites of one model), or between `conditions` (this condition's site against a reference
 condition's, seed by seed: other widths, architectures or training).
 
@@ -88,7 +89,7 @@ class CKA(Probe):
         return (p.reference, p.reference_site or p.site) if p.between == "conditions" else None
 
     def seed_pairs(self, p: CKAParams) -> bool:
-        return p.between == "seed_pairs"
+        return p.between in ("seeds", "seed_pairs")
 
     def check(self, p: CKAParams, run: RunSpec, anatomy: Architecture) -> list[str]:
         if p.between == "seed_pairs":
@@ -123,9 +124,15 @@ class CKA(Probe):
             _, ref = activations(ctx.reference.model, x, [p.reference_site or p.site])
             t.add("cka", linear_cka(a, ref[p.reference_site or p.site].flatten(2)), site=p.site)
         else:
-            S = ctx.n_seeds
+            import torch
+
             pairs = linear_cka(a[:, None], a[None, :])  # [S, S]
-            t.add("cka", (pairs.sum(1) - pairs.diagonal()) / (S - 1), site=p.site)
+            # A seed's mean CKA with the others shares runs with every other seed's, so those values are not
+            # independent: `cka` is one value per disjoint pair, under its first seed, tested as n pairs.
+            one = torch.full((ctx.n_seeds,), float("nan"), dtype=pairs.dtype)
+            for first, second in disjoint_pairs(list(range(ctx.n_seeds))):
+                one[first] = pairs[first, second]
+            t.add("cka", one, site=p.site)
             for j, seed in enumerate(ctx.seeds):
                 t.add("cka_with_seed", pairs[:, j], site=p.site, unit=seed)
         return t
