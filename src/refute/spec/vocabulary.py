@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from refute.components.events import EVENTS
 from refute.components.models import MODELS
 from refute.components.observables import OBSERVABLES
 from refute.components.optimizers import OPTIMIZERS, Constant, Cosine, Warmup
@@ -28,7 +29,8 @@ from refute.spec.schema import Alternative, Analysis, Compute, Hypothesis, RunSp
 
 # Kind (as `refute describe` takes it) -> its registry, in the order a hypothesis file uses them.
 KINDS: dict[str, Registry] = {"task": TASKS, "model": MODELS, "optimizer": OPTIMIZERS, "observable": OBSERVABLES,
-                              "probe": PROBES, "reduction": REDUCTIONS, "prediction": PREDICTIONS}
+                              "probe": PROBES, "reduction": REDUCTIONS, "prediction": PREDICTIONS,
+                              "event": EVENTS}  # an exploration's event detectors (explorations/*.yaml)
 # The parts of a hypothesis file that are not components: (heading, its class, fields left out).
 SECTIONS: list[tuple[str, type[BaseModel], set[str]]] = [
     ("hypothesis file (top level)", Hypothesis, set()),
