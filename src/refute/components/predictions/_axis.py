@@ -30,6 +30,23 @@ class FromMetrics(Params):
     )
 
 
+class AlongAxis:
+    """What the kinds whose value is read along an x axis (trend, no_trend, power_law) share: which conditions
+    they read, their units (one per condition and x) and the axis's check. Mixed in before the kind's base."""
+
+    def conditions_used(self, available=None) -> list[str]:
+        return list(self.conditions) if self.conditions is not None else list(available or [])
+
+    def axis_metrics(self) -> dict[str, float] | None:
+        return self.x.metrics if isinstance(self.x, FromMetrics) else None
+
+    def units(self, conditions) -> list[Unit]:
+        return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
+
+    def check_kind(self, conditions) -> list[tuple[str, str]]:
+        return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=self.log_x)
+
+
 def axis_units(x: FromParam | FromMetrics, metric: str | None, reduce: Any, conditions: list[str],
                specs: dict[str, Any]) -> list[Unit]:
     if isinstance(x, FromMetrics):

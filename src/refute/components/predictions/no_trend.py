@@ -25,12 +25,12 @@ from pydantic import Field, model_validator
 from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
 from refute.components.predictions.optimum import Optimum
-from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels, seeds_repeat
-from refute.components.predictions import Interval, Phrase, TestResult, Unit, undefined
+from refute.components.predictions._axis import AlongAxis, FromMetrics, FromParam, levels, seeds_repeat
+from refute.components.predictions import Interval, Phrase, TestResult, undefined
 from refute.components.predictions.trend import fit_slope, rank_ci
 
 
-class NoTrend(Interval):
+class NoTrend(AlongAxis, Interval):
     kind: Literal["no_trend"] = Field(description="the value does not move with x: its trend lies within ±margin")
     metric: str | Optimum | None = Field(
         None, description="the metric measured at each condition's x (with x.param), or an optimum across a "
@@ -50,18 +50,6 @@ class NoTrend(Interval):
         if self.test == "spearman" and not self.margin < 1:
             raise ValueError("with `test: spearman` the margin is a Spearman ρ: give 0 < margin < 1")
         return self
-
-    def conditions_used(self, available=None) -> list[str]:
-        return list(self.conditions) if self.conditions is not None else list(available or [])
-
-    def axis_metrics(self) -> dict[str, float] | None:
-        return self.x.metrics if isinstance(self.x, FromMetrics) else None
-
-    def units(self, conditions) -> list[Unit]:
-        return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
-
-    def check_kind(self, conditions) -> list[tuple[str, str]]:
-        return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=self.log_x)
 
     def claim(self) -> list[Phrase]:
         what = "Spearman ρ" if self.test == "spearman" else \

@@ -28,8 +28,8 @@ from refute.components.predictions import PREDICTIONS
 from refute.registry import Params
 from refute.components.predictions import power
 from refute.components.predictions.optimum import Optimum
-from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels
-from refute.components.predictions import Interval, Phrase, TestResult, Unit, undefined
+from refute.components.predictions._axis import AlongAxis, FromMetrics, FromParam, axis_check, levels
+from refute.components.predictions import Interval, Phrase, TestResult, undefined
 from refute.components.predictions.law_fit import fit_saturating, lack_of_fit, saturating
 from refute.components.predictions.outcome import UNDECIDED, Outcome
 from refute.components.predictions.trend import fit_slope
@@ -48,7 +48,7 @@ class ExponentRange(Params):
         return self
 
 
-class PowerLaw(Interval):
+class PowerLaw(AlongAxis, Interval):
     kind: Literal["power_law"] = Field(description="value ∝ x^exponent, with the exponent in a declared range")
     metric: str | Optimum | None = Field(
         None, description="the metric measured at each condition's x (with x.param), or an optimum across a "
@@ -84,19 +84,10 @@ class PowerLaw(Interval):
                            "data that follow the declared law, or a law that fits them")
         return super().outcome(result, p, ci, level)
 
-    def conditions_used(self, available=None) -> list[str]:
-        return list(self.conditions) if self.conditions is not None else list(available or [])
-
     def claim(self) -> list[Phrase]:
         lo = "−∞" if self.exponent.low is None else f"{self.exponent.low:g}"
         hi = "∞" if self.exponent.high is None else f"{self.exponent.high:g}"
         return [Phrase(f"exponent predicted in [{lo}, {hi}]")]
-
-    def axis_metrics(self) -> dict[str, float] | None:
-        return self.x.metrics if isinstance(self.x, FromMetrics) else None
-
-    def units(self, conditions) -> list[Unit]:
-        return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
 
     def check_kind(self, conditions) -> list[tuple[str, str]]:
         return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=True,

@@ -24,11 +24,11 @@ from pydantic import Field
 from refute.components.predictions import PREDICTIONS
 from refute.components.predictions import power
 from refute.components.predictions.optimum import Optimum
-from refute.components.predictions._axis import FromMetrics, FromParam, axis_check, axis_units, levels, seeds_repeat
-from refute.components.predictions import Directional, TestResult, Unit, one_sided_p, undefined
+from refute.components.predictions._axis import AlongAxis, FromMetrics, FromParam, levels, seeds_repeat
+from refute.components.predictions import Directional, TestResult, one_sided_p, undefined
 
 
-class Trend(Directional):
+class Trend(AlongAxis, Directional):
     kind: Literal["trend"] = Field(description="the value rises (greater) or falls (less) with x")
     metric: str | Optimum | None = Field(
         None, description="the metric measured at each condition's x (with x.param), or an optimum across a "
@@ -40,18 +40,6 @@ class Trend(Directional):
     test: Literal["spearman", "ols", "mixed"] = Field(
         "spearman", description="spearman (rank correlation ρ) | ols (slope) | mixed (slope, random intercept per seed)"
     )
-
-    def conditions_used(self, available=None) -> list[str]:
-        return list(self.conditions) if self.conditions is not None else list(available or [])
-
-    def axis_metrics(self) -> dict[str, float] | None:
-        return self.x.metrics if isinstance(self.x, FromMetrics) else None
-
-    def units(self, conditions) -> list[Unit]:
-        return axis_units(self.x, self.metric, self.reduce, self.conditions_used(list(conditions)), conditions)
-
-    def check_kind(self, conditions) -> list[tuple[str, str]]:
-        return axis_check(self.x, self.metric, self.conditions_used(list(conditions)), conditions, positive=self.log_x)
 
     def power(self, result: TestResult, data: pd.DataFrame, alpha: float) -> dict | None:
         return slope_power(self, result, alpha)
