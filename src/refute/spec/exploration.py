@@ -20,9 +20,9 @@ from refute.components.events import EVENTS, EventSpec
 from refute.components.probes import ProbeSpec
 from refute.components.reductions import Reduction
 from refute.registry import SLUG, Params
-from refute.spec.errors import LineMap, SpecError, SpecIssue, allowed_fields, dotted, error_path, humanize
+from refute.spec.errors import LineMap, SpecError, SpecIssue, dotted
 from refute.spec.hashing import run_hash
-from refute.spec.loader import _expand_conditions, condition_grid, file_name_issue, hypothesis_files, metrics_of
+from refute.spec.loader import _expand_conditions, _issues, condition_grid, file_name_issue, hypothesis_files, metrics_of
 from refute.spec.plan import ProbeJob
 from refute.spec.probes import probe_issues, probe_jobs, probe_metrics
 from refute.spec.schema import Compute, Hypothesis, RunSpec
@@ -107,10 +107,7 @@ def plan_exploration(data: dict, file: str, lines: LineMap | None = None, sha256
     try:
         spec = Exploration.model_validate(data)
     except ValidationError as err:
-        raise SpecError([SpecIssue(file, lines.line(error_path(data, e)), dotted(error_path(data, e)),
-                                   humanize(e, allowed_fields(Exploration, data, error_path(data, e)[:-1])
-                                            if e["type"] == "extra_forbidden" else None))
-                         for e in err.errors()]) from None
+        raise SpecError(_issues(err, data, lines, file, Exploration)) from None
     conditions, issues = _expand_conditions(spec, data, lines, file)
     if not conditions and issues:
         raise SpecError(issues)
