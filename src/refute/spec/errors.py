@@ -192,7 +192,7 @@ def dotted(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path)
 
 
-def owner(data: Any, path: list) -> str:
+def owner(data: Any, path: list, top: str = "a hypothesis") -> str:
     """What holds the fields at `path` of `data`, in words for an error: a component's name, else the path."""
     node, parent = data, None
     for key in path:
@@ -204,7 +204,7 @@ def owner(data: Any, path: list) -> str:
     for tag in ("name", "kind"):
         if isinstance(node, dict) and isinstance(node.get(tag), str):
             return node[tag]
-    return dotted(path) if path else "a hypothesis"
+    return dotted(path) if path else top
 
 
 def yaml_type_hint(value: Any, written: str | None) -> str | None:

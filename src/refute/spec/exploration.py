@@ -107,7 +107,7 @@ def plan_exploration(data: dict, file: str, lines: LineMap | None = None, sha256
     try:
         spec = Exploration.model_validate(data)
     except ValidationError as err:
-        raise SpecError(_issues(err, data, lines, file, Exploration)) from None
+        raise SpecError(_issues(err, data, lines, file, Exploration, "an exploration")) from None
     conditions, issues = _expand_conditions(spec, data, lines, file)
     if not conditions and issues:
         raise SpecError(issues)

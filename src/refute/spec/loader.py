@@ -43,13 +43,13 @@ def metrics_of(run: RunSpec) -> list[str]:
 
 
 def _issues(err: ValidationError, data: Any, lines: LineMap, file: str,
-            model: type[BaseModel] = Hypothesis) -> list[SpecIssue]:
+            model: type[BaseModel] = Hypothesis, top: str = "a hypothesis") -> list[SpecIssue]:
     """A file's validation errors (against `model`: a hypothesis, or an exploration) as file:line: field issues."""
     out = []
     for e in err.errors():
         path = error_path(data, e)
         allowed = allowed_fields(model, data, path[:-1]) if e["type"] == "extra_forbidden" else None
-        message = humanize(e, allowed, owner(data, path[:-1]), lines.written(path))
+        message = humanize(e, allowed, owner(data, path[:-1], top), lines.written(path))
         out.append(SpecIssue(file, lines.line(path), dotted(path), message))
     return out
 
