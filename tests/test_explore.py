@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY, write_yaml
-from refute.components.events import EVENTS, holm
+from refute.components.events import EVENTS, holm, slug
 from refute.components.events.planted import planted
 from refute.spec.errors import SpecError
 from refute.spec.exploration import load_exploration, load_explorations
@@ -62,23 +62,39 @@ def _observed(tmp_path, kind, effect=6.0, seeds=16):
     obs.overrides = plan.overrides
     events = []
     for spec in plan.exploration.look.events:
-        if spec.name == "boundary":  # the planted metric is 'a'
-            spec = spec.model_copy(update={"reach": [spec.reach[0].model_copy(update={"metric": "a", "above": 10})]})
+        if spec.name == "boundary":  # the planted metric is 'a'; a divergence boundary needs no threshold
+            reach = [] if kind == "divergence" else [spec.reach[0].model_copy(update={"metric": "a", "above": 10})]
+            spec = spec.model_copy(update={"reach": reach})
         events += EVENTS.get(spec.name).impl.detect(spec, obs)
     events = [e.model_copy(update={"p_adjusted": p}) for e, p in zip(events, holm([e.p for e in events]))]
-    return plan, obs, [e for e in events if e.p_adjusted <= 0.05 and e.detector == kind]
+    detector = "boundary" if kind == "divergence" else kind
+    return plan, obs, [e for e in events if e.p_adjusted <= 0.05 and e.detector == detector]
 
 
-@pytest.mark.parametrize("kind", ["transition", "optimum", "power_law", "boundary"])
-def test_a_draft_is_a_valid_hypothesis_on_fresh_seeds_whose_runs_the_exploration_never_trained(tmp_path, kind):
+# Every detector's event kind is drafted; each draft's predictions read the event's metric in its conditions.
+@pytest.mark.parametrize("kind, effect, seeds", [("transition", 6.0, 16), ("optimum", 6.0, 16), ("split", 8.0, 24),
+                                                 ("power_law", 6.0, 16), ("boundary", 6.0, 16),
+                                                 ("divergence", 6.0, 16)])
+def test_a_draft_is_a_valid_hypothesis_on_fresh_seeds_whose_runs_the_exploration_never_trained(tmp_path, kind, effect,
+                                                                                               seeds):
     from refute.loop.discover import draft_for
 
-    plan, obs, events = _observed(tmp_path, kind)
+    plan, obs, events = _observed(tmp_path, kind, effect, seeds)
     assert events
-    d = draft_for(plan, obs, events[0], set(), tmp_path / "results")
+    event = events[0]
+    d = draft_for(plan, obs, event, set(), tmp_path / "results")
+    preds = d.data["predictions"]
+    # the predictions target the event: its metric (a divergence boundary: divergence), in its conditions
+    if kind == "divergence":
+        assert [p["meets"] for p in preds] == [{"diverged": False}, {"diverged": True}]
+        assert [p["conditions"] for p in preds] == [[slug(event.stats["reach"])], [slug(event.stats["fail"])]]
+    else:
+        assert {p["metric"] for p in preds} == {event.metric}
+    read = {c for p in preds for c in p.get("conditions", [p.get("condition")])}
+    assert read and read <= {slug(c) for c in event.conditions}
     # the planted metric 'a' is not logged by the tiny MLP: give the draft a metric it logs, to validate it
-    for p in d.data["predictions"]:
-        p["metric"] = "train_loss" if kind != "boundary" else "train_acc"
+    for p in preds:
+        p["metric"] = "train_acc" if kind == "boundary" else "train_loss"
     hyp = plan_data(d.data, "draft.yaml")
     assert hyp.hypothesis.exploration == plan.id
     assert set(hyp.hypothesis.seeds).isdisjoint({s for r in plan.conditions.values() for s in r.seeds})
