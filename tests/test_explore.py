@@ -142,6 +142,15 @@ def test_discover_on_a_real_exploration_writes_drafts_that_validate_and_the_inde
     write_index([], results, agenda.exploration_plan_files())
     index = (results / "index.md").read_text()
     assert "## Explorations" in index and "lr-scan" in index
+    # `refute status` lists it observed, with its events and the drafts the agenda holds
+    import re
+
+    from conftest import ROOT, refute_cli
+
+    out = refute_cli(tmp_path, "status", "--snakefile", str(ROOT / "Snakefile"))
+    assert out.returncode == 0, out.stderr
+    n = len(record["found"])
+    assert re.search(rf"^lr-scan\s+(done|stale.*)\s+{n}\s+{n}$", out.stdout, re.M), out.stdout
 
 
 @pytest.mark.slow
@@ -195,3 +204,39 @@ def test_a_draft_that_reuses_an_exploration_run_is_sealed_with_that_run_seen(tmp
     seen = json.loads((tmp_path / "hypotheses/.sealed/reuses.json").read_text())["seen"]
     run = agenda.explorations["lr-scan"].runs["lr=4"]
     assert seen == {run: "a run of lr-scan, which this hypothesis was drafted from"}
+
+
+def test_plan_dry_run_and_status_include_explorations(tmp_path):
+    """`refute plan`, `snakemake -n` and `refute status` (the real commands) list an exploration's runs and its
+    observation jobs beside the hypotheses'."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import ROOT, refute_cli
+
+    exploration(tmp_path, sweep={"train.lr": [0.003, 0.01, 0.03]})
+    write_yaml(tmp_path / "hypotheses" / "tiny.yaml", TINY)
+    out = refute_cli(tmp_path, "plan", "--cores", "2")
+    assert out.returncode == 0, out.stderr
+    assert "Plan for exploration lr-scan (explorations/lr-scan.yaml)" in out.stdout
+    assert re.search(r"^  lr=0\.01\s+[0-9a-f]{16}\s+3 .* to train \(shared with tiny:default\)", out.stdout, re.M)
+    assert "1 observe, 1 observation_report" in out.stdout and "Models to train: 9" in out.stdout
+    out = refute_cli(tmp_path, "plan", "lr-scan", "--cores", "2")
+    assert "Plan for tiny" not in out.stdout and "Plan for exploration lr-scan" in out.stdout
+    assert re.search(r"Jobs to run: 5 \(3 train, 1 observe, 1 observation_report\)", out.stdout), out.stdout
+    out = refute_cli(tmp_path, "plan", "nope")
+    assert out.returncode == 1 and "no hypothesis or exploration with id 'nope'" in out.stderr
+
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                          "--cores", "2", "-n"], capture_output=True, text=True, timeout=600)
+    text = dry.stdout + dry.stderr
+    assert dry.returncode == 0, text[-3000:]
+    assert "Plan for exploration lr-scan" in text and "1 observe, 1 observation_report" in text
+    assert re.search(r"^observe\s+1$", text, re.M) and re.search(r"^observation_report\s+1$", text, re.M)
+    assert not (tmp_path / "results").exists()
+
+    out = refute_cli(tmp_path, "status", "--snakefile", str(ROOT / "Snakefile"))
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^exploration\s+state\s+events found\s+drafts$", out.stdout, re.M), out.stdout
+    assert re.search(r"^lr-scan\s+not run\s+—\s+0$", out.stdout, re.M), out.stdout

@@ -229,8 +229,8 @@ def status(a: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------- plan
 
 @command("plan", "the jobs, models, FLOPs and estimated wall time on this machine, before anything runs",
-         arg("ids", nargs="*", metavar="id", help="hypothesis ids (default: every hypothesis)"),
-         HYPOTHESES, RESULTS,
+         arg("ids", nargs="*", metavar="id", help="hypothesis or exploration ids (default: every one)"),
+         HYPOTHESES, EXPLORATIONS, RESULTS,
          arg("--cores", type=int, default=None, help="cores to plan for (default: this machine's)"),
          arg("--seeds-per-job", type=int, default=None,
              help="cap on seeds per training job, as `snakemake --config seeds_per_job=N` would set it"))
@@ -238,7 +238,7 @@ def plan(a: argparse.Namespace) -> int:
     from refute.workflow.agenda import load_agenda
     from refute.workflow.preview import plan_text
 
-    agenda = load_agenda(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
+    agenda = load_agenda(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job, explorations=a.explorations)
     try:
         print(plan_text(agenda, a.ids or None, cores=a.cores))
     except KeyError as err:
