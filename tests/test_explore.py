@@ -240,3 +240,29 @@ def test_plan_dry_run_and_status_include_explorations(tmp_path):
     assert out.returncode == 0, out.stderr
     assert re.search(r"^exploration\s+state\s+events found\s+drafts$", out.stdout, re.M), out.stdout
     assert re.search(r"^lr-scan\s+not run\s+—\s+0$", out.stdout, re.M), out.stdout
+
+
+@pytest.mark.slow
+def test_the_bundled_exploration_of_a_setting_with_no_effect_finds_nothing_and_drafts_nothing(tmp_path):
+    """digits-noise-seed sweeps a seed that chooses nothing (no label is noisy): through the real workflow its
+    observation report lists no event, and `refute discover` says so and writes no draft."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT, refute_cli
+
+    (tmp_path / "explorations").mkdir()
+    (tmp_path / "hypotheses").mkdir()
+    shutil.copy(ROOT / "explorations" / "digits-noise-seed.yaml", tmp_path / "explorations")
+    target = "results/explorations/digits-noise-seed/report.md"
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                           "--cores", "2", target], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    report = (tmp_path / target).read_text()
+    assert "## Events found (0)" in report and "Nothing was found: `refute discover` drafts nothing." in report
+    out = refute_cli(tmp_path, "discover", "digits-noise-seed")
+    assert out.returncode == 0, out.stderr
+    assert "No drafts: digits-noise-seed found no event" in out.stdout and "nothing was written" in out.stdout
+    assert list((tmp_path / "hypotheses").iterdir()) == []
+    shutil.rmtree(tmp_path / "results" / "runs")  # (large)

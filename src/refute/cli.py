@@ -290,14 +290,14 @@ def refine(a: argparse.Namespace) -> int:
          arg("id", help="the exploration (explorations/<id>.yaml), observed by `refute run`"),
          HYPOTHESES, RESULTS)
 def discover(a: argparse.Namespace) -> int:
-    from refute.loop.discover import DiscoverError, write_drafts
+    from refute.loop.discover import DiscoverError, no_drafts, write_drafts
 
     try:
         written = write_drafts(a.id, a.hypotheses, a.results)
     except DiscoverError as err:
         raise CommandError(str(err)) from None
     if not written:
-        print(f"No new drafts: {a.id} found no event (or every event is drafted already).")
+        print(no_drafts(a.id, a.results))
     for path, d in written:
         print(path)
         print(f"  event {d.event.id}: {d.event.summary}")
