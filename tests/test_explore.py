@@ -235,6 +235,10 @@ def test_plan_dry_run_and_status_include_explorations(tmp_path):
     assert "Plan for exploration lr-scan" in text and "1 observe, 1 observation_report" in text
     assert re.search(r"^observe\s+1$", text, re.M) and re.search(r"^observation_report\s+1$", text, re.M)
     assert not (tmp_path / "results").exists()
+    dry = refute_cli(tmp_path, "run", "-n", "lr-scan", "--snakefile", str(ROOT / "Snakefile"))
+    assert dry.returncode == 0, dry.stderr
+    assert "results/explorations/lr-scan/report.md" in dry.stderr  # the exploration's target: its report
+    assert re.search(r"^observe\s+1$", dry.stdout, re.M) and not re.search(r"^stats\s", dry.stdout, re.M)
 
     out = refute_cli(tmp_path, "status", "--snakefile", str(ROOT / "Snakefile"))
     assert out.returncode == 0, out.stderr
