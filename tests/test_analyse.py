@@ -198,6 +198,33 @@ def test_failed_runs_can_count_against_the_prediction(tmp_path, tiny):
     assert p["p"] > 0.05 and verdict["verdict"] == "INCONCLUSIVE"
 
 
+DIVERGES = [{"id": "stable", "kind": "proportion", "conditions": ["a"], "metric": "train_loss", "reduce": "final",
+             "meets": {"diverged": False}, "p0": 0.5, "direction": "greater"},
+            {"id": "diverges", "kind": "proportion", "conditions": ["b"], "metric": "train_loss", "reduce": "final",
+             "meets": {"diverged": True}, "p0": 0.5, "direction": "greater"}]
+
+
+def test_a_prediction_that_counts_divergence_reads_a_diverged_run_as_its_outcome_not_a_failure(tmp_path, tiny):
+    """A divergence boundary's draft: runs of b diverge, runs of a do not; neither invalidates the verdict."""
+    path = write_yaml(tmp_path / "h.yaml", two_conditions(tiny, DIVERGES, seeds=8))
+    fake_runs(tmp_path / "results", path, shifted(0.0), diverged={"b": {s: 40 + s for s in range(8)}})
+    verdict = analyse_file(path, tmp_path / "results")
+    assert verdict["verdict"] == "SUPPORTED" and not verdict["failures"]
+    found = preds(tmp_path / "results/tiny")
+    assert found["diverges"]["result"]["estimate"] == pytest.approx(0.5)  # 8 of 8 diverged: fraction 1 − p0
+    assert found["diverges"]["result"]["counts"]["failed"] == 0
+    assert "8 of 8 run(s) diverged" in " ".join(found["diverges"]["result"]["notes"])
+    assert found["stable"]["result"]["estimate"] == pytest.approx(0.5)  # none diverged
+
+
+def test_a_diverged_run_that_another_prediction_reads_still_fails_the_hypothesis(tmp_path, tiny):
+    spec = two_conditions(tiny, [*DIVERGES, {"id": "p", **CMP}], seeds=8)
+    path = write_yaml(tmp_path / "h.yaml", spec)
+    fake_runs(tmp_path / "results", path, shifted(0.3), diverged={"b": {0: 40}})
+    verdict = analyse_file(path, tmp_path / "results")
+    assert verdict["verdict"] == "INVALID" and "condition b, seed 0 diverged" in verdict["reasons"][0]
+
+
 def test_counting_failed_runs_against_needs_a_rank_or_count_test(tmp_path, tiny):
     from refute.spec.errors import SpecError
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY, write_yaml
-from refute.components.events import EVENTS, holm
+from refute.components.events import EVENTS, holm, slug
 from refute.components.events.planted import planted
 from refute.spec.errors import SpecError
 from refute.spec.exploration import load_exploration, load_explorations
@@ -62,23 +62,39 @@ def _observed(tmp_path, kind, effect=6.0, seeds=16):
     obs.overrides = plan.overrides
     events = []
     for spec in plan.exploration.look.events:
-        if spec.name == "boundary":  # the planted metric is 'a'
-            spec = spec.model_copy(update={"reach": [spec.reach[0].model_copy(update={"metric": "a", "above": 10})]})
+        if spec.name == "boundary":  # the planted metric is 'a'; a divergence boundary needs no threshold
+            reach = [] if kind == "divergence" else [spec.reach[0].model_copy(update={"metric": "a", "above": 10})]
+            spec = spec.model_copy(update={"reach": reach})
         events += EVENTS.get(spec.name).impl.detect(spec, obs)
     events = [e.model_copy(update={"p_adjusted": p}) for e, p in zip(events, holm([e.p for e in events]))]
-    return plan, obs, [e for e in events if e.p_adjusted <= 0.05 and e.detector == kind]
+    detector = "boundary" if kind == "divergence" else kind
+    return plan, obs, [e for e in events if e.p_adjusted <= 0.05 and e.detector == detector]
 
 
-@pytest.mark.parametrize("kind", ["transition", "optimum", "power_law", "boundary"])
-def test_a_draft_is_a_valid_hypothesis_on_fresh_seeds_whose_runs_the_exploration_never_trained(tmp_path, kind):
+# Every detector's event kind is drafted; each draft's predictions read the event's metric in its conditions.
+@pytest.mark.parametrize("kind, effect, seeds", [("transition", 6.0, 16), ("optimum", 6.0, 16), ("split", 8.0, 24),
+                                                 ("power_law", 6.0, 16), ("boundary", 6.0, 16),
+                                                 ("divergence", 6.0, 16)])
+def test_a_draft_is_a_valid_hypothesis_on_fresh_seeds_whose_runs_the_exploration_never_trained(tmp_path, kind, effect,
+                                                                                               seeds):
     from refute.loop.discover import draft_for
 
-    plan, obs, events = _observed(tmp_path, kind)
+    plan, obs, events = _observed(tmp_path, kind, effect, seeds)
     assert events
-    d = draft_for(plan, obs, events[0], set(), tmp_path / "results")
+    event = events[0]
+    d = draft_for(plan, obs, event, set(), tmp_path / "results")
+    preds = d.data["predictions"]
+    # the predictions target the event: its metric (a divergence boundary: divergence), in its conditions
+    if kind == "divergence":
+        assert [p["meets"] for p in preds] == [{"diverged": False}, {"diverged": True}]
+        assert [p["conditions"] for p in preds] == [[slug(event.stats["reach"])], [slug(event.stats["fail"])]]
+    else:
+        assert {p["metric"] for p in preds} == {event.metric}
+    read = {c for p in preds for c in p.get("conditions", [p.get("condition")])}
+    assert read and read <= {slug(c) for c in event.conditions}
     # the planted metric 'a' is not logged by the tiny MLP: give the draft a metric it logs, to validate it
-    for p in d.data["predictions"]:
-        p["metric"] = "train_loss" if kind != "boundary" else "train_acc"
+    for p in preds:
+        p["metric"] = "train_acc" if kind == "boundary" else "train_loss"
     hyp = plan_data(d.data, "draft.yaml")
     assert hyp.hypothesis.exploration == plan.id
     assert set(hyp.hypothesis.seeds).isdisjoint({s for r in plan.conditions.values() for s in r.seeds})
@@ -126,6 +142,15 @@ def test_discover_on_a_real_exploration_writes_drafts_that_validate_and_the_inde
     write_index([], results, agenda.exploration_plan_files())
     index = (results / "index.md").read_text()
     assert "## Explorations" in index and "lr-scan" in index
+    # `refute status` lists it observed, with its events and the drafts the agenda holds
+    import re
+
+    from conftest import ROOT, refute_cli
+
+    out = refute_cli(tmp_path, "status", "--snakefile", str(ROOT / "Snakefile"))
+    assert out.returncode == 0, out.stderr
+    n = len(record["found"])
+    assert re.search(rf"^lr-scan\s+(done|stale.*)\s+{n}\s+{n}$", out.stdout, re.M), out.stdout
 
 
 @pytest.mark.slow
@@ -179,3 +204,69 @@ def test_a_draft_that_reuses_an_exploration_run_is_sealed_with_that_run_seen(tmp
     seen = json.loads((tmp_path / "hypotheses/.sealed/reuses.json").read_text())["seen"]
     run = agenda.explorations["lr-scan"].runs["lr=4"]
     assert seen == {run: "a run of lr-scan, which this hypothesis was drafted from"}
+
+
+def test_plan_dry_run_and_status_include_explorations(tmp_path):
+    """`refute plan`, `snakemake -n` and `refute status` (the real commands) list an exploration's runs and its
+    observation jobs beside the hypotheses'."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import ROOT, refute_cli
+
+    exploration(tmp_path, sweep={"train.lr": [0.003, 0.01, 0.03]})
+    write_yaml(tmp_path / "hypotheses" / "tiny.yaml", TINY)
+    out = refute_cli(tmp_path, "plan", "--cores", "2")
+    assert out.returncode == 0, out.stderr
+    assert "Plan for exploration lr-scan (explorations/lr-scan.yaml)" in out.stdout
+    assert re.search(r"^  lr=0\.01\s+[0-9a-f]{16}\s+3 .* to train \(shared with tiny:default\)", out.stdout, re.M)
+    assert "1 observe, 1 observation_report" in out.stdout and "Models to train: 9" in out.stdout
+    out = refute_cli(tmp_path, "plan", "lr-scan", "--cores", "2")
+    assert "Plan for tiny" not in out.stdout and "Plan for exploration lr-scan" in out.stdout
+    assert re.search(r"Jobs to run: 5 \(3 train, 1 observe, 1 observation_report\)", out.stdout), out.stdout
+    out = refute_cli(tmp_path, "plan", "nope")
+    assert out.returncode == 1 and "no hypothesis or exploration with id 'nope'" in out.stderr
+
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                          "--cores", "2", "-n"], capture_output=True, text=True, timeout=600)
+    text = dry.stdout + dry.stderr
+    assert dry.returncode == 0, text[-3000:]
+    assert "Plan for exploration lr-scan" in text and "1 observe, 1 observation_report" in text
+    assert re.search(r"^observe\s+1$", text, re.M) and re.search(r"^observation_report\s+1$", text, re.M)
+    assert not (tmp_path / "results").exists()
+    dry = refute_cli(tmp_path, "run", "-n", "lr-scan", "--snakefile", str(ROOT / "Snakefile"))
+    assert dry.returncode == 0, dry.stderr
+    assert "results/explorations/lr-scan/report.md" in dry.stderr  # the exploration's target: its report
+    assert re.search(r"^observe\s+1$", dry.stdout, re.M) and not re.search(r"^stats\s", dry.stdout, re.M)
+
+    out = refute_cli(tmp_path, "status", "--snakefile", str(ROOT / "Snakefile"))
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^exploration\s+state\s+events found\s+drafts$", out.stdout, re.M), out.stdout
+    assert re.search(r"^lr-scan\s+not run\s+—\s+0$", out.stdout, re.M), out.stdout
+
+
+@pytest.mark.slow
+def test_the_bundled_exploration_of_a_setting_with_no_effect_finds_nothing_and_drafts_nothing(tmp_path):
+    """digits-noise-seed sweeps a seed that chooses nothing (no label is noisy): through the real workflow its
+    observation report lists no event, and `refute discover` says so and writes no draft."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT, refute_cli
+
+    (tmp_path / "explorations").mkdir()
+    (tmp_path / "hypotheses").mkdir()
+    shutil.copy(ROOT / "explorations" / "digits-noise-seed.yaml", tmp_path / "explorations")
+    target = "results/explorations/digits-noise-seed/report.md"
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                           "--cores", "2", target], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    report = (tmp_path / target).read_text()
+    assert "## Events found (0)" in report and "Nothing was found: `refute discover` drafts nothing." in report
+    out = refute_cli(tmp_path, "discover", "digits-noise-seed")
+    assert out.returncode == 0, out.stderr
+    assert "No drafts: digits-noise-seed found no event" in out.stdout and "nothing was written" in out.stdout
+    assert list((tmp_path / "hypotheses").iterdir()) == []
+    shutil.rmtree(tmp_path / "results" / "runs")  # (large)

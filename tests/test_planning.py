@@ -93,7 +93,7 @@ def test_refute_plan_prints_the_plan(project, calibrated, capsys):
     assert cli.main(args) == 0
     assert "Plan for tiny" in capsys.readouterr().out
     assert cli.main([*args[:1], "nope", *args[2:]]) == 1
-    assert "refute: no hypothesis with id 'nope'" in capsys.readouterr().err
+    assert "refute: no hypothesis or exploration with id 'nope'" in capsys.readouterr().err
 
 
 def test_read_only_commands_write_nothing_under_results(tmp_path, tiny, calibrated, monkeypatch):

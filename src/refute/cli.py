@@ -73,6 +73,8 @@ def _config(a: argparse.Namespace) -> list[str]:
         out.append(f"hypotheses={a.hypotheses}")
     if a.results != "results":
         out.append(f"results={a.results}")
+    if getattr(a, "explorations", "explorations") != "explorations":
+        out.append(f"explorations={a.explorations}")
     return out
 
 
@@ -156,7 +158,7 @@ FAILED_VERDICT = 3  # exit code: a hypothesis ended with a verdict listed in --f
 
 
 @command("run", "run hypotheses through the DAG with Snakemake (all of them, and the index, by default)",
-         arg("ids", nargs="*", help="hypotheses to run (default: all, and the agenda index)"),
+         arg("ids", nargs="*", help="hypotheses or explorations to run (default: all, and the agenda index)"),
          arg("-c", "--cores", default=None, help="cores for Snakemake (default: the profile's, all)"),
          arg("-n", "--dry-run", action="store_true", help="list the jobs, run nothing"),
          arg("--profile", default="default",
@@ -169,20 +171,27 @@ FAILED_VERDICT = 3  # exit code: a hypothesis ended with a verdict listed in --f
              help="live progress of training jobs: bars in an interactive terminal, else plain lines (default: auto)"),
          arg("--progress-every", type=float, default=10.0, metavar="SECONDS",
              help="how often plain progress lines are printed (default: 10)"),
-         HYPOTHESES, RESULTS, SNAKEFILE)
+         HYPOTHESES, EXPLORATIONS, RESULTS, SNAKEFILE)
 def run(a: argparse.Namespace) -> int:
     from refute.loop.launch import Invocation, LaunchError, run_snakemake, snakemake_argv
     from refute.loop.live import LiveView, choose, run_labels
     from refute.loop.outcomes import failing, format_outcomes, outcomes
     from refute.spec.loader import load_all
 
+    from refute.layout import REPORT_MD, Layout
+    from refute.spec.exploration import load_explorations
+
     plans = load_all(a.hypotheses)  # bad files: the same errors as `check`, before any job
     hyps = {h.id for h in plans}
-    unknown = [i for i in a.ids if i not in hyps]
+    explorations = {e.id for e in load_explorations(a.explorations)}
+    unknown = [i for i in a.ids if i not in hyps and i not in explorations]
     if unknown:
-        raise CommandError(f"unknown hypothesis {', '.join(unknown)}; known: {', '.join(sorted(hyps)) or 'none'}")
+        known = ", ".join([*sorted(hyps), *sorted(explorations)]) or "none"
+        raise CommandError(f"unknown hypothesis {', '.join(unknown)}; known: {known}")
+    # an exploration's target is its observation report
     inv = Invocation(_snakefile(a), a.profile, a.cores, _config(a), a.dry_run, a.passthrough,
-                     [str(Path(a.results) / i / "report.md") for i in a.ids])
+                     [str(Layout(a.results).exploration_file(i, REPORT_MD)) if i in explorations
+                      else str(Path(a.results) / i / "report.md") for i in a.ids])
     try:
         argv = snakemake_argv(inv)
     except LaunchError as err:
@@ -199,8 +208,11 @@ def run(a: argparse.Namespace) -> int:
         return 128 + done.interrupted
     if a.dry_run:
         return done.code
-    found = outcomes(a.results, a.ids or sorted(hyps))
+    found = outcomes(a.results, [i for i in a.ids if i in hyps] if a.ids else sorted(hyps))
     print(format_outcomes(found), flush=True)
+    for i in (x for x in a.ids if x in explorations):
+        report = Layout(a.results).exploration_file(i, REPORT_MD)
+        print(f"{i}  observed: {report}" if report.exists() else f"{i}  not observed", flush=True)
     bad = failing(found, a.fail_on)
     if done.code == 0 and bad:
         print(f"refute: --fail-on {','.join(sorted(a.fail_on))}: "
@@ -229,8 +241,8 @@ def status(a: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------- plan
 
 @command("plan", "the jobs, models, FLOPs and estimated wall time on this machine, before anything runs",
-         arg("ids", nargs="*", metavar="id", help="hypothesis ids (default: every hypothesis)"),
-         HYPOTHESES, RESULTS,
+         arg("ids", nargs="*", metavar="id", help="hypothesis or exploration ids (default: every one)"),
+         HYPOTHESES, EXPLORATIONS, RESULTS,
          arg("--cores", type=int, default=None, help="cores to plan for (default: this machine's)"),
          arg("--seeds-per-job", type=int, default=None,
              help="cap on seeds per training job, as `snakemake --config seeds_per_job=N` would set it"))
@@ -238,7 +250,7 @@ def plan(a: argparse.Namespace) -> int:
     from refute.workflow.agenda import load_agenda
     from refute.workflow.preview import plan_text
 
-    agenda = load_agenda(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job)
+    agenda = load_agenda(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job, explorations=a.explorations)
     try:
         print(plan_text(agenda, a.ids or None, cores=a.cores))
     except KeyError as err:
@@ -290,14 +302,14 @@ def refine(a: argparse.Namespace) -> int:
          arg("id", help="the exploration (explorations/<id>.yaml), observed by `refute run`"),
          HYPOTHESES, RESULTS)
 def discover(a: argparse.Namespace) -> int:
-    from refute.loop.discover import DiscoverError, write_drafts
+    from refute.loop.discover import DiscoverError, no_drafts, write_drafts
 
     try:
         written = write_drafts(a.id, a.hypotheses, a.results)
     except DiscoverError as err:
         raise CommandError(str(err)) from None
     if not written:
-        print(f"No new drafts: {a.id} found no event (or every event is drafted already).")
+        print(no_drafts(a.id, a.results))
     for path, d in written:
         print(path)
         print(f"  event {d.event.id}: {d.event.summary}")

@@ -131,6 +131,19 @@ def write_drafts(exploration_id: str, hypotheses: str | Path = "hypotheses",
     return written
 
 
+def no_drafts(exploration_id: str, results: str | Path = "results") -> str:
+    """Why `refute discover` wrote nothing: no event was found, or every one is drafted already."""
+    from refute import io
+    from refute.layout import EVENTS
+
+    record = io.read_json(Layout(results).exploration_file(exploration_id, EVENTS))
+    if not record["found"]:
+        return (f"No drafts: {exploration_id} found no event — none of its {record['candidates']} candidate "
+                f"event(s) passed the correction across candidates (Holm, α = {record['alpha']:g}). Nothing to "
+                "confirm; nothing was written.")
+    return f"No new drafts: each of the {len(record['found'])} event(s) {exploration_id} found is drafted already."
+
+
 def _drafted_from(path: Path) -> tuple[str, str] | None:
     """(exploration, event) named in a draft's header, for files `refute discover` wrote."""
     try:

@@ -10,7 +10,9 @@ would remake it, for any reason Snakemake reruns: a changed file, parameters, co
 - done      otherwise.
 
 The hypotheses are the ones the summary lists; each is read from its plan file and its verified records,
-never from its YAML (Snakemake's own run of the Snakefile validates the files).
+never from its YAML (Snakemake's own run of the Snakefile validates the files). Explorations are listed
+after them, in the same states (not run: not observed yet), with the events they found and the drafts
+(hypotheses naming them in `exploration:`) the agenda holds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from refute.layout import REPORT_HTML, VERDICT, Layout
+from refute import io
+from refute.layout import EVENTS, REPORT_HTML, VERDICT, Layout
 from refute.loop.lineage import tree
 from refute.spec.plan import Plan, read_plan
 from refute.stats import records
@@ -42,6 +45,9 @@ class Row:
     post_hoc: bool = False  # its verdict was decided on a plan edited after results existed (not scored)
     seen_data: bool = False  # some of its predictions read runs trained before its plan was sealed (not scored)
     report: str | None = None  # report.html, when it exists
+    kind: str = "hypothesis"  # or "exploration"
+    events: int | None = None  # an exploration's events found (None: not observed)
+    drafts: int | None = None  # an exploration's drafts in the agenda
 
 
 def summary(snakefile: Path, workdir: Path, config: list[str]) -> dict[str, str]:
@@ -104,6 +110,12 @@ def hypotheses_in(plans: dict[str, str], results: str) -> list[str]:
     return sorted({Path(f).parent.name for f in plans if Path(f).name == VERDICT and Path(f).parent.parent == Path(results)})
 
 
+def explorations_in(plans: dict[str, str], results: str) -> list[str]:
+    """The explorations the workflow would observe: <results>/explorations/<id>/events.json."""
+    root = Layout(results).exploration_dir("x").parent
+    return sorted({Path(f).parent.name for f in plans if Path(f).name == EVENTS and Path(f).parent.parent == root})
+
+
 def plan_of(hyp_id: str, plans: dict[str, str], results: str) -> Plan | None:
     """The hypothesis's current plan: the plan file the workflow names for it (when the summary lists plan
     files), else the one its verdict was decided on; None when neither exists yet."""
@@ -160,7 +172,47 @@ def status(results: str | Path = "results", snakefile: str | Path = "Snakefile",
                         bool(verdict and verdict.post_hoc),
                         bool(decision and any(p.seen for p in decision.predictions)),
                         f"{results}/{hid}/{REPORT_HTML}" if report.exists() else None))
+    for xid in explorations_in(plans, results):
+        prefixes = [f"{Layout(results).exploration_dir(xid)}/"]
+        record, runs = None, []
+        events = workdir / Layout(results).exploration_file(xid, EVENTS)
+        if events.exists():
+            record = io.read_json(events)
+            plan_file = workdir / Layout(results).plan_file(record["plan"])
+            if plan_file.exists():
+                runs = [f"{Layout(results).run_dir(r)}/" for r in io.read_json(plan_file)["runs"].values()]
+        mine = lambda files: [f for f in files if any(f.startswith(p) or f + "/" == p for p in [*prefixes, *runs])]
+        if mine(locked):
+            state, why = (STALE_LOCK, "a killed Snakemake run left its lock on these files; clear it with "
+                          "`snakemake --unlock`, then run again") if stale_lock else (RUNNING, "a Snakemake run is "
+                                                                                          "making its files")
+        elif record is None:
+            state, why = NOT_RUN, ""
+        elif mine(pending):
+            state, why = STALE, f"{len(mine(pending))} file(s) would be remade"
+        else:
+            state, why = DONE, ""
+        drafts = sum(1 for hid, (p, d, _) in found.items()
+                     if (p.hypothesis.exploration if p else d.verdict.spec.exploration if d
+                         else _drafted_from(workdir, config or [], hid)) == xid)
+        report = workdir / Layout(results).exploration_file(xid, REPORT_HTML)
+        rows.append(Row(xid, 0, state, None, None, None, why,
+                        report=str(Layout(results).exploration_file(xid, REPORT_HTML)) if report.exists() else None,
+                        kind="exploration", events=len(record["found"]) if record else None, drafts=drafts))
     return rows
+
+
+def _drafted_from(workdir: Path, config: list[str], hyp_id: str) -> str | None:
+    """The `exploration:` of a hypothesis that has neither plan file nor verdict yet (a draft not run), from
+    its file (the workflow's hypotheses folder: `--config hypotheses=...`, else hypotheses/)."""
+    import yaml
+
+    folder = next((c.split("=", 1)[1] for c in config if c.startswith("hypotheses=")), "hypotheses")
+    try:
+        data = yaml.safe_load((workdir / folder / f"{hyp_id}.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return data.get("exploration") if isinstance(data, dict) else None
 
 
 def _relative(path: str, workdir: Path) -> str:
@@ -181,9 +233,20 @@ def rows_json(rows: list[Row]) -> str:
 
 
 def format_rows(rows: list[Row]) -> str:
+    hyps = [r for r in rows if r.kind == "hypothesis"]
     header = ("hypothesis", "state", "verdict", "analysed", "refines")
     table = [(("  " * r.depth) + ("└ " if r.depth else "") + r.id, r.state + (f" ({r.why})" if r.why else ""),
               (r.verdict or "—") + "".join(f" ({f})" for f, on in (("post hoc", r.post_hoc), ("seen data", r.seen_data))
-                                           if on), (r.analysed_at or "—").replace("T", " ")[:16], r.refines or "—") for r in rows]
+                                           if on), (r.analysed_at or "—").replace("T", " ")[:16], r.refines or "—") for r in hyps]
+    out = _table(header, table)
+    explorations = [r for r in rows if r.kind == "exploration"]
+    if explorations:
+        xtable = [(r.id, r.state + (f" ({r.why})" if r.why else ""), "—" if r.events is None else str(r.events),
+                   str(r.drafts or 0)) for r in explorations]
+        out += "\n\n" + _table(("exploration", "state", "events found", "drafts"), xtable)
+    return out
+
+
+def _table(header: tuple[str, ...], table: list[tuple[str, ...]]) -> str:
     widths = [max(len(x[i]) for x in [header, *table]) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *table])

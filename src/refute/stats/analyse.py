@@ -158,6 +158,13 @@ def reduce_optimum(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict]) 
 def tested_rows(pred, hyp: Plan, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
     """The rows the test sees, the counts of rows it does not, and notes saying why."""
     reduced = reduced.copy()
+    if pred.counts_divergence():
+        # Divergence is what this prediction counts: a diverged run is an outcome (value 1), not a failure.
+        reduced["value"] = reduced.failed.astype(float)
+        reduced["used"] = True
+        n, k = int(len(reduced)), int(reduced.failed.sum())
+        counts = {"runs": n, "used": n, "failed": 0, "no_value": 0, "censored": 0}
+        return reduced, counts, [f"{k} of {n} run(s) diverged (non-finite loss): counted as outcomes, not failures"]
     if failed_runs == "against":
         units = {(u.condition, u.metric, u.role): u for u in pred.units(hyp.conditions)}
         for i in reduced.index[reduced.failed]:
@@ -203,7 +210,12 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
     probes = read_probes(hyp, results)
     if len(probes):
         table = pd.concat([table, probe_observations(probes)], ignore_index=True)
-    failures = run_failures(meta)
+    # A diverged run fails the hypothesis unless every prediction reading its condition counts divergence.
+    reading: dict[str, list[bool]] = {}
+    for pred in hyp.hypothesis.predictions:
+        for c in conditions_read(pred, hyp.conditions):
+            reading.setdefault(c, []).append(pred.counts_divergence())
+    failures = run_failures({c: m for c, m in meta.items() if not (reading.get(c) and all(reading[c]))})
 
     preds = list(hyp.hypothesis.predictions)
     reduced, tests, data, counts, uncensored = [], {}, {}, {}, {}

@@ -1,5 +1,6 @@
-"""What a run of the workflow would do, before anything runs: per hypothesis and condition its run, seeds,
-jobs, size, memory, time limit and estimated time; then the totals for what is not done yet.
+"""What a run of the workflow would do, before anything runs: per hypothesis and exploration, and condition,
+its run, seeds, jobs, size, memory, time limit and estimated time; then the totals for what is not done yet
+(an exploration's jobs after training: observe and observation_report).
 
 FLOPs and memory come from refute.scaling.costs; time on this machine from refute.workflow.calibration's
 calibration (measured by `refute plan`; a dry run uses a cached one, or gives no time).
@@ -12,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from refute.layout import PROBE_RECORD, RUN_RECORD, VERDICT, REPORT_MD
+from refute.layout import EVENTS, PROBE_RECORD, RUN_RECORD, VERDICT, REPORT_MD
 from refute.scaling import costs
 from refute.workflow.calibration import Calibration, cached_calibration, calibration
 from refute.workflow.agenda import Agenda, threads_for
@@ -20,7 +21,7 @@ from refute.workflow.agenda import Agenda, threads_for
 
 @dataclass(frozen=True)
 class Job:
-    kind: str  # train | train_chunk | merge_seeds | stats | report
+    kind: str  # train | train_chunk | merge_seeds | probe | stats | report | observe | observation_report
     target: str  # run hash (and chunk) or hypothesis id
     seconds: float
     cost: costs.JobCost | None = None
@@ -30,10 +31,16 @@ def _done(path: Path) -> bool:
     return path.exists()
 
 
+def _study(plan: Agenda, i: str):
+    """The hypothesis or exploration with id `i` (ids are unique across both)."""
+    return plan.hypotheses[i] if i in plan.hypotheses else plan.explorations[i]
+
+
 def pending_jobs(plan: Agenda, ids: list[str], cal: Calibration) -> list[Job]:
-    """The jobs a run of `ids` needs, judged by which outputs exist (`snakemake -n` also sees edits)."""
+    """The jobs a run of `ids` (hypotheses and explorations) needs, judged by which outputs exist
+    (`snakemake -n` also sees edits)."""
     jobs: list[Job] = []
-    runs = sorted({h for i in ids for h in plan.hypotheses[i].runs.values()})
+    runs = sorted({h for i in ids for h in _study(plan, i).runs.values()})
     pending_runs = set()
     for h in runs:
         if _done(plan.layout.run_file(h, RUN_RECORD)):
@@ -59,8 +66,14 @@ def pending_jobs(plan: Agenda, ids: list[str], cal: Calibration) -> list[Job]:
                 # Timed as start-up only: what a probe costs depends on the probe (not estimated).
                 jobs.append(Job("probe", job.hash, cal.startup_s))
     for i in ids:
-        stale = any(h in pending_runs for h in plan.hypotheses[i].runs.values()) or \
+        stale = any(h in pending_runs for h in _study(plan, i).runs.values()) or \
             any(j.hash in pending_probes for j in plan.probe_jobs[i])
+        if i in plan.explorations:
+            if stale or not _done(plan.layout.exploration_file(i, EVENTS)):
+                jobs.append(Job("observe", i, cal.startup_s + 2.0))
+            if stale or not _done(plan.layout.exploration_file(i, REPORT_MD)):
+                jobs.append(Job("observation_report", i, cal.startup_s + 3.0))
+            continue
         if stale or not _done(plan.layout.hypothesis_file(i, VERDICT)):
             jobs.append(Job("stats", i, cal.startup_s + 2.0))
         if stale or not _done(plan.layout.hypothesis_file(i, REPORT_MD)):
@@ -77,11 +90,12 @@ def makespan(seconds: list[float], slots: int) -> float:
 
 
 def wall_seconds(jobs: list[Job], slots: int) -> float:
-    """Training, merging and probes in parallel, then each hypothesis's statistics and report (in parallel)."""
+    """Training, merging and probes in parallel, then each hypothesis's statistics and report, and each
+    exploration's observation and report (in parallel)."""
     first = [j.seconds for j in jobs if j.kind in ("train", "train_chunk", "merge_seeds", "probe")]
     per_hyp: dict[str, float] = {}
     for j in jobs:
-        if j.kind in ("stats", "report"):
+        if j.kind in ("stats", "report", "observe", "observation_report"):
             per_hyp[j.target] = per_hyp.get(j.target, 0.0) + j.seconds
     return makespan(first, slots) + makespan(list(per_hyp.values()), slots)
 
@@ -110,14 +124,15 @@ def _shared_with(plan: Agenda, h: str, hyp_id: str, cond: str) -> str:
 
 
 def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = None, calibrate_here: bool = True) -> str:
-    """The plan of `ids` (default: every hypothesis) as text: per condition its run, seeds, jobs, size and
-    estimated time; then the totals for what is not done yet. With `calibrate_here` off (a dry run), times
-    come from a cached calibration only, and are left out when there is none."""
-    ids = sorted(plan.hypotheses) if ids is None else ids
-    unknown = [i for i in ids if i not in plan.hypotheses]
+    """The plan of `ids` (hypotheses and explorations; default: every one) as text: per condition its run,
+    seeds, jobs, size and estimated time; then the totals for what is not done yet. With `calibrate_here` off
+    (a dry run), times come from a cached calibration only, and are left out when there is none."""
+    ids = [*sorted(plan.hypotheses), *sorted(plan.explorations)] if ids is None else ids
+    unknown = [i for i in ids if i not in plan.hypotheses and i not in plan.explorations]
     if unknown:
-        raise KeyError(f"no hypothesis with id {', '.join(map(repr, unknown))}; known: {', '.join(sorted(plan.hypotheses))}")
-    threads = max([threads_for(plan.runs[h]) for i in ids for h in plan.hypotheses[i].runs.values()] or [1])
+        known = ", ".join([*sorted(plan.hypotheses), *sorted(plan.explorations)])
+        raise KeyError(f"no hypothesis or exploration with id {', '.join(map(repr, unknown))}; known: {known}")
+    threads = max([threads_for(plan.runs[h]) for i in ids for h in _study(plan, i).runs.values()] or [1])
     cores = cores or os.cpu_count() or 1
     cal, cal_path = calibration(threads=threads) if calibrate_here else cached_calibration(threads=threads)
     timed = cal is not None
@@ -127,13 +142,18 @@ def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = No
 
     lines = []
     for i in ids:
-        hyp = plan.hypotheses[i]
-        lines.append(f"Plan for {i} ({hyp.path}): {hyp.hypothesis.title}")
+        hyp = _study(plan, i)
+        if i in plan.explorations:
+            spec = hyp.exploration
+            lines.append(f"Plan for exploration {i} ({hyp.file}): {spec.title}")
+        else:
+            spec = hyp.hypothesis
+            lines.append(f"Plan for {i} ({hyp.path}): {spec.title}")
         # As split (a finished run keeps the split it was trained with).
         per_job = sorted({max(hi - lo for lo, hi in plan.chunks[h]) if plan.is_chunked(h) else 0
                           for h in hyp.runs.values()})
         per_job_text = ", ".join(str(n) if n else "all" for n in per_job)
-        lines.append(f"  device: {hyp.hypothesis.compute.device}   seeds per job: {per_job_text}")
+        lines.append(f"  device: {spec.compute.device}   seeds per job: {per_job_text}")
         header = ("condition", "run", "seeds", "jobs", "params/seed", "FLOPs", "memory", "limit", "est. time", "status")
         rows = [header]
         for cond, h in hyp.runs.items():

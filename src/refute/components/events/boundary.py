@@ -6,9 +6,11 @@ with no `reach` entries, reaching is not diverging. At each cut of the line into
 above it, a one-sided Fisher exact test on the pooled fractions that reach; the smallest p is multiplied by
 the number of cuts and by two (either direction). The boundary lies between the two values at that cut.
 
-Draft (threshold boundaries): the two conditions on either side of the boundary on fresh seeds, and two
-proportion predictions: on the reaching side more than half of the runs reach; on the other, fewer than half.
-A divergence boundary is reported but not drafted: a hypothesis's diverged run makes its verdict INVALID.
+Draft: a condition on either side of the boundary (the nearest to it whose fraction lies on its side of
+one half, where one does) on fresh seeds, and two proportion predictions. A threshold boundary: on the
+reaching side more than half of the runs reach; on the other, fewer than half. A divergence boundary: on
+the stable side more than half of the runs do not diverge; on the other, more than half diverge
+(`meets: {diverged: ...}`: a diverged run is the outcome counted there, not a failed run).
 """
 
 from __future__ import annotations
@@ -80,15 +82,19 @@ class Boundary(Detector):
                     best = min(best, (float(stats.fisher_exact(table, alternative=alt).pvalue), i, alt))
                 pv, i, alt = best
                 pval = min(1.0, pv * (len(line.xs) - 1) * 2)
-                what = reach.words() if reach else "training without diverging"
-                # the neighbours across the cut: the conditions a draft compares
-                reaching, failing = (i, i + 1) if alt == "greater" else (i + 1, i)
+                what = f"reaching {reach.words()}" if reach else "training without diverging"
+                # the conditions a draft compares: on each side of the cut, the nearest to it whose fraction
+                # lies on that side of one half (else the one farthest from it)
+                low, high = list(range(i, -1, -1)), list(range(i + 1, len(fr)))
+                up, down = (low, high) if alt == "greater" else (high, low)
+                reaching = next((j for j in up if fr[j] > 0.5), max(up, key=lambda j: fr[j]))
+                failing = next((j for j in down if fr[j] < 0.5), min(down, key=lambda j: fr[j]))
                 events.append(Event(
                     id=slug("boundary", reach.metric if reach else "diverge", line.axis.rsplit(".", 1)[-1],
                         *line.fixed.values()),
                     detector="boundary", metric=reach.metric if reach else "diverged",
                     reduce=reach.reduce if reach else None, conditions=list(line.conditions), axis=line.axis,
-                    summary=f"the runs reaching {what} fall from {fr[reaching]:.0%} at {line.axis} = "
+                    summary=f"the runs {what} fall from {fr[reaching]:.0%} at {line.axis} = "
                             f"{line.xs[reaching]:g} to {fr[failing]:.0%} at {line.xs[failing]:g} ({line.label()})",
                     p=pval,
                     stats={"x_reach": line.xs[reaching], "x_fail": line.xs[failing], "reach": line.conditions[reaching],
@@ -100,28 +106,46 @@ class Boundary(Detector):
         from refute.components.predictions import power
 
         s = event.stats
-        if s["criterion"] is None:
-            raise ValueError("a divergence boundary is not drafted: a diverged run makes a hypothesis INVALID")
-        crit = Reach(**s["criterion"])
-        meets = {"above": crit.above} if crit.above is not None else {"below": crit.below}
         fr = dict(zip(event.conditions, s["fractions"]))
-        preds, seeds = [], 0
-        for cond, direction in ((s["reach"], "greater"), (s["fail"], "less")):
+        seeds = 0
+        for cond in (s["reach"], s["fail"]):
             effect = SHRINK * abs(fr[cond] - 0.5)
-            p1 = 0.5 + effect if direction == "greater" else 0.5 - effect
             if effect > 0:
-                seeds = max(seeds, seeds_for(lambda n: power.binomial_power(0.5, p1, n, 0.05 / 2, direction)))
-            preds.append({"id": "reaches" if direction == "greater" else "stops", "kind": "proportion",
-                          "conditions": [cond], "metric": crit.metric, "reduce": reduce_spec(obs, crit.reduce),
-                          "meets": meets, "p0": 0.5, "direction": direction,
-                          "description": f"{'More' if direction == 'greater' else 'Fewer'} than half of the runs of "
-                                         f"{cond} reach {crit.words()}.",
-                          "min_effect": float(f"{effect:.4g}")})
+                seeds = max(seeds, seeds_for(lambda n: power.binomial_power(0.5, 0.5 + effect, n, 0.05 / 2, "greater")))
+        preds = self._divergence(event, obs, fr) if s["criterion"] is None else self._threshold(event, obs, fr)
         why = [f"Seen: {event.summary}.",
                f"Seeds: {seeds} per condition for 80% power (exact binomial) at half the distance from 50% seen."]
-        statement = (f"Runs reach {crit.words()} at {event.axis} = {s['x_reach']:g} but mostly not at "
+        what = Reach(**s["criterion"]).words() if s["criterion"] else "training without diverging"
+        statement = (f"Runs reach {what} at {event.axis} = {s['x_reach']:g} but mostly not at "
                      f"{event.axis} = {s['x_fail']:g}: a boundary lies between them.")
         return DraftPlan({c: obs.overrides[c] for c in (s["reach"], s["fail"])}, preds, seeds, why, statement)
+
+    @staticmethod
+    def _threshold(event: Event, obs: Observations, fr: dict[str, float]) -> list[dict]:
+        """More than half of the runs reach the threshold on one side; fewer than half on the other."""
+        s, crit = event.stats, Reach(**event.stats["criterion"])
+        meets = {"above": crit.above} if crit.above is not None else {"below": crit.below}
+        return [{"id": "reaches" if direction == "greater" else "stops", "kind": "proportion", "conditions": [cond],
+                 "metric": crit.metric, "reduce": reduce_spec(obs, crit.reduce), "meets": meets, "p0": 0.5,
+                 "direction": direction,
+                 "description": f"{'More' if direction == 'greater' else 'Fewer'} than half of the runs of {cond} "
+                                f"reach {crit.words()}.",
+                 "min_effect": float(f"{SHRINK * abs(fr[cond] - 0.5):.4g}")}
+                for cond, direction in ((s["reach"], "greater"), (s["fail"], "less"))]
+
+    @staticmethod
+    def _divergence(event: Event, obs: Observations, fr: dict[str, float]) -> list[dict]:
+        """More than half of the runs train without diverging on one side; more than half diverge on the other
+        (divergence counted as the outcome: `meets: {diverged: ...}`; the metric is any one the runs log)."""
+        s = event.stats
+        metrics = obs.metrics()
+        metric = next((m for m in ("train_loss", *metrics) if m in metrics and "loss" in m), metrics[0])
+        return [{"id": pid, "kind": "proportion", "conditions": [cond], "metric": metric, "reduce": "final",
+                 "meets": {"diverged": diverged}, "p0": 0.5, "direction": "greater",
+                 "description": f"More than half of the runs of {cond} {words}.",
+                 "min_effect": float(f"{SHRINK * abs(fr[cond] - 0.5):.4g}")}
+                for pid, cond, diverged, words in (("stable", s["reach"], False, "train without diverging"),
+                                                   ("diverges", s["fail"], True, "diverge (a non-finite loss)"))]
 
     def plot(self, p: BoundaryParams, event: Event, obs: Observations, ax) -> None:
         ax.plot(event.stats["xs"], event.stats["fractions"], marker="o")

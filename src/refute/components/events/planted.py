@@ -4,7 +4,8 @@ calibrated on (tests/test_events.py, benchmarks/discovery.py). Registers nothing
 Every table is a sweep of five values of `train.lr` (1, 2, 4, 8, 16), `seeds` seeds each, 40 evaluations
 of two metrics over 400 steps: `a` (where events are planted) and `b` (always noise). Noise is Gaussian
 with sd 1 on top of a smooth decay shared by every run (an event-free curve still moves, like a loss);
-`effect` is the planted event's size in noise sds.
+`effect` is the planted event's size in noise sds. A planted divergence boundary marks runs as diverged
+(`Observations.failed`), as a run that reached a non-finite loss is marked.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 
 from refute.components.events import Observations
 
-KINDS = ("none", "transition", "optimum", "split", "power_law", "boundary")
+KINDS = ("none", "transition", "optimum", "split", "power_law", "boundary", "divergence")
 XS = [1.0, 2.0, 4.0, 8.0, 16.0]
 STEPS = np.arange(0, 400, 10)
 REDUCTIONS = {"final": {"name": "final"}}
@@ -24,11 +25,13 @@ def planted(kind: str, effect: float, seeds: int, rng: np.random.Generator) -> O
     """Observations with one event of `kind` planted in metric `a` at size `effect` ('none': pure noise)."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
-    rows = []
+    rows, failed = [], {}
     t = STEPS / STEPS[-1]
     for i, x in enumerate(XS):
         cond = f"lr={x:g}"
         for s in range(seeds):
+            if kind == "divergence" and rng.uniform() >= 0.5 - min(effect, 4) / 8 * (1 if i > 2 else -1 if i < 2 else 0):
+                failed.setdefault(cond, set()).add(s)  # diverges with probability ½ + effect/8 above the middle
             for metric in ("a", "b"):
                 y = 3 * np.exp(-t / 0.1) + rng.standard_normal(len(t))
                 if metric == "a":
@@ -43,7 +46,7 @@ def planted(kind: str, effect: float, seeds: int, rng: np.random.Generator) -> O
     reductions = dict(REDUCTIONS)
     if kind == "boundary":
         reductions["max"] = {"name": "max"}
-    return Observations.from_curves(curves, coords, reductions, {c: int(STEPS[-1]) for c in coords})
+    return Observations.from_curves(curves, coords, reductions, {c: int(STEPS[-1]) for c in coords}, failed=failed)
 
 
 def _plant(kind: str, effect: float, i: int, seed: int, seeds: int, t: np.ndarray, rng) -> np.ndarray:

@@ -171,6 +171,11 @@ class Prediction(Params):
         kind's test cannot place it (the loader then rejects `failed_runs: against`)."""
         return None
 
+    def counts_divergence(self) -> bool:
+        """Whether a diverged run is what this prediction counts (its value: 1 diverged, 0 not) rather than
+        a failed run (refute.stats.analyse)."""
+        return False
+
     def smallest_effect(self) -> float:
         """The effect size the power analysis plans for (0: none declared)."""
         return 0.0

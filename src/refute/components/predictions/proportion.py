@@ -5,6 +5,10 @@ the count of runs that meet it is tested with the exact binomial test against `p
 effect is the observed fraction minus p0, with the exact Clopper–Pearson CI. Runs pooled over the
 listed conditions. A failed run counted against the prediction (analysis.failed_runs: against)
 is one that does not meet the condition (for `greater`) or does (for `less`).
+
+`meets: {diverged: true}` (or false) counts the runs that diverged (a non-finite loss) or did not: then a
+diverged run is the outcome counted, not a failed run, and the prediction's `metric` (any metric its runs
+log) is not read. A divergence boundary's draft (refute.components.events.boundary) is written so.
 """
 
 from __future__ import annotations
@@ -24,17 +28,23 @@ from refute.components.predictions import Directional, TestResult, Unit, undefin
 class Meets(Params):
     above: float | None = Field(None, description="a run meets the condition when its value ≥ above")
     below: float | None = Field(None, description="a run meets the condition when its value ≤ below")
+    diverged: bool | None = Field(None, description="a run meets the condition when it diverged (true: a non-finite "
+                                  "loss; its metric is not read) or when it did not (false)")
 
     @model_validator(mode="after")
     def _one(self):
-        if (self.above is None) == (self.below is None):
-            raise ValueError("give exactly one of above, below")
+        if sum(v is not None for v in (self.above, self.below, self.diverged)) != 1:
+            raise ValueError("give exactly one of above, below, diverged")
         return self
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
+        if self.diverged is not None:  # the value is 1 for a diverged run, 0 otherwise (refute.stats.analyse)
+            return v == (1.0 if self.diverged else 0.0)
         return v >= self.above if self.above is not None else v <= self.below
 
     def words(self) -> str:
+        if self.diverged is not None:
+            return "diverged" if self.diverged else "did not diverge"
         return f"value ≥ {self.above:g}" if self.above is not None else f"value ≤ {self.below:g}"
 
 
@@ -46,6 +56,9 @@ class Proportion(Directional):
 
     def conditions_used(self, available=None) -> list[str]:
         return list(self.conditions)
+
+    def counts_divergence(self) -> bool:
+        return self.meets.diverged is not None
 
     def least_favourable(self, unit: Unit) -> float | None:
         if self.direction == "two-sided":
