@@ -40,6 +40,18 @@ def test_too_few_lanczos_steps_on_an_ill_conditioned_hessian_fail_the_certificat
     assert 1.0 - float(top[0]) < float(residual[0]) < LANCZOS_RESIDUAL  # enough steps: certified, and as close
 
 
+def test_the_sharpness_observable_logs_its_certificate_beside_each_value():
+    from test_observables import compute, tiny
+
+    net, data = tiny(mp={"width": 16, "depth": 2, "activation": "tanh"}, tp={"d_in": 8, "n_train": 64}, seeds=(0, 1, 2))
+    few = compute("sharpness", net, data, seeds=(0, 1, 2), iters=3)
+    enough = compute("sharpness", net, data, seeds=(0, 1, 2), iters=30)
+    # 3 Krylov steps land below the top eigenvalue (seed 0 by 36%), and say so; 30 find it, and say that.
+    assert (few["sharpness"] < enough["sharpness"] - 0.05).all()
+    assert (few["sharpness.residual"] > LANCZOS_RESIDUAL).all() and (few["sharpness.certified"] == 0).all()
+    assert (enough["sharpness.certified"] == 1).all() and (enough["stability_ratio.certified"] == 1).all()
+
+
 def test_power_iteration_reports_its_residual_too():
     eig = [torch.cat([torch.tensor([3.0]), torch.linspace(0.0, 2.9, 99)]).double()]
     loss, x = quadratic(eig)
