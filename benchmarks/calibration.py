@@ -286,11 +286,16 @@ EDGE_SECTIONS = [
      "a *contradicted* outcome would refute a true claim. Allowed: as above, at α."),
     ("coverage", "CI coverage per kind",
      "A/A data, so the true effect is known (0, or the pool's own mean or pseudo-median): a miss is a 95% CI "
-     "that does not contain it. Allowed: the 95% quantile of Binomial(comparisons, 0.05) / comparisons."),
+     "that does not contain it. Five times the comparisons of the other checks, and one bound for the 13 CIs "
+     "checked (these 11 and the two exponents below): the (1 − 0.05/13) quantile of Binomial(comparisons, "
+     "0.05) / comparisons, so that CIs covering at exactly 95% all pass with probability 95% (a per-row 95% "
+     "bound fails some exact CI of 13 half the time), while the larger samples make the bound tighter than "
+     "the per-row one at 200."),
     ("power_law", "Power laws, pure and saturating",
      "value = f(width)·e^(0.05 z) at 7 widths (16 … 1024), z the pool's standardized run-to-run noise; pure: "
      "f = 3·w^−0.5, saturating: f = 0.4 + 3·w^−0.5. n is runs per width. \"Reported\" rows have no bound: the "
-     "power of the lack-of-fit test, and what the pure form said of saturating data before it was checked."),
+     "power of the lack-of-fit test, and what the pure form said of saturating data before it was checked. The "
+     "exponents' CI misses are checked as the CIs above (five times the comparisons, the joint bound)."),
     ("ceiling", "Runs at a ceiling (exact tests)",
      "Each run reaches the ceiling 1.0 with probability ½ and otherwise ends below 0.95 (z > 0 of the pool's "
      "noise, or 0.95 − 0.05|z|): the typical run is on the claim's bound, so \"above 0.95\" holding is a false "

@@ -180,7 +180,7 @@ def test_a_diverged_run_makes_the_verdict_invalid_by_default(tmp_path, tiny):
     verdict = analyse_file(path, tmp_path / "results")
     assert verdict["verdict"] == "INVALID" and "seed 2 diverged" in verdict["reasons"][0]
     p = preds(tmp_path / "results/tiny")["p"]["result"]
-    assert p["counts"] == {"runs": 12, "used": 11, "failed": 1, "no_value": 0, "censored": 0}
+    assert p["counts"] == {"runs": 12, "used": 11, "failed": 1, "no_value": 0, "censored": 0, "uncertified": 0}
     assert p["n"] == {"a": 5, "b": 6}
     reduced = pd.read_parquet(tmp_path / "results/tiny/reduced.parquet")
     assert reduced.failed.sum() == 1 and not reduced[reduced.failed].used.any()  # shown, not used

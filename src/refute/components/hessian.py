@@ -52,7 +52,16 @@ def start_vector(params: Sequence[torch.Tensor], seeds: list[int]) -> Vec:
 
 
 def top_eigenvalue(hvp: Callable[[Vec], Vec], v0: Vec, iters: int = 20, method: str = "lanczos") -> torch.Tensor:
-    """The largest (algebraic) eigenvalue per seed, [S] float64.
+    """The largest (algebraic) eigenvalue per seed, [S] float64 (see top_eigenpair)."""
+    return top_eigenpair(hvp, v0, iters, method)[0]
+
+
+def top_eigenpair(hvp: Callable[[Vec], Vec], v0: Vec, iters: int = 20,
+                  method: str = "lanczos") -> tuple[torch.Tensor, torch.Tensor]:
+    """The largest (algebraic) eigenvalue per seed, [S] float64, and its health certificate: the relative
+    residual ‖Hv − θv‖ / |θ| of the Ritz pair (θ, v) it reports, [S] (some eigenvalue of H lies within
+    the residual of θ). For Lanczos the residual is β_k·|y_k| (the next Lanczos coefficient times the
+    last component of T's top eigenvector), exact under full reorthogonalization, so it costs no HVP.
 
     Lanczos with full reorthogonalization: `iters` HVPs give the top Ritz value, which converges
     much faster than power iteration and, unlike it, does not need the top eigenvalue to be
@@ -83,19 +92,28 @@ def top_eigenvalue(hvp: Callable[[Vec], Vec], v0: Vec, iters: int = 20, method: 
         q = _scale(w, torch.where(nb > 0, 1.0 / nb, torch.zeros_like(nb)))
         basis.append(q)
     out = torch.empty(S, dtype=torch.float64)
+    residual = torch.full((S,), float("nan"), dtype=torch.float64)
     for s in range(S):
         k = int(size[s])
         T = torch.diag(alpha[s, :k]) + torch.diag(beta[s, : k - 1], 1) + torch.diag(beta[s, : k - 1], -1)
         # A diverged seed (non-finite weights) has no curvature to report; the others still do.
-        out[s] = torch.linalg.eigvalsh(T).max() if torch.isfinite(T).all() else float("nan")
-    return out
+        if not torch.isfinite(T).all():
+            out[s] = float("nan")
+            continue
+        out[s] = torch.linalg.eigvalsh(T).max()
+        _, vectors = torch.linalg.eigh(T)
+        residual[s] = beta[s, k - 1] * vectors[-1, -1].abs() / out[s].abs().clamp_min(1e-300)
+    return out, residual
 
 
 def _power(hvp: Callable[[Vec], Vec], v0: Vec, iters: int) -> torch.Tensor:
     v = _scale(v0, dot(v0, v0).rsqrt())
     lam = torch.zeros(v0[0].shape[0], dtype=torch.float64)
+    residual = torch.full_like(lam, float("nan"))
     for _ in range(iters):
         w = hvp(v)
         lam = dot(w, v).double()
+        r = _axpy(w, lam, v)  # Hv − λv, with v of unit norm
+        residual = dot(r, r).double().clamp_min(0).sqrt() / lam.abs().clamp_min(1e-300)
         v = _scale(w, dot(w, w).clamp_min(1e-30).rsqrt())
-    return lam
+    return lam, residual

@@ -32,6 +32,11 @@ class Reducer(ABC):
         """Whether `value` stands for an event not seen within the step budget (its true value is later)."""
         return False
 
+    def reads(self, p: ReductionParams, steps: np.ndarray, values: np.ndarray, budget: int) -> np.ndarray:
+        """Which evaluations the reduced value depends on (a mask over `steps`): the steps whose health
+        certificates (refute.components.certificates) it needs. Default: every step."""
+        return np.ones(len(steps), dtype=bool)
+
 
 REDUCTIONS: Registry[Reducer] = Registry("reduction", __name__, contract=Reducer, params_base=ReductionParams)
 # `reduce:` in a prediction: a name or {name, ...params}.
@@ -49,6 +54,9 @@ class Final(Reducer):
     def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
         return float(values[-1])
 
+    def reads(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> np.ndarray:
+        return np.arange(len(steps)) == len(steps) - 1
+
 
 @REDUCTIONS.register("max", NoParams)
 class Maximum(Reducer):
@@ -56,6 +64,9 @@ class Maximum(Reducer):
 
     def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
         return float(np.max(values))
+
+    def reads(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> np.ndarray:
+        return values == np.max(values)
 
 
 @REDUCTIONS.register("min", NoParams)
@@ -65,6 +76,9 @@ class Minimum(Reducer):
     def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
         return float(np.min(values))
 
+    def reads(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> np.ndarray:
+        return values == np.min(values)
+
 
 @REDUCTIONS.register("change", NoParams)
 class Change(Reducer):
@@ -72,6 +86,9 @@ class Change(Reducer):
 
     def reduce(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
         return float(values[-1] - values[0])
+
+    def reads(self, p: NoParams, steps: np.ndarray, values: np.ndarray, budget: int) -> np.ndarray:
+        return np.isin(np.arange(len(steps)), [0, len(steps) - 1])
 
 
 class MeanLast(ReductionParams):
@@ -84,6 +101,9 @@ class MeanOfLast(Reducer):
 
     def reduce(self, p: MeanLast, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
         return float(np.mean(values[-p.k :]))
+
+    def reads(self, p: MeanLast, steps: np.ndarray, values: np.ndarray, budget: int) -> np.ndarray:
+        return np.arange(len(steps)) >= len(steps) - p.k
 
 
 class FirstCrossing(ReductionParams):
@@ -110,6 +130,11 @@ class FirstCrossingStep(Reducer):
             return float(steps[np.argmax(hit)])
         return float(budget) if p.if_never == "budget" else float("nan")
 
+    def reads(self, p: FirstCrossing, steps: np.ndarray, values: np.ndarray, budget: int) -> np.ndarray:
+        # The crossing step, and every step before it: each says "not yet crossed".
+        hit = values >= p.threshold if p.above else values <= p.threshold
+        return np.arange(len(steps)) <= (np.argmax(hit) if hit.any() else len(steps))
+
 
 @REDUCTIONS.register("auc", NoParams)
 class Auc(Reducer):
@@ -131,3 +156,12 @@ def apply(reduce, steps: np.ndarray, values: np.ndarray, budget: int) -> float:
     entry = REDUCTIONS.get(reduce.name)
     order = np.argsort(steps, kind="stable")
     return entry.impl.reduce(reduce, np.asarray(steps)[order], np.asarray(values, dtype=float)[order], budget)
+
+
+def steps_read(reduce, steps: np.ndarray, values: np.ndarray, budget: int) -> np.ndarray:
+    """The logged steps that `reduce` reads to give one run's value (see Reducer.reads)."""
+    entry = REDUCTIONS.get(reduce.name)
+    order = np.argsort(steps, kind="stable")
+    s, v = np.asarray(steps)[order], np.asarray(values, dtype=float)[order]
+    mask = np.asarray(entry.impl.reads(reduce, s, v, budget), dtype=bool)
+    return s[mask]

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from refute.components.certificates import is_companion
+
 
 def learning_curves(table: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """One PNG per metric in the tidy table (condition, seed, step, metric, value)."""
+    """One PNG per metric in the tidy table (condition, seed, step, metric, value); an estimator's health
+    certificates (refute.components.certificates) are not curves of their own."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,6 +22,7 @@ def learning_curves(table: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
+    table = table[~table.metric.map(is_companion)]
     for metric, sub in table.groupby("metric", sort=True):
         fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
         for cond, g in sub.groupby("condition", sort=False):
@@ -61,6 +65,7 @@ def probe_figures(probes: pd.DataFrame, out_dir: str | Path) -> dict[str, list[P
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, list[Path]] = {}
+    probes = probes[~probes.metric.map(is_companion)]
     for (probe, metric, site, per_unit), sub in probes.groupby(
             ["probe", "metric", "site", probes.unit != ""], sort=False):
         if not per_unit and sub.step.nunique() < 2:

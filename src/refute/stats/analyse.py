@@ -28,6 +28,7 @@ from refute.components.predictions import across_metrics, optimum
 from refute.components.predictions.optimum import conditions_read
 from refute.stats import preregistration, records
 from refute.stats.censoring import judge_censored
+from refute.stats.health import Certificates, failure_texts, judge_health, uncertified
 from refute.stats.code_version import code_versions
 from refute.stats.records import PredictionRecord, TestRecord, VerdictRecord
 from refute.stats.alternatives import judge_alternatives
@@ -36,7 +37,8 @@ from refute.components.predictions import DATA_COLUMNS
 from refute.components.predictions.outcome import UNDECIDED, decide
 
 PACKAGES = ["refute", "torch", "numpy", "scipy", "statsmodels", "pandas", "pydantic", "snakemake"]
-REDUCED_COLUMNS = ["prediction", "condition", "seed", "metric", "role", "x", "value", "censored", "failed", "used"]
+REDUCED_COLUMNS = ["prediction", "condition", "seed", "metric", "role", "x", "value", "censored", "failed", "certified",
+                   "used"]
 
 
 def read_runs(hyp: Plan, results: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
@@ -112,9 +114,10 @@ def seed_pair_notes(pred, hyp: Plan) -> list[str]:
 
 
 def reduce_runs(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict], units=None) -> pd.DataFrame:
-    """One row per (unit, seed): the reduced value, whether it is censored, whether the run failed.
-    `units`: what to reduce (default: the prediction's units). A probe output that compares pairs of seeds
-    gives one row per disjoint pair, under its first seed."""
+    """One row per (unit, seed): the reduced value, whether it is censored, whether the run failed, and whether
+    the evaluations it read passed their estimator's health certificates (`certified`; `health` says why
+    not, refute.stats.health). `units`: what to reduce (default: the prediction's units). A probe output
+    that compares pairs of seeds gives one row per disjoint pair, under its first seed."""
     diverged = diverged_seeds(meta)
     pairs = seed_pair_probes(hyp)
     rows = []
@@ -125,26 +128,34 @@ def reduce_runs(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict], uni
         if reads_seed_pairs(unit.metric, unit.condition, pairs):
             seeds = [a for a, _ in disjoint_pairs(list(hyp.conditions[unit.condition].seeds))]
         groups = dict(tuple(sub.groupby("seed", sort=True)))
+        certificates = Certificates(table, unit.condition, unit.metric)
         for seed in seeds:
             g = groups.get(seed)
             value = (reductions.apply(unit.reduce, g.step.to_numpy(), g.value.to_numpy(), budget)
                      if g is not None and len(g) else float("nan"))
+            health = (certificates.failure(int(seed), reductions.steps_read(unit.reduce, g.step.to_numpy(),
+                                                                            g.value.to_numpy(), budget))
+                      if g is not None and len(g) else None)
             censored = reductions.is_censored(unit.reduce, value, budget)
             if pred.divide_by is not None and unit.role == "y":
                 value = value / pred.divide_by.of(hyp.conditions[unit.condition])
             rows.append({"prediction": pred.id, "condition": unit.condition, "seed": int(seed), "metric": unit.metric,
                          "role": unit.role, "x": math.nan if unit.x is None else float(unit.x), "value": value,
                          "censored": censored,
-                         "failed": int(seed) in diverged.get(unit.condition, {})})
-    frame = pd.DataFrame(rows, columns=REDUCED_COLUMNS[:-1])
+                         "failed": int(seed) in diverged.get(unit.condition, {}),
+                         "certified": health is None, "health": health or ""})
+    frame = pd.DataFrame(rows, columns=[*REDUCED_COLUMNS[:-1], "health"])
     frame["failed"] = frame.failed.astype(bool)
     frame["censored"] = frame.censored.astype(bool)
+    frame["certified"] = frame.certified.astype(bool)
     return frame
 
 
-def reduce_optimum(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict]) -> tuple[pd.DataFrame, list[str]]:
+def reduce_optimum(pred, hyp: Plan, table: pd.DataFrame,
+                   meta: dict[str, dict]) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
     """For a prediction whose metric is an optimum across a sweep: reduce every member run, then one row per
-    (group, seed) with the swept value at the optimum (refute.components.predictions.optimum)."""
+    (group, seed) with the swept value at the optimum (refute.components.predictions.optimum); and the
+    member values that failed their health certificates (an optimum read from one is not certified)."""
     opt = pred.metric
     groups = optimum.groups(opt, hyp.conditions)
     members, units = {}, []
@@ -152,7 +163,8 @@ def reduce_optimum(pred, hyp: Plan, table: pd.DataFrame, meta: dict[str, dict]) 
         for c in groups[u.condition]:
             members[c] = (u.condition, u.x)
             units.append(u._replace(condition=c, metric=opt.of, x=None))
-    return optimum.per_run(opt, reduce_runs(pred, hyp, table, meta, units), members, hyp.conditions)
+    reduced = reduce_runs(pred, hyp, table, meta, units)
+    return (*optimum.per_run(opt, reduced, members, hyp.conditions), uncertified(reduced))
 
 
 def tested_rows(pred, hyp: Plan, reduced: pd.DataFrame, failed_runs: str) -> tuple[pd.DataFrame, dict, list[str]]:
@@ -218,16 +230,20 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
     failures = run_failures({c: m for c, m in meta.items() if not (reading.get(c) and all(reading[c]))})
 
     preds = list(hyp.hypothesis.predictions)
-    reduced, tests, data, counts, uncensored = [], {}, {}, {}, {}
+    reduced, tests, data, counts, uncensored, unhealthy = [], {}, {}, {}, {}, {}
     for pred in preds:
         optimum_notes = []
         if isinstance(getattr(pred, "metric", None), optimum.Optimum):
-            per_unit, optimum_notes = reduce_optimum(pred, hyp, table, meta)
+            per_unit, optimum_notes, unhealthy[pred.id] = reduce_optimum(pred, hyp, table, meta)
         else:
             per_unit = reduce_runs(pred, hyp, table, meta)
+            unhealthy[pred.id] = uncertified(per_unit)
         if isinstance(getattr(pred, "metric", None), across_metrics.AcrossMetrics):
             per_unit = across_metrics.per_run(pred.metric, per_unit)
+        if "certified" not in per_unit:  # a value made of several: certified when all it read were
+            per_unit = per_unit.assign(certified=~per_unit.seed.isin(set(unhealthy[pred.id].seed)))
         rows, counts[pred.id], notes = tested_rows(pred, hyp, per_unit, plan.failed_runs)
+        counts[pred.id]["uncertified"] = len(unhealthy[pred.id])
         notes = optimum_notes + seed_pair_notes(pred, hyp) + notes
         reduced.append(rows)
         data[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
@@ -252,6 +268,7 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
         without = _without_censored(pred, preds, tests, uncensored[pred.id], plan.correction, level) \
             if n_censored else None
         outcome = judge_censored(outcome, n_censored, counts[pred.id]["used"], pred.max_censored, without)
+        outcome = judge_health(outcome, failure_texts(unhealthy[pred.id]), counts[pred.id]["used"])
         outcomes[pred.id] = outcome
         result = TestRecord(**res.to_dict(), p_adjusted=p_corr, correction=plan.correction if k > 1 else "none",
                             ci_judged=judged_ci, ci_judged_level=level, counts=counts[pred.id],

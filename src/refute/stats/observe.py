@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from refute import io
+from refute.components.certificates import is_companion
 from refute.components.events import EVENTS, Event, Observations, holm
 from refute.layout import EVENTS as EVENTS_FILE
 from refute.layout import OBSERVATIONS, REDUCED, Layout
@@ -28,6 +29,7 @@ def read_exploration_plan(path: str | Path) -> ExplorationPlan:
 def observations(plan: ExplorationPlan, table: pd.DataFrame, meta: dict[str, dict]) -> Observations:
     """The detectors' view of an exploration's tidy table (condition, seed, step, metric, value)."""
     look = plan.exploration.look
+    table = table[~table.metric.map(is_companion)]  # an estimator's health certificates are not observations
     if look.metrics:
         table = table[table.metric.isin(look.metrics)]
     reductions = {reduction_label(r): r.model_dump(mode="json", exclude_defaults=True) | {"name": r.name}

@@ -51,6 +51,8 @@ class Counts(Record):
     failed: int
     no_value: int
     censored: int
+    uncertified: int = Field(0, description="tested values that failed their estimator's health certificate "
+                                            "(refute.stats.health)")
 
 
 class PowerPlan(Record):

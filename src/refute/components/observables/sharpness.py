@@ -4,6 +4,10 @@ Also logs `stability_ratio` = sharpness ÷ (2/lr): gradient descent on a quadrat
 while sharpness < 2/lr, so the ratio hovers at 1 at the edge of stability. The lr is the
 schedule's current base rate; for adaptive optimizers the ratio is only a reference point.
 Costly (see refute.components.hessian): give it its own `every`.
+
+Both metrics carry a health certificate (refute.components.certificates): `<metric>.residual`, the
+relative residual ‖Hv − θv‖ / |θ| of the reported Ritz pair, and `<metric>.certified`, 1 when it is at
+most LANCZOS_RESIDUAL (too few `iters` for a Hessian whose top eigenvalues are close leave it larger).
 """
 
 from __future__ import annotations
@@ -38,9 +42,16 @@ class Sharpness(Observable):
         return ["sharpness", "stability_ratio"]
 
     def compute(self, p: SharpnessParams, ctx: EvalContext) -> dict:
+        import torch
+
         from refute.components import hessian
+        from refute.components.certificates import LANCZOS_RESIDUAL, certificate_of, companion
 
         params = list(ctx.model.parameters())
         hvp = hessian.hvp_fn(ctx.train_loss(p.max_examples).sum(), params)
-        top = hessian.top_eigenvalue(hvp, hessian.start_vector(params, ctx.seeds), p.iters, p.method)
-        return {"sharpness": top, "stability_ratio": top * ctx.lr / 2}
+        top, residual = hessian.top_eigenpair(hvp, hessian.start_vector(params, ctx.seeds), p.iters, p.method)
+        certified = torch.where(residual.isnan(), residual, (residual <= LANCZOS_RESIDUAL).double())
+        out = {"sharpness": top, "stability_ratio": top * ctx.lr / 2}
+        for metric in list(out):
+            out[companion(metric, "residual")], out[certificate_of(metric)] = residual, certified
+        return out

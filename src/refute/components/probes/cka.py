@@ -18,6 +18,12 @@ listed site i, with C[i, j] the CKA of site i of the first seed with site j of t
 matched to itself, beyond any other site in either direction); and over the sites, `min_margin` and
 `matched_fraction` (the fraction of sites with margin > 0). The full matrix is kept as `cka_to@i`
 per unit j (the position of site j in `sites`).
+
+Health certificate (refute.components.certificates): every tested output `m` also logs `m.bias_gap`,
+|biased − debiased CKA| (for margins and the per-pair summaries: the largest gap among the entries they
+read), `m.certified` (1 when the gap is at most CKA_BIAS_GAP) and, for `cka`, `cka.debiased`. The
+biased estimator drifts towards 1 when the examples are few against the features; a large gap says
+the value mostly measures that bias (raise max_examples).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from refute.components.certificates import CKA_BIAS_GAP, certificate_of, companion
 from refute.components.probes import ExampleParams, ProbeContext, Table, check_site, check_sites, disjoint_pairs
 from refute.components.probes.hooks import activations
 from refute.components.probes import PROBES, Probe
@@ -68,6 +75,45 @@ class CKAParams(ExampleParams):
         if self.between == "conditions" and not self.reference:
             raise ValueError("between: conditions needs reference (a condition name)")
         return self
+
+
+def debiased_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """x: [..., N, p], y: [..., N, q] -> [...] linear CKA from the unbiased HSIC estimator (Song et al. 2012),
+    as Kornblith et al.'s debiased CKA (Nguyen et al. 2021): the Gram matrices' diagonals are dropped and
+    the remaining double sums corrected, in feature space (O(N·p), no N × N matrix). nan below 4 examples
+    or where an unbiased self-similarity is not positive."""
+    import torch
+
+    x = x.double() - x.double().mean(-2, keepdim=True)
+    y = y.double() - y.double().mean(-2, keepdim=True)
+    n = x.shape[-2]
+    if n < 4:
+        return torch.full(x.shape[:-2], float("nan"), dtype=torch.float64)
+
+    def hsic(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        da, db = a.pow(2).sum(-1), b.pow(2).sum(-1)  # Gram diagonals, [..., N]
+        tr = (a.transpose(-1, -2) @ b).pow(2).sum((-1, -2)) - (da * db).sum(-1)
+        row_a = (a @ a.sum(-2, keepdim=True).transpose(-1, -2)).squeeze(-1) - da  # K̃1
+        row_b = (b @ b.sum(-2, keepdim=True).transpose(-1, -2)).squeeze(-1) - db
+        return (tr + row_a.sum(-1) * row_b.sum(-1) / ((n - 1) * (n - 2))
+                - 2 / (n - 2) * (row_a * row_b).sum(-1)) / (n * (n - 3))
+
+    xx, yy = hsic(x, x), hsic(y, y)
+    ok = (xx > 0) & (yy > 0)
+    return torch.where(ok, hsic(x, y) / (xx * yy).clamp_min(1e-300).sqrt(), torch.full_like(xx, float("nan")))
+
+
+def certify(t: Table, metric: str, biased: torch.Tensor, gap: torch.Tensor, site: str = "",
+            debiased: torch.Tensor | None = None) -> None:
+    """Log `metric`'s certificate beside it: the bias gap, certified where it is at most CKA_BIAS_GAP
+    (nan where there is no value; a nan gap, an undefined debiased estimate, fails)."""
+    import torch
+
+    certified = torch.where(biased.isnan(), biased, (gap <= CKA_BIAS_GAP).double())
+    if debiased is not None:
+        t.add(companion(metric, "debiased"), debiased, site=site)
+    t.add(companion(metric, "bias_gap"), gap, site=site)
+    t.add(certificate_of(metric), certified, site=site)
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -118,11 +164,15 @@ class CKA(Probe):
         _, acts = activations(ctx.model, x, sites)
         a = acts[p.site].flatten(2)  # [S, N, features]
         t = Table(ctx.seeds)
-        if p.between == "sites":
-            t.add("cka", linear_cka(a, acts[p.other_site].flatten(2)), site=p.site)
-        elif p.between == "conditions":
-            _, ref = activations(ctx.reference.model, x, [p.reference_site or p.site])
-            t.add("cka", linear_cka(a, ref[p.reference_site or p.site].flatten(2)), site=p.site)
+        if p.between in ("sites", "conditions"):
+            if p.between == "sites":
+                b = acts[p.other_site].flatten(2)
+            else:
+                _, ref = activations(ctx.reference.model, x, [p.reference_site or p.site])
+                b = ref[p.reference_site or p.site].flatten(2)
+            biased, debiased = linear_cka(a, b), debiased_cka(a, b)
+            t.add("cka", biased, site=p.site)
+            certify(t, "cka", biased, (biased - debiased).abs(), p.site, debiased)
         else:
             import torch
 
@@ -130,20 +180,24 @@ class CKA(Probe):
             # A seed's mean CKA with the others shares runs with every other seed's, so those values are not
             # independent: `cka` is one value per disjoint pair, under its first seed, tested as n pairs.
             one = torch.full((ctx.n_seeds,), float("nan"), dtype=pairs.dtype)
+            unbiased = one.clone()
             for first, second in disjoint_pairs(list(range(ctx.n_seeds))):
                 one[first] = pairs[first, second]
+                unbiased[first] = debiased_cka(a[first], a[second])
             t.add("cka", one, site=p.site)
+            certify(t, "cka", one, (one - unbiased).abs(), p.site, unbiased)
             for j, seed in enumerate(ctx.seeds):
                 t.add("cka_with_seed", pairs[:, j], site=p.site, unit=seed)
         return t
 
 
-def cross_matrix(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> torch.Tensor:
-    """C[i, j]: linear CKA of site i of one network (a: site -> [N, features]) with site j of another."""
+def cross_matrix(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], cka=None) -> torch.Tensor:
+    """C[i, j]: linear CKA (or `cka`, e.g. debiased_cka) of site i of one network (a: site -> [N, features])
+    with site j of another."""
     import torch
 
-    names = list(a)
-    return torch.stack([torch.stack([linear_cka(a[i], b[j]) for j in names]) for i in names])
+    names, cka = list(a), cka or linear_cka
+    return torch.stack([torch.stack([cka(a[i], b[j]) for j in names]) for i in names])
 
 
 def margins(c: torch.Tensor) -> torch.Tensor:
@@ -166,19 +220,31 @@ def pair_table(seeds: list[int], acts: dict[str, torch.Tensor]) -> Table:
     diag, marg = {s: nan.clone() for s in names}, {s: nan.clone() for s in names}
     full = {(i, j): nan.clone() for i in names for j in names}
     low, matched = nan.clone(), nan.clone()
+    # Certificates: the bias gap of each entry a value reads (see the module's docstring).
+    diag_unbiased, diag_gap, marg_gap = ({s: nan.clone() for s in names} for _ in range(3))
+    all_gap = nan.clone()
     for first, second in disjoint_pairs(list(range(len(seeds)))):  # positions in the seed batch
         c = cross_matrix({s: acts[s][first] for s in names}, {s: acts[s][second] for s in names})
+        d = cross_matrix({s: acts[s][first] for s in names}, {s: acts[s][second] for s in names}, debiased_cka)
+        gap = (c - d).abs().nan_to_num(nan=float("inf"))
         m = margins(c)
         for k, s in enumerate(names):
             diag[s][first], marg[s][first] = c[k, k], m[k]
+            diag_unbiased[s][first], diag_gap[s][first] = d[k, k], gap[k, k]
+            marg_gap[s][first] = torch.maximum(gap[k].max(), gap[:, k].max())
             for j, other in enumerate(names):
                 full[(s, other)][first] = c[k, j]
         low[first], matched[first] = m.min(), (m > 0).double().mean()
+        all_gap[first] = gap.max()
     for s in names:
         t.add("cka", diag[s], site=s)
+        certify(t, "cka", diag[s], diag_gap[s], s, diag_unbiased[s])
         t.add("margin", marg[s], site=s)
+        certify(t, "margin", marg[s], marg_gap[s], s)
         for other in names:
             t.add("cka_to", full[(s, other)], site=s, unit=names.index(other))
     t.add("min_margin", low)
+    certify(t, "min_margin", low, all_gap)
     t.add("matched_fraction", matched)
+    certify(t, "matched_fraction", matched, all_gap)
     return t

@@ -12,6 +12,13 @@ unit that gets a label is a coarse cell of the input: the signs of a few random 
 (standardized; one-hot for tokens) input, with enough examples per cell that every cell appears on
 both sides of the split. A representation that encodes where an input lies can learn the control; one
 that does not cannot.
+
+Health certificate (refute.components.certificates): `accuracy.certified` is 1 when the logistic
+regression on the target converged within `max_iter`; `control_accuracy.certified` and
+`selectivity.certified` need the control's fit to have converged too. Beside them: the iterations each
+fit took (`<metric>.iterations`) and `selectivity.control_gap`, the control's accuracy above its own
+majority rate (near 0: the representation does not encode the control's cells, so selectivity is close
+to accuracy minus chance).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import re
 import numpy as np
 from pydantic import Field, field_validator
 
+from refute.components.certificates import certificate_of, companion
 from refute.components.probes import ExampleParams, ProbeContext, Split, Table, check_site
 from refute.components.probes.hooks import activations
 from refute.components.probes import PROBES, Probe
@@ -43,6 +51,8 @@ class LinearProbeParams(ExampleParams):
     test_fraction: float = Field(0.5, gt=0, lt=1, description="held-out share of the examples, for accuracy")
     C: float = Field(1.0, gt=0, description="inverse L2 regularization strength of the logistic regression")
     seed: int = Field(0, ge=0, description="seed of the held-out split and of the control task's labels")
+    max_iter: int = Field(2000, ge=1, description="iterations the logistic regression may take; a fit that needs "
+                                                  "more is not converged, and its values fail their certificate")
 
     @field_validator("target")
     @classmethod
@@ -81,8 +91,13 @@ def control_targets(x: np.ndarray, target: np.ndarray, rng: np.random.Generator,
     return rng.choice(target, size=int(cells.max()) + 1)[cells]
 
 
-def fit_score(features: np.ndarray, target: np.ndarray, train: np.ndarray, C: float) -> tuple[float, float]:
-    """Held-out accuracy of a standardized logistic regression, and the majority-class rate (chance)."""
+def fit_score(features: np.ndarray, target: np.ndarray, train: np.ndarray, C: float,
+              max_iter: int = 2000) -> tuple[float, float, int, bool]:
+    """Held-out accuracy of a standardized logistic regression, the majority-class rate (chance), the
+    iterations the solver took, and whether it converged (stopped before max_iter)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -91,26 +106,44 @@ def fit_score(features: np.ndarray, target: np.ndarray, train: np.ndarray, C: fl
     classes, counts = np.unique(target[train], return_counts=True)
     majority = float(np.mean(target[test] == classes[np.argmax(counts)]))
     if len(classes) < 2:
-        return majority, majority
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
-    clf.fit(features[train], target[train])
-    return float(clf.score(features[test], target[test])), majority
+        return majority, majority, 0, True
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # recorded in the certificate instead
+        clf.fit(features[train], target[train])
+    iterations = int(np.max(clf[-1].n_iter_))
+    return float(clf.score(features[test], target[test])), majority, iterations, iterations < max_iter
 
 
 def probe_accuracies(acts: np.ndarray, x: np.ndarray, target: np.ndarray, test_fraction: float, C: float,
-                     seed: int) -> dict[str, np.ndarray]:
-    """acts: [S, N, D] -> per seed: accuracy, control_accuracy, selectivity, majority."""
+                     seed: int, max_iter: int = 2000) -> dict[str, np.ndarray]:
+    """acts: [S, N, D] -> per seed: accuracy, control_accuracy, selectivity, majority, and the health
+    certificates of the first three (see the module's docstring), named as refute.components.certificates says."""
     rng = np.random.default_rng(seed)
     train = np.ones(len(target), dtype=bool)
     train[rng.permutation(len(target))[: max(1, round(test_fraction * len(target)))]] = False
     control = control_targets(x, target, rng, seed)
-    out = {k: np.full(len(acts), np.nan) for k in ("accuracy", "control_accuracy", "selectivity", "majority")}
+    names = ("accuracy", "control_accuracy", "selectivity", "majority", "control_majority", "iterations",
+             "control_iterations", "converged", "control_converged")
+    res = {k: np.full(len(acts), np.nan) for k in names}
     for i, a in enumerate(acts):
         if not np.isfinite(a).all():
             continue  # a diverged seed: no probe
-        out["accuracy"][i], out["majority"][i] = fit_score(a, target, train, C)
-        out["control_accuracy"][i], _ = fit_score(a, control, train, C)
-    out["selectivity"] = out["accuracy"] - out["control_accuracy"]
+        res["accuracy"][i], res["majority"][i], res["iterations"][i], res["converged"][i] = \
+            fit_score(a, target, train, C, max_iter)
+        (res["control_accuracy"][i], res["control_majority"][i], res["control_iterations"][i],
+         res["control_converged"][i]) = fit_score(a, control, train, C, max_iter)
+    res["selectivity"] = res["accuracy"] - res["control_accuracy"]
+    both = np.where(np.isnan(res["converged"]), np.nan, res["converged"] * res["control_converged"])
+    out = {k: res[k] for k in ("accuracy", "control_accuracy", "selectivity", "majority")}
+    out.update({
+        certificate_of("accuracy"): res["converged"],
+        companion("accuracy", "iterations"): res["iterations"],
+        certificate_of("control_accuracy"): both,
+        companion("control_accuracy", "iterations"): res["control_iterations"],
+        certificate_of("selectivity"): both,
+        companion("selectivity", "control_gap"): res["control_accuracy"] - res["control_majority"],
+    })
     return out
 
 
@@ -137,7 +170,7 @@ class LinearProbe(Probe):
         x, y = ctx.examples(p.split, p.max_examples, seed=p.seed)
         _, acts = activations(ctx.model, x, [p.site])
         a = acts[p.site].flatten(2).double().numpy()  # [S, N, features]
-        res = probe_accuracies(a, x.numpy(), targets(p.target, x, y), p.test_fraction, p.C, p.seed)
+        res = probe_accuracies(a, x.numpy(), targets(p.target, x, y), p.test_fraction, p.C, p.seed, p.max_iter)
         t = Table(ctx.seeds)
         for metric, values in res.items():
             t.add(metric, values, site=p.site)
