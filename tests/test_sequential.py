@@ -157,7 +157,47 @@ def test_one_snakemake_invocation_runs_round_after_round_until_decided(tmp_path)
     assert [r["round"] for r in verdict["sequential"]["rounds"]] == [1, 2]
     looks = [json.loads((tmp_path / f"results/tiny/rounds/round-{k}.json").read_text()) for k in (1, 2)]
     assert [lk["continue"] for lk in looks] == [True, False]
-    round3 = verdict["spec"]["sequential"] and plan_of(sequential_tiny(3, 9)).round_runs(3)["default"]
-    assert not (tmp_path / "results/runs" / round3).exists()
+    from refute.layout import RUN_RECORD, Layout
+
+    round3 = plan_of(sequential_tiny(3, 9)).round_runs(3)["default"]
+    assert not Layout(tmp_path / "results").run_file(round3, RUN_RECORD).exists()  # planned, never trained
     report = (tmp_path / "results/tiny/report.md").read_text()
     assert "e-value" in report and "Round" in report
+
+
+# --- the refine loop -------------------------------------------------------------------------------------
+
+def _inconclusive(tmp_path, spec):
+    from conftest import prediction_records, verdict_record, write_records
+    from refute.spec.loader import load_hypothesis
+
+    h = load_hypothesis(write_yaml(tmp_path / "hypotheses" / f"{spec['id']}.yaml", spec))
+    preds = prediction_records(h, {p["id"]: "inconclusive" for p in spec["predictions"]})
+    write_records(tmp_path / "results", h, verdict_record(h, preds, "INCONCLUSIVE"), preds)
+
+
+def test_refine_proposes_sequential_rounds_of_fresh_seeds_for_an_inconclusive_verdict(tmp_path, tiny):
+    import yaml
+
+    from refute.loop.refine import write_draft
+    from refute.spec.loader import load_hypothesis
+
+    _inconclusive(tmp_path, tiny)
+    plain, d = write_draft("tiny", tmp_path / "hypotheses", tmp_path / "results")
+    assert "refute refine tiny --sequential" in plain.read_text()  # proposed beside the plain draft
+    path, d = write_draft("tiny", tmp_path / "hypotheses", tmp_path / "results", sequential=True)
+    data = yaml.safe_load(path.read_text())
+    assert data["sequential"] == {"seeds_per_round": 5, "max_seeds": 24}  # 5: the fewest that can reach 1/α
+    assert data["seeds"] == [3, 4, 5, 6, 7]  # fresh: none of the parent's 0..2
+    plan = load_hypothesis(path)
+    later = {s for k in range(2, plan.round_count() + 1) for s in plan.round_conditions(k)["default"].seeds}
+    assert later.isdisjoint({0, 1, 2, *data["seeds"]}) and "anytime-valid" in path.read_text()
+
+
+def test_refine_refuses_a_sequential_draft_for_kinds_without_an_anytime_valid_test(tmp_path, tiny):
+    from refute.loop.refine import RefineError, write_draft
+
+    tiny["predictions"][0]["test"] = "wilcoxon"
+    _inconclusive(tmp_path, tiny)
+    with pytest.raises(RefineError, match="no anytime-valid test"):
+        write_draft("tiny", tmp_path / "hypotheses", tmp_path / "results", sequential=True)

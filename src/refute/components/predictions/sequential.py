@@ -79,6 +79,14 @@ def t_crossing(nu: int, n_eff: float, threshold: float, g: float = G) -> float:
     return float(brentq(lambda t: log_e(t, nu, n_eff, g) - target, 0.0, hi, xtol=1e-12))
 
 
+def fewest_deciding(alpha: float, g: float = G) -> int:
+    """The fewest runs of one sample whose e-value can reach 1/α at all (5 at α = 0.05)."""
+    n = 2
+    while max_log_e(n - 1, n, g) < math.log(1 / alpha):
+        n += 1
+    return n
+
+
 @dataclass(frozen=True)
 class Summary:
     """What the mixture e-value needs of the runs: the estimate, its standard error (sd/√N), N and ν."""
