@@ -91,10 +91,9 @@ def paths(hyp: Plan, data: dict[str, pd.DataFrame], rounds: int) -> dict[str, Pa
 def stop_round(hyp: Plan, data: dict[str, pd.DataFrame], available: int) -> int:
     """The round at which the hypothesis stops: the first at which every prediction is decided, or the
     last planned (or, when fewer are trained yet, `available`)."""
-    for r in range(1, available + 1):
-        if all(p.decided_at for p in paths(hyp, data, r).values()):
-            return r
-    return available
+    # A decision is kept once reached, so the looks up to r are the first r looks of the whole path.
+    decided = [p.decided_at for p in paths(hyp, data, available).values()]
+    return max(decided) if all(decided) else available
 
 
 def should_continue(hyp: Plan, data: dict[str, pd.DataFrame], round_: int) -> bool:

@@ -34,6 +34,7 @@ with g = 1, 4 seeds reach at most 11.2 < 20 = 1/0.05, 5 seeds reach 36.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -66,6 +67,7 @@ def max_log_e(nu: int, n_eff: float, g: float = G) -> float:
     return 0.5 * nu * math.log1p(n_eff * g) if nu >= 1 else 0.0
 
 
+@functools.lru_cache(maxsize=4096)
 def t_crossing(nu: int, n_eff: float, threshold: float, g: float = G) -> float:
     """The |t| at which E reaches `threshold` (inf when these runs cannot reach it)."""
     from scipy.optimize import brentq
