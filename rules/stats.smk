@@ -15,8 +15,6 @@ checkpoint look:
         round=r"\d+",
     log:
         str(L.log("look", "{id}-round-{round}")),
-    group:
-        "analysis"
     conda:
         "../envs/stats.yaml"
     resources:

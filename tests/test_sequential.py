@@ -144,6 +144,14 @@ def test_round_one_cannot_decide_round_two_does_and_round_three_is_never_trained
     assert v.sequential.rounds[1].e_holds["fits"] >= 20
     assert v.runs["default"].seeds == [0, 1, 2, 3, 4, 5]
     assert not v.post_hoc
+    from refute.report.html import write_html_report
+    from refute.report.markdown import write_report
+
+    write_report("tiny", tmp_path / "results")
+    write_html_report("tiny", tmp_path / "results")
+    report = (tmp_path / "results/tiny/report.md").read_text()
+    assert "## Rounds" in report and "| 2 | default: 3, 4, 5 |" in report and "(holds)" in report
+    assert 'id="rounds"' in (tmp_path / "results/tiny/report.html").read_text()
 
 
 @pytest.mark.slow

@@ -103,7 +103,8 @@ def should_continue(hyp: Plan, data: dict[str, pd.DataFrame], round_: int) -> bo
 
 def result(pred, path: Path, data: pd.DataFrame, hyp: Plan) -> TestResult:
     """The test record of a prediction decided (or not) along `path` (its tested rows: `data`): the e-value of
-    the decision it reached (else against the claim's failure), the confidence sequence, and the path by round."""
+    the decision it reached (else against the claim's failure) and the confidence sequence; the path by round
+    is the verdict's `sequential` record."""
     last = path.looks[(path.decided_at or len(path.looks)) - 1]
     e = last.e_contradicts if path.status == CONTRADICTED else last.e_holds
     alpha, rounds, planned = alpha_of(pred, hyp), len(path.looks), hyp.round_count()
@@ -111,9 +112,6 @@ def result(pred, path: Path, data: pd.DataFrame, hyp: Plan) -> TestResult:
     extra = {"e_value": e, "e_holds": last.e_holds, "e_contradicts": last.e_contradicts,
              "rounds": rounds, "rounds_planned": planned, "decided_at_round": path.decided_at or 0,
              "threshold_e": 1 / alpha, "prior_g": seq.G}
-    for i, lk in enumerate(path.looks, 1):
-        extra[f"round_{i}_e_holds"] = lk.e_holds
-        extra[f"round_{i}_e_contradicts"] = lk.e_contradicts
     t = last.estimate
     notes = [f"sequential: {rounds} of {planned} planned round(s) analysed, {sum(last.n.values())} runs; "
              f"decided when an e-value reaches k/α = {1 / alpha:.4g} (anytime-valid: checking after every round "
