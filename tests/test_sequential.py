@@ -209,3 +209,12 @@ def test_refine_refuses_a_sequential_draft_for_kinds_without_an_anytime_valid_te
     _inconclusive(tmp_path, tiny)
     with pytest.raises(RefineError, match="no anytime-valid test"):
         write_draft("tiny", tmp_path / "hypotheses", tmp_path / "results", sequential=True)
+
+
+def test_a_dry_run_plans_round_one_and_says_later_rounds_wait_for_the_looks(tmp_path):
+    from refute.workflow.agenda import Agenda, load_all
+    from refute.workflow.preview import plan_text
+
+    write_yaml(tmp_path / "hypotheses/tiny.yaml", sequential_tiny(per_round=3, max_seeds=9))
+    text = plan_text(Agenda(load_all(tmp_path / "hypotheses"), tmp_path / "results"), cores=2, calibrate_here=False)
+    assert "up to 2 more round(s) of 3 fresh seeds" in text and "Models to train: 3 (1 run(s)" in text
