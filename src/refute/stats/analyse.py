@@ -44,7 +44,7 @@ def read_runs(hyp: Plan, results: Path, rounds: int = 1) -> tuple[pd.DataFrame, 
     sequential hypothesis, of its rounds 1..`rounds`, each condition's records merged (seeds, divergences)."""
     frames, meta = [], {}
     for k in range(1, rounds + 1):
-        for cond, h in hyp.round_runs(k).items():
+        for cond, h in (hyp.runs if k == 1 else hyp.round_runs(k)).items():  # an exploration has one round
             record = Layout(results).run_file(h, RUN_RECORD)
             m = io.read_json(record)
             frame = io.read_parquet(Layout(results).run_file(h, METRICS), m, record)
