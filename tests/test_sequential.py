@@ -218,3 +218,26 @@ def test_a_dry_run_plans_round_one_and_says_later_rounds_wait_for_the_looks(tmp_
     write_yaml(tmp_path / "hypotheses/tiny.yaml", sequential_tiny(per_round=3, max_seeds=9))
     text = plan_text(Agenda(load_all(tmp_path / "hypotheses"), tmp_path / "results"), cores=2, calibrate_here=False)
     assert "up to 2 more round(s) of 3 fresh seeds" in text and "Models to train: 3 (1 run(s)" in text
+
+
+def test_a_bad_sequential_block_is_reported_at_its_line_in_the_file(tmp_path):
+    from refute.spec.loader import load_hypothesis
+
+    path = write_yaml(tmp_path / "hypotheses/tiny.yaml", sequential_tiny(per_round=3, max_seeds=2))
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "max_seeds" in text)
+    with pytest.raises(SpecError, match=rf"tiny.yaml:{line}: sequential.max_seeds: max_seeds 2 leaves no round"):
+        load_hypothesis(path)
+
+
+def test_refining_a_sequential_parent_whose_budget_ran_out(tmp_path):
+    import yaml
+
+    from refute.loop.refine import write_draft
+
+    _inconclusive(tmp_path, {**sequential_tiny(per_round=3, max_seeds=9), "id": "tiny"})
+    plain, _ = write_draft("tiny", tmp_path / "hypotheses", tmp_path / "results")
+    data = yaml.safe_load(plain.read_text())
+    assert "sequential" not in data and min(data["seeds"]) == 9  # past every round the parent planned
+    again, _ = write_draft("tiny", tmp_path / "hypotheses", tmp_path / "results", sequential=True)
+    data = yaml.safe_load(again.read_text())
+    assert data["sequential"]["max_seeds"] == 24 and min(data["seeds"]) == 9

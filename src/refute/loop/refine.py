@@ -202,6 +202,7 @@ def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord], sequ
         n = MAX_SEEDS
     unsupported = sequential_issues(hyp)
     if not sequential:
+        data.pop("sequential", None)  # a sequential parent's rounds: this draft takes its seeds in one batch
         fresh = _fresh_seeds(hyp, data, lambda seeds: n)
         why.append(f"Fresh seeds {fresh[0]}–{fresh[-1]}, disjoint from the parent's, so this is an independent test.")
         why.append(f"Sequential rounds are not available here: {unsupported[0]}." if unsupported else
