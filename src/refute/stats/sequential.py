@@ -12,7 +12,7 @@ so their intersection is too).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path as FilePath
+from pathlib import Path
 
 import pandas as pd
 
@@ -24,7 +24,7 @@ from refute.spec.plan import Plan
 
 
 @dataclass
-class Path:
+class EvidencePath:
     """One prediction's looks, one per round analysed, and its decision (the first crossing, kept)."""
 
     looks: list[seq.Evidence] = field(default_factory=list)
@@ -47,7 +47,7 @@ def alpha_of(pred, hyp: Plan) -> float:
     return pred.alpha / k if k > 1 and hyp.hypothesis.analysis.correction != "none" else pred.alpha
 
 
-def trained_rounds(hyp: Plan, results: FilePath) -> int:
+def trained_rounds(hyp: Plan, results: Path) -> int:
     """How many rounds, in order from the first, have every run trained (a plan that is not sequential: 1)."""
     done = 1
     while done < hyp.round_count() and all(Layout(results).run_file(h, RUN_RECORD).exists()
@@ -73,10 +73,10 @@ def round_rows(data: pd.DataFrame, hyp: Plan, upto: int) -> pd.DataFrame:
     return data[mask]
 
 
-def paths(hyp: Plan, data: dict[str, pd.DataFrame], rounds: int) -> dict[str, Path]:
+def paths(hyp: Plan, data: dict[str, pd.DataFrame], rounds: int) -> dict[str, EvidencePath]:
     """Each prediction's path over rounds 1..`rounds` (data: prediction id → its tested rows of every round)."""
     preds = list(hyp.hypothesis.predictions)
-    out = {p.id: Path() for p in preds}
+    out = {p.id: EvidencePath() for p in preds}
     for r in range(1, rounds + 1):
         for pred in preds:
             summary, _, n = seq.summarize(pred, round_rows(data[pred.id], hyp, r))
@@ -101,7 +101,7 @@ def should_continue(hyp: Plan, data: dict[str, pd.DataFrame], round_: int) -> bo
     return round_ < hyp.round_count() and not all(p.decided_at for p in paths(hyp, data, round_).values())
 
 
-def result(pred, path: Path, data: pd.DataFrame, hyp: Plan) -> TestResult:
+def result(pred, path: EvidencePath, data: pd.DataFrame, hyp: Plan) -> TestResult:
     """The test record of a prediction decided (or not) along `path` (its tested rows: `data`): the e-value of
     the decision it reached (else against the claim's failure) and the confidence sequence; the path by round
     is the verdict's `sequential` record."""
@@ -121,7 +121,7 @@ def result(pred, path: Path, data: pd.DataFrame, hyp: Plan) -> TestResult:
                       path.sequence(), effect, dict(last.n), extra, notes, ci_level=1 - alpha)
 
 
-def outcome(pred, path: Path, alpha: float) -> Outcome:
+def outcome(pred, path: EvidencePath, alpha: float) -> Outcome:
     """holds / contradicted / inconclusive from the e-values (held to `alpha`), saying at which round."""
     lo, hi = path.sequence()
     cs = f"{100 * (1 - alpha):.4g}% confidence sequence [{_fmt(lo)}, {_fmt(hi)}]"
@@ -141,7 +141,7 @@ def outcome(pred, path: Path, alpha: float) -> Outcome:
                    f"{cs}", "more rounds: a larger sequential.max_seeds, sealed as a new plan")
 
 
-def record(hyp: Plan, paths: dict[str, Path], rounds: int):
+def record(hyp: Plan, paths: dict[str, EvidencePath], rounds: int):
     """The sequential record of a verdict: every round analysed, with each prediction's e-values after it."""
     from refute.stats.records import RoundRecord, SequentialRecord
 
@@ -163,14 +163,14 @@ def record(hyp: Plan, paths: dict[str, Path], rounds: int):
                             rounds_planned=hyp.round_count(), rounds=out, stopped=stopped, test=seq.TEST_NAME)
 
 
-def look_after_round(plan_path: str | FilePath, results: str | FilePath, round_: int) -> dict:
+def look_after_round(plan_path: str | Path, results: str | Path, round_: int) -> dict:
     """What the workflow's checkpoint after round `round_` writes: whether another round is needed."""
     from refute import io
     from refute.spec.plan import read_plan
     from refute.stats.analyse import tested_data
 
     hyp = read_plan(plan_path)
-    results = FilePath(results)
+    results = Path(results)
     data = tested_data(hyp, results, round_)
     found = paths(hyp, data, round_)
     decision = {"id": hyp.id, "round": round_, "rounds_planned": hyp.round_count(),

@@ -159,10 +159,6 @@ class Evidence:
     sequence: tuple[float, float]
     status: str  # holds | contradicted | inconclusive
 
-    @property
-    def log10_e(self) -> float:
-        return math.log10(max(self.e_holds, self.e_contradicts))
-
 
 def look(direction: str, min_effect: float, summary: Summary, n: dict[str, int], alpha: float,
          g: float = G) -> Evidence:
