@@ -170,7 +170,10 @@ def test_one_snakemake_invocation_runs_round_after_round_until_decided(tmp_path)
     round3 = plan_of(sequential_tiny(3, 9)).round_runs(3)["default"]
     assert not Layout(tmp_path / "results").run_file(round3, RUN_RECORD).exists()  # planned, never trained
     report = (tmp_path / "results/tiny/report.md").read_text()
-    assert "e-value" in report and "Round" in report
+    assert "e-value" in report and "## Rounds" in report
+    again = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                            "--cores", "2", "-n"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
 # --- the refine loop -------------------------------------------------------------------------------------
