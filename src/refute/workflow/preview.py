@@ -170,7 +170,7 @@ def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = No
         widths = [max(len(r[k]) for r in rows) for k in range(len(header) - 1)]
         for r in rows:
             lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1])
-        if hyp.later_rounds:  # trained one after another, only while a prediction is undecided
+        if getattr(hyp, "later_rounds", None):  # sequential rounds: trained only while a prediction is undecided
             seq = hyp.hypothesis.sequential
             lines.append(f"  sequential: round 1 above, then up to {len(hyp.later_rounds)} more round(s) of "
                          f"{seq.seeds_per_round} fresh seeds (at most {seq.max_seeds} per condition), each trained "
