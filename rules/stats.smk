@@ -1,8 +1,38 @@
+def rounds_to_analyse(wc):
+    """1, or for a sequential hypothesis the round at which its looks stop: asking the checkpoint for the look
+    after round k trains round k first (refute.workflow.agenda.Agenda.rounds_to_analyse)."""
+    return AGENDA.rounds_to_analyse(wc.id, lambda k: checkpoints.look.get(id=wc.id, round=str(k)).output[0])
+
+
+checkpoint look:
+    """After a round of a sequential hypothesis: are its predictions decided, or is another round needed?"""
+    input:
+        metrics=lambda wc: AGENDA.round_outputs(wc.id, wc.round, layout.METRICS),
+        meta=lambda wc: AGENDA.round_outputs(wc.id, wc.round, layout.RUN_RECORD),
+    output:
+        str(L.round_file("{id}", "{round}")),
+    wildcard_constraints:
+        round=r"\d+",
+    log:
+        str(L.log("look", "{id}-round-{round}")),
+    conda:
+        "../envs/stats.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        py=PY,
+        plan=lambda wc: AGENDA.plan_file(wc.id),
+        results=lambda wc, output: str(Path(output[0]).parent.parent.parent),
+    shell:
+        "{params.py:q} -m refute.jobs round {params.plan:q} {wildcards.round} --results {params.results:q} > {log:q} 2>&1"
+
+
 rule stats:
     """Gather runs and probes, reduce each run, test each prediction, decide the verdict of one hypothesis."""
     input:
-        metrics=lambda wc: AGENDA.run_outputs(wc.id, layout.METRICS),
-        meta=lambda wc: AGENDA.run_outputs(wc.id, layout.RUN_RECORD),
+        metrics=lambda wc: AGENDA.run_outputs(wc.id, layout.METRICS, rounds_to_analyse(wc)),
+        meta=lambda wc: AGENDA.run_outputs(wc.id, layout.RUN_RECORD, rounds_to_analyse(wc)),
         probes=lambda wc: AGENDA.probe_outputs(wc.id),
     output:
         verdict=str(L.hypothesis_file("{id}", layout.VERDICT)),

@@ -28,3 +28,15 @@ def test_the_quick_calibration_writes_every_section(tmp_path):
     assert len(few) == 2 and all(r["hits"] == 0 for r in few)
     text = out.with_name("calibration_quick.md").read_text()
     assert "## Runs at a ceiling (exact tests)" in text and "## CI coverage per kind" in text
+
+
+def test_the_quick_sequential_calibration_holds_its_bounds_where_the_naive_loop_cannot(tmp_path):
+    out = tmp_path / "calibration_sequential.md"
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "calibration_sequential.py"), "--quick",
+                          "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert run.returncode in (0, 1), run.stderr[-3000:]
+    rows = json.loads(out.with_name("calibration_sequential_quick.json").read_text())
+    assert all(r["repeats"] == 40 for r in rows)
+    # The e-values are conservative: with 40 hypotheses a false decision is rare enough that one at most.
+    assert all(r["sequential"] <= 0.05 for r in rows if r["allowed"] is not None)
+    assert "naive loop" in out.with_name("calibration_sequential_quick.md").read_text()

@@ -279,12 +279,14 @@ def _is_number(text: str) -> bool:
          arg("id", help="the hypothesis to refine (it must have a verdict)"),
          arg("--axis", default=None, help="the dotted field to sweep (default: chosen, see refute.loop.refine)"),
          arg("--values", type=_values, default=None, help="comma-separated values for the sweep, e.g. 16,32,64"),
+         arg("--sequential", action="store_true", help="for an INCONCLUSIVE verdict: gather the more seeds in "
+             "sequential rounds, stopping as soon as every prediction is decided (anytime-valid)"),
          HYPOTHESES, RESULTS)
 def refine(a: argparse.Namespace) -> int:
     from refute.loop.refine import RefineError, write_draft
 
     try:
-        path, d = write_draft(a.id, a.hypotheses, a.results, a.axis, a.values)
+        path, d = write_draft(a.id, a.hypotheses, a.results, a.axis, a.values, a.sequential)
     except RefineError as err:
         raise CommandError(str(err)) from None
     print(path)

@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("stats", help="test a hypothesis's predictions and decide its verdict")
     s.add_argument("plan", help="the hypothesis's plan file (results/plans/<digest>.json)")
     s.add_argument("--results", default="results")
+    rd = sub.add_parser("round", help="look at a sequential hypothesis after one round: is another round needed?")
+    rd.add_argument("plan")
+    rd.add_argument("round", type=int)
+    rd.add_argument("--results", default="results")
     r = sub.add_parser("report", help="write a hypothesis's report.md, report.html and figures")
     r.add_argument("id", help="the hypothesis (its verdict record names its plan)")
     r.add_argument("--results", default="results")
@@ -95,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         from refute.stats.analyse import analyse
 
         print(analyse(a.plan, a.results).verdict)
+    elif a.stage == "round":
+        from refute.stats.sequential import look_after_round
+
+        print(look_after_round(a.plan, a.results, a.round))
     elif a.stage == "report":
         from refute.report.html import write_html_report
         from refute.report.markdown import write_report

@@ -75,6 +75,10 @@ class Layout:
     def hypothesis_file(self, hyp_id: str, name: str) -> Path:
         return self.hypothesis_dir(hyp_id) / name
 
+    def round_file(self, hyp_id: str, round_: int | str) -> Path:
+        """A sequential hypothesis's look after one round: whether another is needed (refute.stats.sequential)."""
+        return self.hypothesis_dir(hyp_id) / "rounds" / f"round-{round_}.json"
+
     # --- explorations -------------------------------------------------------------------------------
     def exploration_dir(self, exploration_id: str) -> Path:
         return self.results / "explorations" / exploration_id

@@ -4,7 +4,10 @@
   condition for 80% power, per undecided prediction; the largest wins). Where no prediction has one, the
   fallback rule is four times the seeds, which halves every confidence interval (its width goes as 1/√n).
   The seeds are fresh (disjoint from the parent's) so the child is an independent test: adding seeds to
-  the parent's and testing again would be optional stopping.
+  the parent's and testing again would be optional stopping. Where every prediction has an anytime-valid
+  test (refute.components.predictions.sequential), the draft says so, and `refute refine <id> --sequential`
+  drafts **sequential rounds** instead: up to twice that many seeds, stopping as soon as every prediction
+  is decided.
 - SUPPORTED → **generalization**: does the claim hold along the most relevant axis (see `choose_axis`)?
   A sweep over it, one step beyond the values tested on each side, with every prediction repeated at
   every value.
@@ -45,6 +48,7 @@ from refute.spec.schema import MAX_SEEDS, RUN_FIELDS, RunSpec
 from refute.stats import records
 from refute.stats.records import Decision, PredictionRecord
 from refute.components.predictions import power
+from refute.components.predictions.sequential import SUPPORTED as SEQUENTIAL_KINDS, fewest_deciding
 from refute.components.predictions.outcome import CONTRADICTED, HOLDS, INCONCLUSIVE, INVALID, REFUTED, SUPPORTED, UNDECIDED
 
 MORE_SEEDS, GENERALIZATION, BOUNDARY = "more seeds", "generalization", "boundary probe"
@@ -91,14 +95,18 @@ def next_kind(verdict: str) -> str:
 
 
 def draft(hyp: Plan, decision: Decision, taken: set[str],
-          axis: str | None = None, values: list[Any] | None = None) -> Draft:
+          axis: str | None = None, values: list[Any] | None = None, sequential: bool = False) -> Draft:
     """The draft that follows `hyp` given its verdict and predictions; `taken` holds the ids (and file
-    stems) already in use, so the draft never replaces anything."""
+    stems) already in use, so the draft never replaces anything. `sequential`: an INCONCLUSIVE verdict's
+    more seeds in sequential rounds."""
     kind = next_kind(decision.verdict.verdict)
+    if sequential and kind != MORE_SEEDS:
+        raise RefineError(f"--sequential drafts more seeds for an INCONCLUSIVE verdict; {hyp.id} is "
+                          f"{decision.verdict.verdict} (its next experiment: {kind})")
     predictions = decision.predictions
     data = _base(hyp, _new_id(hyp.id, kind, taken))
     if kind == MORE_SEEDS:
-        why = _more_seeds(hyp, data, predictions)
+        why = _more_seeds(hyp, data, predictions, sequential)
     else:
         axis = axis or choose_axis(hyp)
         if values is None:
@@ -173,7 +181,7 @@ def exact_floor(hyp: Plan, predictions: list[PredictionRecord]) -> tuple[int, fl
     return power.fewest_exact_runs(min(alphas)), min(alphas)
 
 
-def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord]) -> list[str]:
+def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord], sequential: bool = False) -> list[str]:
     current = max(len(run.seeds) for run in hyp.conditions.values())
     n, who = seeds_needed(predictions)
     if n is not None:
@@ -192,9 +200,44 @@ def _more_seeds(hyp: Plan, data: dict, predictions: list[PredictionRecord]) -> l
         why.append(f"The power analysis asks for {n}; capped at {MAX_SEEDS}. An effect this small may be below "
                    "any that matters: consider the smallest effect of interest (min_effect) instead.")
         n = MAX_SEEDS
-    fresh = _fresh_seeds(hyp, data, lambda seeds: n)
-    why.append(f"Fresh seeds {fresh[0]}–{fresh[-1]}, disjoint from the parent's, so this is an independent test.")
+    unsupported = sequential_issues(hyp)
+    if not sequential:
+        data.pop("sequential", None)  # a sequential parent's rounds: this draft takes its seeds in one batch
+        fresh = _fresh_seeds(hyp, data, lambda seeds: n)
+        why.append(f"Fresh seeds {fresh[0]}–{fresh[-1]}, disjoint from the parent's, so this is an independent test.")
+        why.append(f"Sequential rounds are not available here: {unsupported[0]}." if unsupported else
+                   f"Or gather the seeds in sequential rounds, stopping as soon as every prediction is decided "
+                   f"(anytime-valid): refute refine {hyp.id} --sequential")
+        return why
+    if unsupported:
+        raise RefineError(f"no sequential draft: {'; '.join(unsupported)}")
+    # Sequential rounds instead of one batch: stop as soon as every prediction is decided (anytime-valid
+    # e-values keep the error rate at α however many rounds are looked at), with a budget of twice the fixed-n
+    # plan, since an anytime-valid test pays for being allowed to look.
+    k = len(predictions) if hyp.hypothesis.analysis.correction != "none" else 1
+    alpha = min(p.spec.alpha for p in predictions) / k
+    per_round = max(current, fewest_deciding(alpha))
+    budget = min(MAX_SEEDS, max(2 * n, 2 * per_round))
+    fresh = _fresh_seeds(hyp, data, lambda seeds: per_round)
+    data["sequential"] = {"seeds_per_round": per_round, "max_seeds": budget}
+    why.append(f"In sequential rounds of {per_round} fresh seeds (seeds {fresh[0]}–{fresh[-1]} first, disjoint from the "
+               f"parent's), up to {budget} per condition (twice that plan): each round is trained only while a "
+               f"prediction is undecided, and anytime-valid e-values keep the error rate at α however many rounds "
+               f"are looked at. {per_round} seeds a round: the fewest whose e-value can reach 1/α = {1 / alpha:.4g}.")
     return why
+
+
+def sequential_issues(hyp: Plan) -> list[str]:
+    """Why the parent's predictions cannot be tested in sequential rounds (empty when they can)."""
+    out = []
+    for pred in hyp.hypothesis.predictions:
+        tests = SEQUENTIAL_KINDS.get(pred.kind, ())
+        if getattr(pred, "test", None) not in tests or getattr(pred, "scale", "difference") != "difference":
+            out.append(f"prediction {pred.id} ({pred.kind}, test {getattr(pred, 'test', '-')}) has no anytime-valid "
+                       "test (sequential supports threshold with t, compare with welch or paired_t)")
+    if hyp.hypothesis.probes:
+        out.append("the hypothesis runs probes, which sequential rounds do not run yet")
+    return out
 
 
 def _fresh_seeds(hyp: Plan, data: dict, size) -> list[int]:
@@ -202,7 +245,8 @@ def _fresh_seeds(hyp: Plan, data: dict, size) -> list[int]:
     them per seed list. Conditions that shared the parent's seeds share the new ones (paired tests stay
     paired); a condition with seeds of its own gets a block of its own (replicates stay apart). Returns the
     base seeds."""
-    top = max(s for run in hyp.conditions.values() for s in run.seeds)
+    # Every seed the parent planned, a sequential parent's later rounds included.
+    top = max(s for k in range(1, hyp.round_count() + 1) for run in hyp.round_conditions(k).values() for s in run.seeds)
     blocks: dict[tuple[int, ...], list[int]] = {}
 
     def fresh(seeds: list[int]) -> list[int]:
@@ -498,7 +542,8 @@ def dump_yaml(data: dict) -> str:
 # ---------------------------------------------------------------- the command
 
 def write_draft(hyp_id: str, hypotheses: str | Path = "hypotheses", results: str | Path = "results",
-                axis: str | None = None, values: list[Any] | None = None) -> tuple[Path, Draft]:
+                axis: str | None = None, values: list[Any] | None = None,
+                sequential: bool = False) -> tuple[Path, Draft]:
     """Draft the next experiment after `hyp_id` into hypotheses/<new id>.yaml (never over an existing
     file), from the plan its verdict was decided on and its verified records, and check that the draft
     validates. Runs nothing."""
@@ -519,7 +564,7 @@ def write_draft(hyp_id: str, hypotheses: str | Path = "hypotheses", results: str
     if hyp.path.exists() and io.sha256(hyp.path) != hyp.file_sha256:
         raise RefineError(f"{hyp.path} changed since its verdict was decided: run it again first (refute run {hyp_id})")
     taken = set(stems) | {p.name for p in results.iterdir() if p.is_dir()}
-    d = draft(hyp, decision, taken, axis, values)
+    d = draft(hyp, decision, taken, axis, values, sequential)
     if not re.match(SLUG, d.id):
         raise RefineError(f"drafted id {d.id!r} is not a slug")
     path = hypotheses / f"{d.id}.yaml"

@@ -140,6 +140,32 @@ class RunView:
 
 
 @dataclass
+class RoundsView:
+    """A sequential hypothesis's e-value path: one row per round analysed (refute.stats.sequential)."""
+
+    summary: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def rounds_view(v: VerdictRecord) -> RoundsView | None:
+    s = v.sequential
+    if s is None:
+        return None
+    preds = list(s.rounds[0].e_holds) if s.rounds else []
+    header = ["round", "new seeds", *[f"{p}: e against failure / against claim" for p in preds]]
+    rows = [[str(r.round), "; ".join(f"{c}: {', '.join(map(str, seeds))}" for c, seeds in r.seeds.items()),
+             *[f"{num(r.e_holds[p])} / {num(r.e_contradicts[p])} ({r.status[p]})" for p in preds]]
+            for r in s.rounds]
+    summary = (f"Sequential: {len(s.rounds)} of {s.rounds_planned} planned round(s) analysed "
+               f"({s.seeds_per_round} fresh seeds a round after the first, at most {s.max_seeds} per condition; every "
+               f"round sealed up front); stopped because {s.stopped}. Test: {s.test}; a prediction is decided the "
+               "first time an e-value reaches 1/α (α/k for k predictions), which keeps its error rate at α however "
+               "many rounds are looked at.")
+    return RoundsView(summary, header, rows)
+
+
+@dataclass
 class ReportView:
     id: str
     title: str
@@ -162,6 +188,7 @@ class ReportView:
     probes: list[ProbeView] | None
     runs: list[RunView]
     provenance: dict[str, str] = field(default_factory=dict)
+    rounds: RoundsView | None = None
 
 
 # ------------------------------------------------------------------------------------------ predictions
@@ -327,6 +354,7 @@ def report_view(a: Analysis, figures: list[Path], probe_figures: dict[str, list[
         figures=[Figure(f.stem, f) for f in figures],
         probes=probe_views(v, a.probes, probe_figures or {}) if v.probes else None,
         runs=runs,
+        rounds=rounds_view(v),
         provenance={
             "hypothesis_sha256": prov.hypothesis_sha256,
             "training_wall_seconds": str(prov.training_wall_seconds),

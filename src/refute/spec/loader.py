@@ -27,6 +27,7 @@ from refute.spec.blueprint import blueprint
 from refute.spec.hashing import run_hash
 from refute.spec.plan import Plan
 from refute.spec.probes import probe_issues, probe_jobs, probe_metrics
+from refute.spec import rounds
 from refute.spec.schema import MAX_CONDITIONS, RUN_FIELDS, Hypothesis, RunSpec
 from refute.registry import SLUG, ComponentError, user_code
 from refute.spec.yamlfile import read_yaml
@@ -75,12 +76,15 @@ def plan_data(data: dict, file: str, lines: LineMap | None = None, sha256: str =
     issues += probe_issues(spec, conditions, lines, file)
     issues += _check_predictions(spec, conditions, data, lines, file)
     issues += _check_alternatives(spec, conditions, data, lines, file)
+    issues += [SpecIssue(file, lines.line(where), dotted(where), message)
+               for where, message in rounds.issues(spec, conditions)]
     if issues:
         raise SpecError(issues)
     runs = {c: run_hash(r) for c, r in conditions.items()}
     code = user_code([spec, conditions])
     return Plan(hypothesis=spec, file=file, file_sha256=sha256, source=data, conditions=conditions, runs=runs,
-                probe_jobs=probe_jobs(spec, conditions, runs), code=code)
+                probe_jobs=probe_jobs(spec, conditions, runs), later_rounds=rounds.later_rounds(spec, conditions),
+                code=code)
 
 
 def _sweep_label(path: str, value: Any, leaves: list[str]) -> str:

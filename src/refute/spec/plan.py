@@ -63,6 +63,10 @@ class Plan(Params):
     conditions: dict[str, RunSpec] = Field(description="every concrete condition (named × swept) and its run spec")
     runs: dict[str, str] = Field(description="condition -> run hash")
     probe_jobs: list[ProbeJob] = Field(default_factory=list)
+    later_rounds: list[dict[str, RunSpec]] = Field(
+        default_factory=list, description="a sequential hypothesis's rounds after the first (refute.stats.sequential): "
+        "each condition's run spec with that round's fresh seeds; planned and sealed up front, trained only "
+        "while a prediction is undecided")
     code: dict[str, str] = Field(
         default_factory=dict, description="the source digest of every user component the plan uses ('<kind>:<name>'); "
         "editing one names a new plan, so its statistics and report are redone")
@@ -73,7 +77,30 @@ class Plan(Params):
         data = handler(self)
         if not data.get("code"):
             data.pop("code", None)
+        if not data.get("later_rounds"):  # likewise for a plan that is not sequential
+            data.pop("later_rounds", None)
         return data
+
+    def round_count(self) -> int:
+        """Rounds planned: 1 unless the hypothesis is sequential."""
+        return 1 + len(self.later_rounds)
+
+    def round_conditions(self, k: int) -> dict[str, RunSpec]:
+        """Round k's (1-based) condition → run spec; round 1 is `conditions`."""
+        return self.conditions if k == 1 else self.later_rounds[k - 2]
+
+    def round_runs(self, k: int) -> dict[str, str]:
+        """Round k's condition → run hash."""
+        from refute.spec.hashing import run_hash
+
+        return self.runs if k == 1 else {c: run_hash(r) for c, r in self.later_rounds[k - 2].items()}
+
+    def all_runs(self) -> list[tuple[str, str]]:
+        """(condition label, run hash) of every run the plan may train: a later round's label is cond@round<k>."""
+        out = list(self.runs.items())
+        for k in range(2, self.round_count() + 1):
+            out += [(f"{c}@round{k}", h) for c, h in self.round_runs(k).items()]
+        return out
 
     @property
     def id(self) -> str:

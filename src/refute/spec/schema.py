@@ -207,6 +207,18 @@ class Analysis(Params):
     )
 
 
+class Sequential(Params):
+    """Rounds of fresh seeds until every prediction is decided (`sequential:`; refute.stats.sequential)."""
+
+    seeds_per_round: int = Field(
+        gt=0, le=MAX_SEEDS, description="fresh seeds each round after the first (the first round is `seeds`); every "
+        "condition's round r continues its own seeds past the largest of round r − 1, so no seed is reused")
+    max_seeds: int = Field(
+        gt=0, le=MAX_SEEDS, description="the seed budget per condition, the first round's included: rounds stop "
+        "here if some prediction is still undecided. The whole plan (every round's seeds) is sealed up front; "
+        "predictions are tested by anytime-valid e-values (threshold and compare with test t, welch or paired_t)")
+
+
 class Hypothesis(RunSpec):
     """A hypothesis file: a run spec (the base condition), the claim, its conditions and predictions."""
 
@@ -245,6 +257,10 @@ class Hypothesis(RunSpec):
     predictions: list[PredictionSpec] = Field(
         min_length=1, description="pre-registered predictions, each decided by a statistical test"
     )
+    sequential: Sequential | None = Field(
+        None, description="gather seeds in rounds until every prediction is decided or the seed budget is spent: "
+        "{seeds_per_round, max_seeds}; each round's runs are ordinary runs, decided by anytime-valid e-values",
+    )
 
     @field_validator("sweep")
     @classmethod
@@ -261,6 +277,8 @@ class Hypothesis(RunSpec):
         # Left out when unset, so hypotheses not drafted from an exploration keep their plan digests.
         if data.get("exploration", "") is None:
             data.pop("exploration")
+        if data.get("sequential", "") is None:  # likewise for hypotheses that are not sequential
+            data.pop("sequential")
         return data
 
     def run_spec(self) -> dict:

@@ -37,6 +37,10 @@ def plan_of(hyp: Plan) -> dict:
         "analysis": hyp.hypothesis.analysis.model_dump(mode="json", exclude_defaults=True),
         "design": design,
     }
+    later = getattr(hyp, "later_rounds", None)
+    if later:  # a sequential plan: every round's seeds are registered before the first is trained
+        plan["sequential"] = {**hyp.hypothesis.sequential.model_dump(mode="json"),
+                              "rounds": [{c: list(r.seeds) for c, r in rnd.items()} for rnd in later]}
     probes = getattr(hyp.hypothesis, "probes", None)
     if probes:  # what the probes measure, and when, is part of what the predictions test
         plan["probes"] = {"probes": [p.model_dump(mode="json", exclude_defaults=True) for p in probes],
@@ -60,9 +64,10 @@ def read_seal(hyp: Plan) -> dict | None:
 
 def seen_runs(hyp: Plan, finished: Callable[[str], bool], ancestors: list[Plan] = ()) -> dict[str, str]:
     """run hash → why its data was seen before this plan was sealed: trained already, or an ancestor's run."""
-    seen = {h: FINISHED_BEFORE for h in hyp.runs.values() if finished(h)}
+    mine = [h for _, h in hyp.all_runs()] if hasattr(hyp, "all_runs") else list(hyp.runs.values())
+    seen = {h: FINISHED_BEFORE for h in mine if finished(h)}
     for parent in ancestors:
-        for h in set(hyp.runs.values()) & set(parent.runs.values()):
+        for h in set(mine) & set(parent.runs.values()):
             how = "was drafted from" if hasattr(parent, "exploration") else "refines"  # an exploration, or a hypothesis
             seen.setdefault(h, f"a run of {parent.id}, which this hypothesis {how}")
     return dict(sorted(seen.items()))

@@ -26,7 +26,7 @@ from refute.spec.plan import Plan, read_plan
 from refute.components import reductions
 from refute.components.predictions import across_metrics, optimum
 from refute.components.predictions.optimum import conditions_read
-from refute.stats import preregistration, records
+from refute.stats import preregistration, records, sequential
 from refute.stats.censoring import judge_censored
 from refute.stats.health import Certificates, failure_texts, judge_health, uncertified
 from refute.stats.code_version import code_versions
@@ -41,15 +41,18 @@ REDUCED_COLUMNS = ["prediction", "condition", "seed", "metric", "role", "x", "va
                    "used"]
 
 
-def read_runs(hyp: Plan, results: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """The tidy table of every condition (condition, seed, step, metric, value) and each run's record."""
+def read_runs(hyp: Plan, results: Path, rounds: int = 1) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """The tidy table of every condition (condition, seed, step, metric, value) and each run's record; for a
+    sequential hypothesis, of its rounds 1..`rounds`, each condition's records merged (seeds, divergences)."""
     frames, meta = [], {}
-    for cond, h in hyp.runs.items():
-        record = Layout(results).run_file(h, RUN_RECORD)
-        meta[cond] = io.read_json(record)
-        frame = io.read_parquet(Layout(results).run_file(h, METRICS), meta[cond], record)
-        frame.insert(0, "condition", cond)
-        frames.append(frame)
+    for k in range(1, rounds + 1):
+        for cond, h in (hyp.runs if k == 1 else hyp.round_runs(k)).items():  # an exploration has one round
+            record = Layout(results).run_file(h, RUN_RECORD)
+            m = io.read_json(record)
+            frame = io.read_parquet(Layout(results).run_file(h, METRICS), m, record)
+            frame.insert(0, "condition", cond)
+            frames.append(frame)
+            meta[cond] = m if cond not in meta else sequential.merge_records(meta[cond], m)
     return pd.concat(frames, ignore_index=True), meta
 
 
@@ -214,14 +217,56 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
     for the plan file the workflow wrote (and seal the plan beside its hypothesis if the workflow has not)."""
     results = Path(results)
     hyp = read_plan(plan_path)
+    rounds = sequential.trained_rounds(hyp, results)
+    if rounds > 1:  # stop at the first round that decides (the same rule that chose to train the next)
+        rounds = sequential.stop_round(hyp, tested_data(hyp, results, rounds), rounds)
+    return analyse_rounds(hyp, Path(plan_path).stem, results, rounds)
+
+
+Tested = tuple[pd.DataFrame, list[str], pd.DataFrame]  # reduced rows, notes, values whose certificate failed
+
+
+def tested(hyp: Plan, results: Path, rounds: int = 1) -> tuple[dict[str, Tested], pd.DataFrame, pd.DataFrame,
+                                                                dict[str, dict]]:
+    """Each prediction's reduced rows (every run it reads), its notes and its values whose certificate failed,
+    with the observation and probe tables and the runs' records, from rounds 1..`rounds`."""
+    table, meta = read_runs(hyp, results, rounds)
+    probes = read_probes(hyp, results)
+    if len(probes):
+        table = pd.concat([table, probe_observations(probes)], ignore_index=True)
+    per_pred = {}
+    for pred in hyp.hypothesis.predictions:
+        optimum_notes = []
+        if isinstance(getattr(pred, "metric", None), optimum.Optimum):
+            per_unit, optimum_notes, unhealthy = reduce_optimum(pred, hyp, table, meta)
+        else:
+            per_unit = reduce_runs(pred, hyp, table, meta)
+            unhealthy = uncertified(per_unit)
+        if isinstance(getattr(pred, "metric", None), across_metrics.AcrossMetrics):
+            per_unit = across_metrics.per_run(pred.metric, per_unit)
+        if "certified" not in per_unit:  # a value made of several: certified when all it read were
+            per_unit = per_unit.assign(certified=~per_unit.seed.isin(set(unhealthy.seed)))
+        per_pred[pred.id] = (per_unit, optimum_notes, unhealthy)
+    return per_pred, table, probes, meta
+
+
+def tested_data(hyp: Plan, results: Path, rounds: int) -> dict[str, pd.DataFrame]:
+    """prediction id → the rows its test sees, from rounds 1..`rounds`."""
+    per_pred = tested(hyp, results, rounds)[0]
+    out = {}
+    for pred in hyp.hypothesis.predictions:
+        rows = tested_rows(pred, hyp, per_pred[pred.id][0], hyp.hypothesis.analysis.failed_runs)[0]
+        out[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
+    return out
+
+
+def analyse_rounds(hyp: Plan, digest: str, results: Path, rounds: int = 1) -> VerdictRecord:
+    """`analyse` on rounds 1..`rounds` of the plan whose file is named `digest`."""
     out_dir = Layout(results).hypothesis_dir(hyp.id)
     registration = preregistration.check(hyp, results)
     seen = preregistration.seen_by_prediction(hyp, registration["seen"])
     plan = hyp.hypothesis.analysis
-    table, meta = read_runs(hyp, results)
-    probes = read_probes(hyp, results)
-    if len(probes):
-        table = pd.concat([table, probe_observations(probes)], ignore_index=True)
+    per_pred, table, probes, meta = tested(hyp, results, rounds)
     # A diverged run fails the hypothesis unless every prediction reading its condition counts divergence.
     reading: dict[str, list[bool]] = {}
     for pred in hyp.hypothesis.predictions:
@@ -232,27 +277,27 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
     preds = list(hyp.hypothesis.predictions)
     reduced, tests, data, counts, uncensored, unhealthy = [], {}, {}, {}, {}, {}
     for pred in preds:
-        optimum_notes = []
-        if isinstance(getattr(pred, "metric", None), optimum.Optimum):
-            per_unit, optimum_notes, unhealthy[pred.id] = reduce_optimum(pred, hyp, table, meta)
-        else:
-            per_unit = reduce_runs(pred, hyp, table, meta)
-            unhealthy[pred.id] = uncertified(per_unit)
-        if isinstance(getattr(pred, "metric", None), across_metrics.AcrossMetrics):
-            per_unit = across_metrics.per_run(pred.metric, per_unit)
-        if "certified" not in per_unit:  # a value made of several: certified when all it read were
-            per_unit = per_unit.assign(certified=~per_unit.seed.isin(set(unhealthy[pred.id].seed)))
+        per_unit, optimum_notes, unhealthy[pred.id] = per_pred[pred.id]
         rows, counts[pred.id], notes = tested_rows(pred, hyp, per_unit, plan.failed_runs)
         counts[pred.id]["uncertified"] = len(unhealthy[pred.id])
         notes = optimum_notes + seed_pair_notes(pred, hyp) + notes
         reduced.append(rows)
         data[pred.id] = rows.loc[rows.used, DATA_COLUMNS].reset_index(drop=True)
         uncensored[pred.id] = rows.loc[rows.used & ~rows.censored, DATA_COLUMNS].reset_index(drop=True)
-        tests[pred.id] = PREDICTIONS.get(pred.kind).impl(pred, data[pred.id])
-        tests[pred.id].notes.extend(notes)
+        if hyp.round_count() == 1:
+            tests[pred.id] = PREDICTIONS.get(pred.kind).impl(pred, data[pred.id])
+            tests[pred.id].notes.extend(notes)
+        else:
+            tests[pred.id] = notes  # tested below, along the rounds
 
     k = len(preds)
-    p_adj = adjust([tests[p.id].p for p in preds], plan.correction)
+    paths = sequential.paths(hyp, data, rounds) if hyp.round_count() > 1 else {}
+    for pred in preds:
+        if pred.id in paths:
+            res = sequential.result(pred, paths[pred.id], data[pred.id], hyp)
+            tests[pred.id] = res.__class__(**{**res.to_dict(), "notes": res.notes + tests[pred.id]})
+    p_adj = adjust([tests[p.id].p for p in preds], plan.correction) if not paths else \
+        [min(1.0, k * tests[p.id].p) if k > 1 else tests[p.id].p for p in preds]  # e-values: Bonferroni
     predictions, outcomes = [], {}
     for pred, p_corr in zip(preds, p_adj):
         res = tests[pred.id]
@@ -261,18 +306,23 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
         # seeds are planned at the same α/k (the strictest step of Holm).
         alpha_k = pred.alpha / k if plan.correction != "none" else pred.alpha
         level = 1 - alpha_k
-        judged_ci = res.ci if math.isclose(level, res.ci_level) else \
-            PREDICTIONS.get(pred.kind).impl(pred, data[pred.id], level).ci
-        outcome = pred.outcome(res, p_corr, judged_ci, level)
+        if pred.id in paths:  # anytime-valid: decided by e-values, Bonferroni across predictions
+            level, judged_ci = res.ci_level, res.ci
+            outcome = sequential.outcome(pred, paths[pred.id], sequential.alpha_of(pred, hyp))
+        else:
+            judged_ci = res.ci if math.isclose(level, res.ci_level) else \
+                PREDICTIONS.get(pred.kind).impl(pred, data[pred.id], level).ci
+            outcome = pred.outcome(res, p_corr, judged_ci, level)
         n_censored = counts[pred.id]["censored"]
         without = _without_censored(pred, preds, tests, uncensored[pred.id], plan.correction, level) \
-            if n_censored else None
+            if n_censored and not paths else None
         outcome = judge_censored(outcome, n_censored, counts[pred.id]["used"], pred.max_censored, without)
         outcome = judge_health(outcome, failure_texts(unhealthy[pred.id]), counts[pred.id]["used"])
         outcomes[pred.id] = outcome
-        result = TestRecord(**res.to_dict(), p_adjusted=p_corr, correction=plan.correction if k > 1 else "none",
+        result = TestRecord(**res.to_dict(), p_adjusted=p_corr,
+                            correction=plan.correction if k > 1 and not paths else "none",
                             ci_judged=judged_ci, ci_judged_level=level, counts=counts[pred.id],
-                            power=pred.power(res, data[pred.id], alpha_k))
+                            power=None if paths else pred.power(res, data[pred.id], alpha_k))
         predictions.append(PredictionRecord(id=pred.id, kind=pred.kind, spec=pred,
                                             conditions=conditions_read(pred, hyp.conditions),
                                             result=result, outcome=outcome.to_dict(), seen=seen[pred.id]))
@@ -300,7 +350,8 @@ def analyse(plan_path: str | Path, results: str | Path = "results") -> VerdictRe
         provenance=provenance(hyp, meta),
         # The file's name is its digest as the workflow computed it (refute.layout.Layout.plan_file); a plan
         # read back from JSON may hash differently (its `source` keys come back sorted).
-        plan=Path(plan_path).stem,
+        plan=digest,
+        sequential=sequential.record(hyp, paths, rounds) if paths else None,
     )
     io.write_parquet(out_dir / OBSERVATIONS, table)
     io.write_parquet(out_dir / PROBE_TABLE, probes)

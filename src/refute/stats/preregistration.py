@@ -49,6 +49,8 @@ def runs_read(hyp: Plan, pred) -> dict[str, str]:
     (cka between conditions)."""
     conds = [c for c in conditions_read(pred, hyp.conditions) if c in hyp.runs]
     out = {f"condition {c!r}": hyp.runs[c] for c in conds}
+    for k in range(2, hyp.round_count() + 1):  # a sequential plan's later rounds
+        out.update({f"condition {c!r}, round {k}": h for c, h in hyp.round_runs(k).items() if c in conds})
     metrics = {u.metric for u in pred.units(hyp.conditions)}
     for job in hyp.probe_jobs:
         if job.reference and job.condition in conds and any(m.startswith(f"{job.probe}/") for m in metrics):
@@ -69,6 +71,8 @@ def differences(old: dict, new: dict) -> list[str]:
                 out.append(f"{what} {k!r} edited ({', '.join(fields)})")
     if old.get("probes") != new.get("probes"):
         out.append("probes edited")
+    if old.get("sequential") != new.get("sequential"):
+        out.append("sequential rounds edited")
     if old.get("analysis") != new.get("analysis"):
         out.append(f"analysis plan edited: {old.get('analysis')} → {new.get('analysis')}")
     return out

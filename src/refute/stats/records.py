@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_serializer
 
 from refute import io
 from refute.components.predictions import Phrase, PredictionSpec
@@ -178,6 +178,28 @@ class Provenance(Record):
     analysed_at: str
 
 
+class RoundRecord(Record):
+    """One round of a sequential hypothesis: its fresh seeds and runs, and each prediction's look after it."""
+
+    round: int
+    seeds: dict[str, list[int]] = Field(description="condition → the seeds first trained in this round")
+    runs: dict[str, str] = Field(description="condition → the round's run hash")
+    e_holds: dict[str, Num] = Field(description="prediction → e-value against the claim's failure, on every run so far")
+    e_contradicts: dict[str, Num] = Field(description="prediction → e-value against the claim, on every run so far")
+    status: dict[str, str] = Field(description="prediction → its status at this look (decided ones stay decided)")
+
+
+class SequentialRecord(Record):
+    """How a sequential hypothesis gathered its seeds (refute.stats.sequential)."""
+
+    seeds_per_round: int
+    max_seeds: int
+    rounds_planned: int
+    rounds: list[RoundRecord] = Field(description="the rounds analysed, in order; the last is where it stopped")
+    stopped: str = Field(description="why no further round was trained")
+    test: str
+
+
 class VerdictRecord(Record):
     """verdict.json: the verdict, why, and everything a report or a later hypothesis needs to know about it.
     Written last by the statistics stage: its `sha256` marks the other files complete."""
@@ -200,7 +222,15 @@ class VerdictRecord(Record):
     probes: list[ProbeSummary]
     provenance: Provenance
     plan: str = Field(description="the digest of the plan file analysed (refute.layout.Layout.plan_file)")
+    sequential: SequentialRecord | None = Field(None, description="the rounds of a sequential hypothesis")
     sha256: dict[str, str] = Field(default_factory=dict, description="file name → sha256 of the other outputs")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        data = handler(self)
+        if data.get("sequential", "") is None:  # left out for hypotheses that are not sequential
+            data.pop("sequential")
+        return data
 
 
 @dataclass(frozen=True)

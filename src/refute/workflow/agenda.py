@@ -3,7 +3,7 @@ and probe jobs they need, the files the rules write for them, and job sizes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import json
 import sys
@@ -57,11 +57,16 @@ class Agenda:
         self.explorations = {e.id: e for e in explorations}
         studies = [*hypotheses, *explorations]
         self.runs = {run_hash(r): r for h in studies for r in h.conditions.values()}
+        # A sequential hypothesis's later rounds: planned (and their specs written) up front, trained only when
+        # the look after the round before asks for them (the Snakefile's checkpoint), so not in `records`.
+        later = {run_hash(r): r for h in hypotheses for rnd in h.later_rounds for r in rnd.values()}
+        self.later = set(later) - set(self.runs)
+        self.runs.update(later)
         self.users: dict[str, list[tuple[str, str]]] = {k: [] for k in self.runs}  # run -> (hypothesis, condition)
         requests: dict[str, list] = {k: [] for k in self.runs}
         for h in studies:
             spec = h.hypothesis if isinstance(h, Plan) else h.exploration
-            for cond, k in h.runs.items():
+            for cond, k in (h.all_runs() if isinstance(h, Plan) else h.runs.items()):
                 self.users[k].append((h.id, cond))
                 requests[k].append(spec.compute)
         self.compute = {k: _merge_compute(requests[k], seeds_per_job) for k in self.runs}
@@ -100,14 +105,32 @@ class Agenda:
 
     def records(self) -> list[str]:
         """The completion record of every training run and probe job."""
-        runs = [str(self.layout.run_file(h, RUN_RECORD)) for h in sorted(self.runs)]
+        runs = [str(self.layout.run_file(h, RUN_RECORD)) for h in sorted(self.runs) if h not in self.later]
         return runs + [str(self.layout.probe_dir(h) / PROBE_RECORD) for h in sorted(self.probes)]
 
     def plan_files(self) -> list[str]:
         return [self.plan_file(i) for i in sorted(self.hypotheses)]
 
-    def run_outputs(self, hyp_id: str, name: str) -> list[str]:
-        return [str(self.layout.run_file(h, name)) for h in self.hypotheses[hyp_id].runs.values()]
+    def run_outputs(self, hyp_id: str, name: str, rounds: int = 1) -> list[str]:
+        """Output `name` of every run of the hypothesis (of a sequential one: its rounds 1..`rounds`)."""
+        hyp = self.hypotheses[hyp_id]
+        return [str(self.layout.run_file(h, name)) for k in range(1, rounds + 1) for h in hyp.round_runs(k).values()]
+
+    def round_outputs(self, hyp_id: str, round_: int | str, name: str) -> list[str]:
+        """Output `name` of the runs of rounds 1..`round_` of a sequential hypothesis (what its look reads)."""
+        return self.run_outputs(hyp_id, name, int(round_))
+
+    def round_count(self, hyp_id: str) -> int:
+        return self.hypotheses[hyp_id].round_count()
+
+    def rounds_to_analyse(self, hyp_id: str, look: Callable[[int], str]) -> int:
+        """How many rounds a hypothesis's statistics read: 1, or for a sequential one the first round whose look
+        (`look(k)`: the path of the look after round k, made by the Snakefile's checkpoint; asking for it makes
+        Snakemake train the round) says no further round is needed, or the last."""
+        k = 1
+        while k < self.round_count(hyp_id) and json.loads(Path(look(k)).read_text()).get("continue"):
+            k += 1
+        return k
 
     def chunk_dirs(self, h: str) -> list[str]:
         return [str(self.layout.chunk_dir(h, lo, hi)) for lo, hi in self.chunks[h]]

@@ -170,6 +170,11 @@ def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = No
         widths = [max(len(r[k]) for r in rows) for k in range(len(header) - 1)]
         for r in rows:
             lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1])
+        if getattr(hyp, "later_rounds", None):  # sequential rounds: trained only while a prediction is undecided
+            seq = hyp.hypothesis.sequential
+            lines.append(f"  sequential: round 1 above, then up to {len(hyp.later_rounds)} more round(s) of "
+                         f"{seq.seeds_per_round} fresh seeds (at most {seq.max_seeds} per condition), each trained "
+                         "only if the look after the round before leaves a prediction undecided; not counted below")
         lines.append("")
 
     lines += plan.memory_warnings()
