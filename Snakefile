@@ -72,6 +72,7 @@ wildcard_constraints:
     id="[a-z0-9][a-z0-9_-]*",
 
 
+include: "rules/common.smk"
 include: "rules/train.smk"
 include: "rules/probes.smk"
 include: "rules/stats.smk"

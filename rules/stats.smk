@@ -1,9 +1,3 @@
-def rounds_to_analyse(wc):
-    """1, or for a sequential hypothesis the round at which its looks stop: asking the checkpoint for the look
-    after round k trains round k first (refute.workflow.agenda.Agenda.rounds_to_analyse)."""
-    return AGENDA.rounds_to_analyse(wc.id, lambda k: checkpoints.look.get(id=wc.id, round=str(k)).output[0])
-
-
 checkpoint look:
     """After a round of a sequential hypothesis: are its predictions decided, or is another round needed?"""
     input:
@@ -11,10 +5,10 @@ checkpoint look:
         meta=lambda wc: AGENDA.round_outputs(wc.id, wc.round, layout.RUN_RECORD),
     output:
         str(L.round_file("{id}", "{round}")),
-    wildcard_constraints:
-        round=r"\d+",
     log:
         str(L.log("look", "{id}-round-{round}")),
+    wildcard_constraints:
+        round=r"\d+",
     conda:
         "../envs/stats.yaml"
     resources:
