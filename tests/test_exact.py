@@ -139,3 +139,22 @@ def test_equivalence_relative_to_b_of_constant_groups_is_exact(test, expected_p)
     r = run(p, {"a": [1.02] * 3, "b": [1.0] * 3})
     assert r.p == pytest.approx(expected_p) and math.isfinite(r.statistic)
     assert r.estimate == pytest.approx(0.02) and status(p, {"a": [1.02] * 3, "b": [1.0] * 3}) == UNDECIDED
+
+
+def test_runs_stacked_at_a_ceiling_with_one_below_the_claim_do_not_hold_by_a_t_test():
+    # Four runs at 1.0 and one at 0.93: a t-test gives p ≈ 0.03 (the point mass reads as a tight mean above
+    # 0.95); what the runs show is four of five above the claim, which a sign test puts at p = 6/32.
+    r = run(above(), {"a": [1.0, 1.0, 1.0, 1.0, 0.93]})
+    assert r.test.startswith("exact sign test") and r.p == pytest.approx(6 / 32)
+    assert "median" in r.effect and r.ci == (-math.inf, math.inf)
+    assert status(above(), {"a": [1.0, 1.0, 1.0, 1.0, 0.93]}) == UNDECIDED
+
+
+def test_runs_stacked_at_a_ceiling_hold_when_enough_lie_above_the_claim():
+    r = run(above(), {"a": [1.0] * 7 + [0.93]})
+    assert r.p == pytest.approx(9 / 256) and r.ci == pytest.approx((-0.02, 0.05))
+    assert status(above(), {"a": [1.0] * 9 + [0.97]}) == HOLDS
+
+
+def test_runs_without_a_point_mass_keep_the_t_test():
+    assert run(above(), {"a": [0.99, 0.97, 1.0, 0.98, 0.96]}).test == "one-sample t-test"

@@ -10,6 +10,11 @@ is only on which side each one lies, and that is what these exact tests use:
   C(n_a + n_b, n_a) equally likely orderings: p = 1/C(n_a + n_b, n_a);
 - equivalence: each of the two one-sided tests is the exact test above, against −margin and +margin.
 
+Runs stacked at a bound (at least half of them share the largest or the smallest value, as when most seeds
+reach train accuracy 1.0 and a few stop short) are no better served by a t-test: its normal approximation
+takes four runs at 1.0 and one below the claim for evidence. One sample (or per-seed differences) stacked so
+is tested by the sign test on how many runs lie on each side of the reference (`stacked_sign`).
+
 Their p-values are bounded below by the number of runs (`floor`), so two runs at a ceiling decide nothing
 and eight can. The CI is the distribution-free one that matches the test (the order statistics [min, max],
 which cover with probability 1 − 2·floor): the common value when that reaches the CI's level, unbounded
@@ -31,6 +36,15 @@ NOTE = ("no spread across runs (every value is the same): an exact {} test, whos
 def constant(x: np.ndarray) -> bool:
     """True when every value is the same (to rounding: a mean of equal floats may differ in its last bit)."""
     return len(x) > 0 and bool(np.ptp(x) <= 1e-12 * max(1.0, float(np.max(np.abs(x)))))
+
+
+def stacked(x: np.ndarray) -> bool:
+    """True when the runs spread, but at least half of them share the largest or the smallest value: a point
+    mass at a bound, which no t-test models."""
+    if len(x) < 2 or constant(x):
+        return False
+    tol = 1e-12 * max(1.0, float(np.max(np.abs(x))))
+    return 2 * max(int(np.sum(x >= np.max(x) - tol)), int(np.sum(x <= np.min(x) + tol))) >= len(x)
 
 
 def sign_floor(runs: int) -> float:
@@ -85,3 +99,27 @@ def equivalent(est: float, margin: float, floor: float, level: float, effect: st
                       est, interval(est, floor, level), effect, n,
                       {"margin": margin, "p_lower": p_lower, "p_upper": p_upper, "exact_p_floor": floor},
                       notes=[NOTE.format("one-sided", floor)], ci_level=level)
+
+
+def stacked_sign(x: np.ndarray, direction: str, level: float, effect: str, n: dict[str, int]) -> TestResult:
+    """The sign test of runs `x` (values minus the reference) stacked at a bound: the count above the
+    reference among those not on it, against Binomial(runs, ½); the effect is the median and its CI the
+    distribution-free one from order statistics (unbounded when the runs are too few for the level)."""
+    from scipy import stats
+
+    above, below = int(np.sum(x > 0)), int(np.sum(x < 0))
+    m = above + below
+    test = stats.binomtest(above, m, 0.5, alternative=direction) if m else None
+    p = float(test.pvalue) if test else 1.0
+    xs, k = np.sort(x), len(x)
+    # the largest j with P(Binomial(k, ½) < j) ≤ (1 − level)/2: [x_(j), x_(k+1−j)] covers the median at `level`
+    j = int(stats.binom.ppf((1 - level) / 2, k, 0.5))
+    while j > 0 and stats.binom.cdf(j - 1, k, 0.5) > (1 - level) / 2:
+        j -= 1
+    ci = (float(xs[j - 1]), float(xs[k - j])) if j >= 1 else (-math.inf, math.inf)
+    return TestResult("exact sign test (runs stacked at a bound)", float(above), p, float(np.median(x)), ci,
+                      effect.replace("mean", "median", 1), n, {"exact_p_floor": sign_floor(k), "above": above,
+                                                                "below": below},
+                      notes=[f"{k - max(int(np.sum(x >= x.max())), int(np.sum(x <= x.min())))} of {k} runs off "
+                             "the value most of them share (a bound): a t-test would read the point mass as "
+                             "evidence, so the sign test decides"], ci_level=level)

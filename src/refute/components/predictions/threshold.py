@@ -59,6 +59,8 @@ def evaluate(pred: Threshold, data: pd.DataFrame, level: float = 0.95) -> TestRe
     est = float(np.mean(x))
     if exact.constant(x):  # every run at the same value (a ceiling): a t statistic would be infinite
         return exact.one_sample(est, len(x), pred.direction, level, f"mean ({label})", n)
+    if exact.stacked(x):  # most runs at a bound, a few off it
+        return exact.stacked_sign(x, pred.direction, level, f"mean ({label})", n)
     res = stats.ttest_1samp(x, 0.0, alternative=pred.direction)
     ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
     sd = float(np.std(x, ddof=1))
