@@ -112,27 +112,34 @@ def _adam_rule(decoupled: bool):
                 s["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         steps = [s["step"] for s in states]
         torch._foreach_add_(steps, 1)  # what torch.optim.adam does before its fused kernel
-        tensors = [[p.view(-1), p.grad.view(-1), s["exp_avg"].view(-1), s["exp_avg_sq"].view(-1)]
-                   for p, s in zip(params, states)]
-        whole = [(t, step) for t, step in zip(tensors, steps) if t[0].numel() >= UNIT]
-        parts = [([x[: x.numel() - x.numel() % UNIT] for x in t], step) for t, step in whole]
-        rest = [(t, step) for t, step in zip(tensors, steps) if t[0].numel() % UNIT]
-        padded = []
-        for t, step in rest:
-            n = t[0].numel() % UNIT
-            pad = [torch.zeros(UNIT, dtype=x.dtype, device=x.device) for x in t]
-            for dst, src in zip(pad, t):
-                dst[:n] = src[-n:]
-            padded.append((pad, step))
-        todo = parts + padded
-        if todo:
-            kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
-            kernel(*[[t[i] for t, _ in todo] for i in range(4)], [], [step for _, step in todo], lr=lr,
-                   beta1=betas[0], beta2=betas[1], weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False)
-        for (t, _), (pad, _) in zip(rest, padded):
-            n = t[0].numel() % UNIT
+        todo: list[list] = [[], [], [], [], []]  # params, grads, first and second moments, steps
+        rest = []  # (the four tensors flat, their step, the elements past the last whole unit)
+        for p, s, step in zip(params, states, steps):
+            four = (p, p.grad, s["exp_avg"], s["exp_avg_sq"])
+            n = p.numel()
+            r = n % UNIT
+            if r:
+                four = tuple(x.view(-1) for x in four)
+                rest.append((four, step, r))
+                if n == r:
+                    continue
+                four = tuple(x[: n - r] for x in four)
+            for lst, x in zip(todo, (*four, step)):
+                lst.append(x)
+        # The rest as a unit of its own: a copy of the tensor's last 16 elements (those before the rest are
+        # updated in place too, identically, and the copy's are dropped), or the rest padded with zeros.
+        units = [tuple(x[-UNIT:].clone() if x.numel() >= UNIT else torch.cat([x, x.new_zeros(UNIT - r)]) for x in four)
+                 for four, _, r in rest]
+        for unit, (_, step, _) in zip(units, rest):
+            for lst, x in zip(todo, (*unit, step)):
+                lst.append(x)
+        kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
+        kernel(*todo[:4], [], todo[4], lr=lr, beta1=betas[0], beta2=betas[1], weight_decay=weight_decay,
+               eps=eps, amsgrad=False, maximize=False)
+        for (four, _, r), unit in zip(rest, units):
+            at = UNIT - r if four[0].numel() >= UNIT else 0
             for i in (0, 2, 3):  # the parameter and its moments (the gradient is only read)
-                t[i][-n:] = pad[i][:n]
+                four[i][-r:].copy_(unit[i][at:at + r])
 
     return rule
 
