@@ -12,7 +12,7 @@ from snakemake.utils import min_version
 from refute import layout
 from refute.components.user import ENV, folder_for
 from refute.layout import Layout
-from refute.workflow.agenda import TINY_JOB_S, load_agenda
+from refute.workflow.agenda import TINY_JOB_S, load_agenda, machine_memory_mb
 
 min_version("8.10")
 
@@ -48,10 +48,26 @@ AGENDA = load_agenda(
     explorations=EXPLORATIONS,
 )
 
-# Jobs this machine cannot hold (running locally): said before anything starts (a dry run says it in its plan).
-if not workflow.output_settings.dryrun and workflow.local_exec and not workflow.subprocess_exec:
-    for line in AGENDA.memory_warnings():
-        print(line, file=sys.stderr)
+# Memory, running locally: Snakemake schedules by mem_mb only under a limit. Without `--resources mem_mb=N`
+# the limit is the machine's memory, so jobs never run side by side beyond it; a training job that alone
+# needs more than the limit is refused at its start (it fails alone, keep-going runs the rest), instead of
+# being started, scaled down to the limit, and killed. Jobs this machine cannot hold are said before
+# anything starts (a dry run says it in its plan).
+MEM_LIMIT_MB = None
+if workflow.local_exec and not workflow.subprocess_exec:
+    given = workflow.global_resources.get("mem_mb")
+    given = getattr(given, "value", given)  # Snakemake 9 wraps resources, 8 does not
+    MEM_LIMIT_MB = given or machine_memory_mb()
+    if MEM_LIMIT_MB and not given:
+        try:
+            from snakemake.resources import Resource
+
+            workflow.global_resources["mem_mb"] = Resource("mem_mb", MEM_LIMIT_MB)
+        except ImportError:
+            workflow.global_resources["mem_mb"] = MEM_LIMIT_MB
+    if not workflow.output_settings.dryrun:
+        for line in AGENDA.memory_warnings(MEM_LIMIT_MB):
+            print(line, file=sys.stderr)
 
 if workflow.output_settings.dryrun:
     from refute.workflow.preview import plan_text

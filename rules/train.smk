@@ -26,6 +26,9 @@ rule train:
         cpus_per_task=lambda wc, threads: threads,
         gpu=lambda wc, threads: AGENDA.resources(wc, threads)["gpu"],
         train_device=lambda wc, threads: AGENDA.resources(wc, threads)["train_device"],
+        # Why the job must not start (more memory than the workflow's limit), or "": a resource, not a
+        # param, so a changed limit never reruns a finished run.
+        refuse=lambda wc: AGENDA.memory_refusal(wc, MEM_LIMIT_MB),
     params:
         py=PY,
         # written when the workflow starts; content-addressed (its name is the run hash), so not an input
@@ -34,7 +37,7 @@ rule train:
         seeds=[],
     shell:
         "{params.py:q} -m refute.jobs train {params.spec:q} --out {params.out:q} --threads {threads}"
-        " --device {resources.train_device} {params.seeds:q} > {log:q} 2>&1"
+        " --device {resources.train_device} --refuse={resources.refuse:q} {params.seeds:q} > {log:q} 2>&1"
 
 
 use rule train as train_chunk with:

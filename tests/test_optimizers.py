@@ -78,7 +78,7 @@ def test_clipped_training_keeps_seeds_independent():
     together = fit(shallow_run(lr=0.3, grad_clip=0.5), log=lambda m: None)
     alone = fit(shallow_run(lr=0.3, grad_clip=0.5).model_copy(update={"seeds": [1]}), log=lambda m: None)
     mine = together.metrics[together.metrics.seed == 1].reset_index(drop=True)
-    np.testing.assert_allclose(mine.value, alone.metrics.value, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(mine.value, alone.metrics.value)  # bit for bit
 
 
 def test_muP_learning_rates_become_parameter_groups():
@@ -102,13 +102,17 @@ def test_muP_learning_rates_become_parameter_groups():
     ("sgd", {"momentum": 0.9, "nesterov": True}, "SGD", {"momentum": 0.9, "nesterov": True, "foreach": True}),
     ("sgd", {}, "SGD", {"foreach": True}),
 ])
-def test_the_optimizers_give_torch_optims_numbers(name, params, torch_cls, kwargs):
-    """Ours call torch.optim's functional kernels; the classes around them must not change a bit."""
+@pytest.mark.parametrize("seeds", [4, 3])
+def test_the_optimizers_give_torch_optims_numbers(name, params, torch_cls, kwargs, seeds):
+    """Ours call torch.optim's kernels; the classes around them must not change a bit. (Fused Adam: bit for
+    bit on whole units of 16 floats, 4 seeds here; torch's own call gives a partial last unit, 3 seeds
+    here, to a scalar loop that rounds otherwise, where ours keeps every element on the vector lanes.)"""
     from types import SimpleNamespace
 
     train = SimpleNamespace(lr=0.05, weight_decay=0.1, optimizer=SimpleNamespace(name=name, params=optimizers.OPTIMIZERS.get(name).params(**params)))
     g = torch.Generator().manual_seed(0)
-    ours = [torch.nn.Parameter(torch.randn(3, 5, 4, generator=g)), torch.nn.Parameter(torch.randn(3, 1, 4, generator=g))]
+    ours = [torch.nn.Parameter(torch.randn(seeds, 5, 4, generator=g)),
+            torch.nn.Parameter(torch.randn(seeds, 1, 4, generator=g))]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     # Two groups at different rates, as muP makes them.
     opt = optimizers.OPTIMIZERS.get(name).impl.build(train.optimizer.params, [{"params": ours[:1], "lr": 0.05},
@@ -126,7 +130,10 @@ def test_the_optimizers_give_torch_optims_numbers(name, params, torch_cls, kwarg
         opt.step()
         ref.step()
     for p, q in zip(ours, theirs):
-        assert torch.equal(p, q)
+        if seeds == 4 or torch_cls == "SGD":
+            assert torch.equal(p, q)
+        else:
+            torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
 
 
 def test_optimizer_state_round_trips_so_a_resumed_run_continues_exactly():

@@ -123,7 +123,8 @@ def test_a_split_run_matches_one_job_and_is_not_redone_when_the_split_or_device_
     assert sorted(p.name for p in run_dir.glob("seeds-*")) == ["seeds-0-2", "seeds-2-3"]
     alone = fit(hyp.conditions["default"], log=lambda m: None)
     merged = pd.read_parquet(run_dir / "metrics.parquet")
-    pd.testing.assert_frame_equal(merged, alone.metrics, check_exact=False, rtol=1e-5, atol=1e-6)
+    # Bit for bit: a seed's numbers do not depend on which seeds share its job (tests/test_chunk_invariance.py).
+    pd.testing.assert_frame_equal(merged, alone.metrics, check_exact=True)
 
     # A finished run keeps its split, and a new device request trains nothing again (the edited file
     # is re-read by the statistics and the report, which are cheap).
@@ -131,6 +132,34 @@ def test_a_split_run_matches_one_job_and_is_not_redone_when_the_split_or_device_
     spec = yaml.safe_load((tmp_path / "hypotheses/tiny.yaml").read_text())
     write_yaml(tmp_path / "hypotheses/tiny.yaml", {**spec, "compute": {"device": "cpu", "seeds_per_job": 1}})
     assert dry_run(tmp_path)[0] == {"stats": 1, "report": 1}
+
+
+@pytest.mark.slow
+def test_a_job_beyond_the_memory_limit_is_refused_at_its_start_and_the_others_reach_their_verdicts(tmp_path, tiny):
+    """Local Snakemake starts a job whose mem_mb exceeds its limit anyway (scaled down to the limit), so the
+    job itself refuses to train; keep-going finishes the unrelated hypothesis. (The limit is the machine's
+    memory unless --resources mem_mb says otherwise; a small one here stands in for a small machine.)"""
+    from refute.workflow.agenda import load_agenda
+
+    tiny["predictions"] = [FITS_BY_LOSS]  # decided by TINY's 3 seeds
+    write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
+    huge = {**tiny, "id": "huge", "seeds": 64, "model": {"name": "mlp", "params": {"width": 1024, "depth": 2}}}
+    write_yaml(tmp_path / "hypotheses" / "huge.yaml", huge)
+    agenda = load_agenda(tmp_path / "hypotheses", tmp_path / "results")
+    need = {i: agenda.resources(type("W", (), {"run": h, "get": lambda s, k: None})())["mem_mb"]
+            for h, users in agenda.users.items() for i, _ in users}
+    limit = need["tiny"]
+    assert need["huge"] > limit
+
+    out = snakemake(tmp_path, "--resources", f"mem_mb={limit}")
+    assert out.returncode != 0  # one job failed ...
+    assert json.loads((tmp_path / "results/tiny/verdict.json").read_text())["verdict"] == "SUPPORTED"  # ... alone
+    assert not (tmp_path / "results/huge/verdict.json").exists()
+    huge_run = load_hypothesis(tmp_path / "hypotheses/huge.yaml").runs["default"]
+    assert not (tmp_path / "results/runs" / huge_run / "run.json").exists()
+    log = (tmp_path / "results/logs/train" / f"{huge_run}.log").read_text()
+    assert f"not started: huge:default needs {need['huge']:,} MB per training job, more than the {limit:,} MB" in log
+    assert "seeds_per_job" in log and "warning: huge:default" in out.stderr
 
 
 def _keys(path: Path) -> set[str]:

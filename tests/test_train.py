@@ -23,15 +23,14 @@ def run_spec(seeds, **train):
 
 @pytest.mark.parametrize("batch_size", ["full", 16])
 def test_a_seed_in_the_batch_matches_the_seed_trained_alone(batch_size):
-    # Batched GEMM kernels may sum in another order than a single GEMM, so agreement is to float
-    # rounding, not to the bit; the same batch run twice is bit-identical (next test).
+    # Bit for bit (tests/test_chunk_invariance.py covers every model family and optimizer).
     together = fit(run_spec([3, 5, 8], batch_size=batch_size), log=lambda m: None)
     for i, seed in enumerate([3, 5, 8]):
         alone = fit(run_spec([seed], batch_size=batch_size), log=lambda m: None)
         mine = together.metrics[together.metrics.seed == seed].reset_index(drop=True)
-        pd.testing.assert_frame_equal(mine, alone.metrics, check_exact=False, rtol=1e-5, atol=1e-6)
+        pd.testing.assert_frame_equal(mine, alone.metrics, check_exact=True)
         for k, v in alone.state.items():
-            torch.testing.assert_close(together.state[k][i], v[0], rtol=1e-5, atol=1e-6)
+            assert torch.equal(together.state[k][i], v[0])
 
 
 def test_the_same_spec_gives_identical_numbers():

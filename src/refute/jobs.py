@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="the hypothesis's device request (does not change the run's numbers)")
     t.add_argument("--seeds", metavar="LO:HI", help="train only positions LO..HI-1 of the run's seed list")
+    t.add_argument("--refuse", default="", metavar="WHY",
+                   help="fail at once with this message, training nothing (the workflow's memory limit)")
     m = sub.add_parser("merge", help="merge a run's seed chunks into the run's outputs")
     m.add_argument("chunks", nargs="+", help="chunk folders, in seed order")
     m.add_argument("--out", required=True)
@@ -75,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
         exit_with_workflow(lambda msg: print(msg, flush=True))
 
+    if a.stage == "train" and a.refuse:
+        # Before torch is even imported: a job the machine cannot hold fails alone, and at once.
+        _name_run(a.out)
+        print(f"not started: {a.refuse}", file=sys.stderr, flush=True)
+        return 1
     if a.stage == "train":
         from refute.scaling import tuning
 

@@ -94,21 +94,52 @@ class Optimizer:
                       for p, s in zip(params, saved["state"]) if s}
 
 
+# Torch's fused CPU Adam works through a tensor in units of 16 floats (one cache line; every CPU vector width
+# divides it) and gives a tensor's last partial unit to a scalar loop, whose rounding differs from the vector
+# lanes'. Which elements of a seed-batched tensor fall there depends on how many seeds share it; so every
+# element is given to the vector lanes: the whole units in place, the rest in padded units of their own.
+UNIT = 16  # refute.spec.hashing.ADAM_UNIT names the runs whose numbers this changed
+
+
 def _adam_rule(decoupled: bool):
     def rule(params, states, lr, betas, eps, weight_decay):
         import torch
-        from torch.optim.adam import adam as adam_kernel
 
         for p, s in zip(params, states):
             if not s:  # as torch.optim.Adam initialises it (fused kernels keep the step as float32)
                 s["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                 s["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 s["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        # Fused kernels were measured ~1.5x faster than foreach on small CPU models.
-        adam_kernel(params, [p.grad for p in params], [s["exp_avg"] for s in states],
-                    [s["exp_avg_sq"] for s in states], [], [s["step"] for s in states], fused=True,
-                    decoupled_weight_decay=decoupled, amsgrad=False, beta1=betas[0], beta2=betas[1], lr=lr,
-                    weight_decay=weight_decay, eps=eps, maximize=False)
+        steps = [s["step"] for s in states]
+        torch._foreach_add_(steps, 1)  # what torch.optim.adam does before its fused kernel
+        todo: list[list] = [[], [], [], [], []]  # params, grads, first and second moments, steps
+        rest = []  # (the four tensors flat, their step, the elements past the last whole unit)
+        for p, s, step in zip(params, states, steps):
+            four = (p, p.grad, s["exp_avg"], s["exp_avg_sq"])
+            n = p.numel()
+            r = n % UNIT
+            if r:
+                four = tuple(x.view(-1) for x in four)
+                rest.append((four, step, r))
+                if n == r:
+                    continue
+                four = tuple(x[: n - r] for x in four)
+            for lst, x in zip(todo, (*four, step)):
+                lst.append(x)
+        # The rest as a unit of its own: a copy of the tensor's last 16 elements (those before the rest are
+        # updated in place too, identically, and the copy's are dropped), or the rest padded with zeros.
+        units = [tuple(x[-UNIT:].clone() if x.numel() >= UNIT else torch.cat([x, x.new_zeros(UNIT - r)]) for x in four)
+                 for four, _, r in rest]
+        for unit, (_, step, _) in zip(units, rest):
+            for lst, x in zip(todo, (*unit, step)):
+                lst.append(x)
+        kernel = torch._fused_adamw_ if decoupled else torch._fused_adam_
+        kernel(*todo[:4], [], todo[4], lr=lr, beta1=betas[0], beta2=betas[1], weight_decay=weight_decay,
+               eps=eps, amsgrad=False, maximize=False)
+        for (four, _, r), unit in zip(rest, units):
+            at = UNIT - r if four[0].numel() >= UNIT else 0
+            for i in (0, 2, 3):  # the parameter and its moments (the gradient is only read)
+                four[i][-r:].copy_(unit[i][at:at + r])
 
     return rule
 
@@ -208,7 +239,8 @@ def clip_per_seed(params, max_norm: float):
     import torch
 
     grads = [p.grad for p in params if p.grad is not None]
-    norms = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads]).sum(0).sqrt()
+    # Summed parameter by parameter: a reduction across a stack of them rounds by how many seeds it holds.
+    norms = sum(g.pow(2).flatten(1).sum(1) for g in grads).sqrt()
     scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
     for g in grads:
         g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))

@@ -1,8 +1,9 @@
 """Seed chunks: one run's seeds split across training jobs, and the chunks merged back into the run.
 
 Seeds are independent by construction (own initialization, own minibatches, per-seed loss, elementwise
-optimizers), so a chunk's seeds get the same numbers as in the whole run, and the merged run is what
-one job would have written (to floating-point rounding of batched matrix products).
+optimizers), and no kernel's rounding depends on how many seeds share it (see refute.training.loop), so a
+chunk's seeds get the same numbers as in the whole run, and the merged run is, bit for bit, what one job
+would have written.
 """
 
 from __future__ import annotations

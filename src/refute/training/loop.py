@@ -3,6 +3,10 @@
 A seed's numbers do not depend on which seeds share its batch: each seed has its own
 initialization and data generator, the loss is a sum of per-seed means (so each seed's
 gradient is its own), the optimizers act elementwise and gradients are clipped per seed.
+Nor do they depend on it by rounding, bit for bit: batched products and per-seed reductions
+round alike for any number of seeds from two on, a lone seed gets a copy of itself as a
+batch-mate (lone_seed_lanes), and Adam keeps every element on its vector lanes
+(refute.components.optimizers.UNIT); tests/test_chunk_invariance.py checks every model family.
 """
 
 from __future__ import annotations
@@ -106,11 +110,13 @@ def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: 
     """Train `seeds` of `run` as one seed-batched model (part `part[0]` of `part[1]` of the job's seeds)."""
     t0 = time.perf_counter()
     train, steps = run.train, run.train.steps
-    model = build_model(run, data, seeds).to(device)
+    n = len(seeds)
+    lanes = lone_seed_lanes(seeds)
+    model = build_model(run, data, lanes).to(device)
     opt = optimizers.build(train, model, blueprint(run).model)
-    batches = Batches(data, train.batch_size, seeds, device)
+    batches = Batches(data, train.batch_size, lanes, device)
 
-    alive = torch.ones(len(seeds), dtype=torch.bool)
+    alive = torch.ones(len(lanes), dtype=torch.bool)
     diverged: dict[int, int] = {}
     records: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # step, metric, values, alive
     report_every = max(1, steps // 10)
@@ -129,8 +135,8 @@ def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: 
         final = step == steps
         snapshots.take(step, model)
         factor = optimizers.lr_factor(train.schedule, step, steps)
-        for metric, values in _observe(run, model, data, seeds, step, final, train.lr * factor):
-            records.append((step, metric, values, alive.numpy().copy()))
+        for metric, values in _observe(run, model, data, lanes, step, final, train.lr * factor):
+            records.append((step, metric, values[:n], alive[:n].numpy().copy()))
             if progress:
                 progress.metric(step, metric, values, records[-1][3])
         if final:
@@ -140,13 +146,13 @@ def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: 
         finite = torch.isfinite(loss.detach()).cpu()
         if not finite.all() and (newly := alive & ~finite).any():
             # A diverged seed stops being logged; its slice of the batch cannot affect the others.
-            for i in torch.nonzero(newly).flatten().tolist():
+            for i in torch.nonzero(newly[:n]).flatten().tolist():
                 diverged[seeds[i]] = step
                 log(f"seed {seeds[i]} diverged at step {step} (loss {loss[i].item()})")
             alive &= finite
         optimizers.update(opt, model, loss, train.grad_clip, factor)
         if step % report_every == 0 or (progress and progress.due(step)):
-            live = loss.detach().cpu()[alive]
+            live = loss.detach().cpu()[:n][alive[:n]]
             mean = live.mean().item() if len(live) else math.nan
             if progress:
                 progress.step(step, mean)
@@ -160,8 +166,22 @@ def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: 
         # One chunk of several: keep it, so a kill during a later chunk does not lose this one.
         checkpoint.save(capture(steps + 1, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
     frame = _tidy(records, seeds)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0, snapshots.states, device)
+    state = {k: v.detach()[:n].cpu().clone() for k, v in model.state_dict().items()}
+    taken = snapshots.states if len(lanes) == n else {
+        step: {k: v[:n].clone() for k, v in st.items()} for step, st in snapshots.states.items()}
+    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0, taken, device)
+
+
+def lone_seed_lanes(seeds: list[int]) -> list[int]:
+    """The seeds a batched model is built for: `seeds`, or a lone seed twice.
+
+    A batch of one seed takes other kernels than a batch of several (BLAS turns a one-column product into
+    a matrix-vector product, grouped convolution becomes a plain one, a one-row reduction is split across
+    threads), so a seed trained alone would not get the numbers it gets beside others. Beside a copy of
+    itself (the copy's lane is dropped from every output) it gets them bit for bit; see
+    tests/test_chunk_invariance.py.
+    """
+    return list(seeds) if len(seeds) > 1 else list(seeds) * 2
 
 
 def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:

@@ -241,7 +241,7 @@ class Agenda:
     def memory_warnings(self, limit_mb: int | None = None) -> list[str]:
         """A line per run whose training job needs more memory than `limit_mb` (default: this machine's),
         with the seeds per job that would fit: local Snakemake does not enforce mem_mb, so such a job would
-        start and be killed."""
+        start and be killed (the workflow refuses it at its start instead: see memory_refusal)."""
         limit_mb = limit_mb or machine_memory_mb()
         if not limit_mb:
             return []
@@ -249,17 +249,27 @@ class Agenda:
         for h in sorted(self.runs):
             where = "cuda" if self.compute[h].device == "cuda" else "cpu"
             need = max(costs.mem_mb(self.job_cost(h, lo, hi), where) for lo, hi in self.chunks[h])
-            if need <= limit_mb:
-                continue
-            fits = [k for k in range(len(self.runs[h].seeds), 0, -1)
-                    if costs.mem_mb(self.job_cost(h, 0, k), where) <= limit_mb]
-            users = ", ".join(f"{i}:{c}" for i, c in self.users[h])
-            advice = (f"train at most {fits[0]} seeds per job (compute: {{seeds_per_job: {fits[0]}}}, or "
-                      f"--config seeds_per_job={fits[0]})" if fits else "even one seed does not fit: a smaller model, "
-                      "or a machine (or cluster partition) with more memory")
-            out.append(f"warning: {users} needs {need:,} MB per training job, more than the {limit_mb:,} MB here; "
-                       + advice)
+            if need > limit_mb:
+                out.append("warning: " + self._too_big(h, need, limit_mb))
         return out
+
+    def memory_refusal(self, wildcards, limit_mb: int | None) -> str:
+        """Why one training job (a run, or a chunk of its seeds) must not start: it needs more memory than
+        `limit_mb` (the workflow's limit); "" when it fits or there is no limit."""
+        h = wildcards.run
+        where = "cuda" if self.compute[h].device == "cuda" else "cpu"
+        need = costs.mem_mb(self.job_cost(h, wildcards.get("lo"), wildcards.get("hi")), where)
+        return self._too_big(h, need, limit_mb) if limit_mb and need > limit_mb else ""
+
+    def _too_big(self, h: str, need: int, limit_mb: int) -> str:
+        where = "cuda" if self.compute[h].device == "cuda" else "cpu"
+        fits = [k for k in range(len(self.runs[h].seeds), 0, -1)
+                if costs.mem_mb(self.job_cost(h, 0, k), where) <= limit_mb]
+        users = ", ".join(f"{i}:{c}" for i, c in self.users[h])
+        advice = (f"train at most {fits[0]} seeds per job (compute: {{seeds_per_job: {fits[0]}}}, or "
+                  f"--config seeds_per_job={fits[0]})" if fits else "even one seed does not fit: a smaller model, "
+                  "or a machine (or cluster partition) with more memory")
+        return f"{users} needs {need:,} MB per training job, more than the {limit_mb:,} MB here; " + advice
 
     def resources(self, wildcards, threads: int = 1) -> dict:
         """Scheduler resources of one training job (a whole run, or one chunk of its seeds)."""

@@ -42,7 +42,7 @@ class CNN(Sited, nn.Module):
         h = x.reshape(S, B, *self.image_shape).transpose(0, 1).reshape(B, -1, *self.image_shape[1:])
         for i in range(self.n_conv):
             w = getattr(self, f"conv{i}")
-            h = F.conv2d(h, w.flatten(0, 1), getattr(self, f"conv{i}_b").flatten(), padding=1, groups=S)
+            h = self._conv(h, w, getattr(self, f"conv{i}_b"))
             h = F.max_pool2d(self._conv_site(f"conv.{i}", self.act(h)), 2)
         h = h.reshape(B, S, -1).transpose(0, 1)  # [S, B, features], each seed's own channels
         for i in range(self.n_fc):
@@ -50,6 +50,14 @@ class CNN(Sited, nn.Module):
             if i < self.n_fc - 1:
                 h = self.site(f"hidden.{i}", self.act(self.site(f"pre.{i}", h)))
         return self.site("logits", h)
+
+    def _conv(self, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """3×3 convolution, padding 1, of h [B, S·C, H, W] by each seed's filters w [S, out, C, 3, 3] and bias b [S, out]."""
+        S, B, (H, W) = self.n_seeds, h.shape[0], h.shape[2:]
+        cols = F.unfold(h, 3, padding=1).view(B, S, -1, H * W)  # [B, S, C·9, H·W]: each seed's patches
+        patches = cols.permute(1, 0, 3, 2).reshape(S, B * H * W, -1)
+        out = torch.baddbmm(b.unsqueeze(1), patches, w.flatten(2).transpose(1, 2))  # [S, B·H·W, out]
+        return out.view(S, B, H * W, -1).permute(1, 0, 3, 2).reshape(B, -1, H, W)
 
     def _conv_site(self, name: str, h: torch.Tensor) -> torch.Tensor:
         """A conv layer's output as a site [S, B, H, W, channels]; laid out so only when hooked."""

@@ -1,7 +1,9 @@
-"""Small CNN for small images (e.g. 8×8 digits), batched over seeds with grouped convolutions.
+"""Small CNN for small images (e.g. 8×8 digits), batched over seeds.
 
-Seeds become groups: a batch [S, B, C, H, W] is laid out as [B, S·C, H, W] and convolved with
-groups=S, so each seed's filters see only its own channels.
+A batch [S, B, C, H, W] is laid out as [B, S·C, H, W]; each 3×3 convolution is a batched matrix
+product of each seed's 3×3 patches (im2col) with that seed's filters, so each seed's filters see only
+its own channels. (A grouped convolution, groups=S, picks its algorithm by the number of groups: a
+seed's numbers would then depend on how many seeds share its batch.)
 """
 
 from __future__ import annotations
