@@ -179,8 +179,10 @@ def test_a_linear_probe_that_hits_max_iter_leaves_its_prediction_undecided(tmp_p
 
 
 def test_a_converged_linear_probe_decides_as_before(tmp_path, tiny):
+    # The untrained probe's accuracies are 0 or 1/60, half of them exactly at 0: against a threshold of 0
+    # those lie on it and decide nothing, so the claim is "above −0.01", which all six runs are.
     spec = {"name": "linear_probe", "id": "lp", "site": "hidden.0", "target": "label"}
-    verdict, p, frame = probe_prediction(tmp_path, tiny, spec, "lp/accuracy@hidden.0", 0.0, real_probe(**spec))
+    verdict, p, frame = probe_prediction(tmp_path, tiny, spec, "lp/accuracy@hidden.0", -0.01, real_probe(**spec))
     assert (frame[frame.metric == "accuracy.certified"].value == 1).all()
     assert frame[frame.metric == "selectivity.control_gap"].value.notna().all()
     assert p["outcome"]["status"] == "holds" and p["result"]["counts"]["uncertified"] == 0
