@@ -153,3 +153,40 @@ def test_both_reports_show_each_prediction_s_figure_under_it_beside_the_curve_of
         # Its own figure, then the learning curve of the metric it reads (train_acc), side by side.
         assert re.findall(r'<img alt="([^"]+)"', grid) == [f"what {pid} tests", "train_acc"]
     assert "display: grid" in html
+
+
+def curves(shape, steps=range(0, 501, 10), seeds=(0, 1), metric="val_acc"):
+    return pd.DataFrame([{"condition": "a", "seed": s, "step": t, "metric": metric, "value": shape(t) + 0.01 * s}
+                         for s in seeds for t in steps])
+
+
+def test_a_crossing_early_in_the_run_gets_a_zoomed_panel_and_its_threshold_drawn():
+    from refute.report.figures import Crossing, curve_figure
+
+    table = curves(lambda t: min(1.0, t / 40))  # crosses 0.9 at step 36–40 of 500
+    fig = curve_figure("val_acc", table, [Crossing("groks", 0.9, (40.0, 40.0))])
+    full, zoom = fig.axes
+    assert zoom.get_gid() == "zoom" and zoom.get_xlim() == (0.0, 80.0)  # twice as far as the crossing
+    assert [line.get_ydata()[0] for line in by_gid(fig, "crossing:groks")] == [0.9, 0.9]  # on both panels
+    late = curve_figure("val_acc", table, [Crossing("late", 0.9, (300.0,))])
+    assert len(late.axes) == 1  # crossed late: the full run shows it
+
+
+def test_curves_that_settle_early_are_zoomed_and_curves_that_move_all_run_are_not():
+    from refute.report.figures import curve_figure
+
+    early = curve_figure("train_loss", curves(lambda t: 2 * math.exp(-t / 8) + 1e-3, metric="train_loss"))
+    assert len(early.axes) == 2 and early.axes[1].get_xlim()[1] <= 0.5 * 500
+    steady = curve_figure("val_acc", curves(lambda t: t / 500))
+    assert len(steady.axes) == 1
+
+
+def test_the_report_draws_the_crossing_a_prediction_reads_on_its_curve(tmp_path):
+    from refute.report.figures import crossings_of
+
+    _, pred = record({"kind": "threshold", "condition": "default", "metric": "val_acc",
+                      "reduce": {"name": "first_crossing", "threshold": 0.9}, "threshold": 100, "direction": "less"})
+    reduced = rows({"default": [40.0, 30.0]}, metric="val_acc")
+    reduced.loc[1, "censored"] = True  # never crossed: not a crossing step
+    (crossing,) = crossings_of([pred], reduced)["val_acc"]
+    assert crossing.threshold == 0.9 and crossing.steps == (40.0,) and crossing.prediction == "p"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from refute import io
 from refute.layout import FIGURES, REPORT_MD, Layout
-from refute.report.figures import learning_curves, probe_figures
+from refute.report.figures import crossings_of, learning_curves, probe_figures
 from refute.report.prediction_figures import prediction_figures
 from refute.report.render import render_page
 from refute.report.view import ReportView, read_lineage, report_view
@@ -28,7 +28,8 @@ def write_report(hyp_id: str, results: str | Path = "results") -> Path:
     figures_dir = layout.hypothesis_file(hyp_id, FIGURES)
     table = a.observations
     # Probe outputs sit in the observations too (for predictions); they get their own section.
-    figures = learning_curves(table[~table.metric.str.contains("/", regex=False)], figures_dir)
+    figures = learning_curves(table[~table.metric.str.contains("/", regex=False)], figures_dir,
+                              crossings_of(a.predictions, a.reduced))
     probe_figs = probe_figures(a.probes, figures_dir) if len(a.probes) else {}
     predicted = prediction_figures(a.predictions, a.reduced, figures_dir)
     path = layout.hypothesis_file(hyp_id, REPORT_MD)
