@@ -102,6 +102,15 @@ onstart:
     AGENDA.write_inputs()
 
 
+# A run of only some hypotheses (`refute run <id>`, `snakemake results/<id>/report.md`) does not build the index,
+# whose rule waits for every report: it is brought up to date here, so each report's link to it lands and the
+# hypotheses not run show as such. Writes nothing when the index is newer than every report.
+onsuccess:
+    from refute.report.index import refresh_index
+
+    refresh_index(AGENDA.plan_files(), RESULTS, AGENDA.exploration_plan_files())
+
+
 rule all:
     default_target: True
     input:

@@ -190,3 +190,30 @@ def test_the_report_draws_the_crossing_a_prediction_reads_on_its_curve(tmp_path)
     reduced.loc[1, "censored"] = True  # never crossed: not a crossing step
     (crossing,) = crossings_of([pred], reduced)["val_acc"]
     assert crossing.threshold == 0.9 and crossing.steps == (40.0,) and crossing.prediction == "p"
+
+
+def test_after_a_run_of_some_hypotheses_the_index_exists_links_what_ran_and_shows_the_rest_not_run(tmp_path):
+    import os
+
+    from conftest import write_plan_file, write_records
+    from refute.report.html import write_html_report
+    from refute.report.index import refresh_index
+
+    ran = plan_of({**TINY, "id": "ran"})
+    waiting = plan_of({**TINY, "id": "waiting", "title": "Not yet"})
+    preds = prediction_records(ran, {"fits": "holds"})
+    write_records(tmp_path, ran, verdict_record(ran, preds, "SUPPORTED"), preds)
+    plans = [write_plan_file(ran, tmp_path), write_plan_file(waiting, tmp_path)]
+    report = write_html_report("ran", tmp_path)
+    assert '<a href="../index.html">agenda index</a>' in report.read_text()
+
+    written = refresh_index(plans, tmp_path)
+    html = (tmp_path / "index.html").read_text()
+    assert (report.parent / "../index.html").resolve() in [p.resolve() for p in written]  # the link lands
+    assert '<a href="ran/report.html">ran</a>' in html  # what ran, linked: the target exists
+    row = html.split("<b>waiting</b>")[1].split("</tr>")[0]  # the rest, not run and not linked
+    assert '<span class="badge pending">not run</span>' in row and "href" not in row
+    assert refresh_index(plans, tmp_path) == []  # up to date: nothing written
+    later = (tmp_path / "index.html").stat().st_mtime + 5
+    os.utime(report, (later, later))  # a report written since (another partial run)
+    assert refresh_index(plans, tmp_path)

@@ -275,7 +275,8 @@ def prediction_view(pred: PredictionRecord, reduced: pd.DataFrame, failed_runs: 
         notes=list(res.notes),
         seen=list(pred.seen),
         figure=Figure(f"what {pred.id} tests", figure) if figure else None,
-        curves=[Figure(f.stem, f) for f in curves if f.stem in metrics_read(spec, reduced[reduced.prediction == pred.id])],
+        curves=[Figure(f.stem, f) for f in curves
+                if f.stem in metrics_read(spec, reduced[reduced.prediction == pred.id])],
     )
 
 
