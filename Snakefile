@@ -12,6 +12,7 @@ from snakemake.utils import min_version
 from refute import layout
 from refute.components.user import ENV, folder_for
 from refute.layout import Layout
+from refute.report import snakemake_report  # the labels of each hypothesis's files in `snakemake --report`
 from refute.workflow.agenda import TINY_JOB_S, load_agenda, machine_memory_mb
 
 min_version("8.10")
