@@ -217,3 +217,24 @@ def test_after_a_run_of_some_hypotheses_the_index_exists_links_what_ran_and_show
     later = (tmp_path / "index.html").stat().st_mtime + 5
     os.utime(report, (later, later))  # a report written since (another partial run)
     assert refresh_index(plans, tmp_path)
+
+
+def test_a_correlation_draws_each_run_s_two_values_one_against_the_other():
+    _, pred = record({"kind": "correlation", "metric": "val_acc", "reduce": "final", "direction": "greater",
+                      "x": {"metric": "weight_norm", "reduce": "final"}}, test="Spearman rank correlation",
+                     estimate=0.8, ci=(0.2, 0.95), ci_judged=(0.2, 0.95))
+    y = rows({"default": [0.5, 0.7, 0.9]})
+    x = rows({"default": [1.0, 2.0, 3.0]}, metric="weight_norm").assign(role="x")
+    fig = draw(pred, pd.concat([y, x], ignore_index=True))
+    (dots,) = by_gid(fig, "runs")
+    assert [tuple(p) for p in dots.get_offsets()] == [(1.0, 0.5), (2.0, 0.7), (3.0, 0.9)]
+
+
+def test_a_rank_trend_draws_no_line_it_did_not_fit():
+    conditions = {f"w-{v}": {"model.params.width": v} for v in (8, 16, 32)}
+    _, pred = record({"kind": "trend", "x": {"param": "model.params.width"}, "metric": "train_loss",
+                      "reduce": "final", "direction": "less", "log_x": True}, conditions,
+                     test="Spearman rank correlation", estimate=-0.9, ci=(-0.99, -0.5), ci_judged=(-0.99, -0.5))
+    fig = draw(pred, rows({"w-8": [3.0], "w-16": [2.0], "w-32": [1.0]}, {"w-8": 8.0, "w-16": 16.0, "w-32": 32.0}))
+    assert by_gid(fig, "runs") and by_gid(fig, "means") and not by_gid(fig, "fit")
+    assert fig.axes[0].get_xscale() == "log"

@@ -20,11 +20,14 @@ import numpy as np
 import pandas as pd
 
 from refute.components.predictions import Directional, Interval
+from refute.components.predictions._axis import AlongAxis, FromParam
 from refute.components.predictions.compare import Compare
 from refute.components.predictions.equivalence import Equivalence
+from refute.components.predictions.no_trend import NoTrend
 from refute.components.predictions.power_law import PowerLaw
 from refute.components.predictions.proportion import Proportion
 from refute.components.predictions.threshold import Threshold
+from refute.components.predictions.trend import Trend
 from refute.stats.records import PredictionRecord
 
 INF = math.inf
@@ -128,7 +131,7 @@ def _along_axis(ax, pred: PredictionRecord, rows: pd.DataFrame) -> None:
     spec = pred.spec
     shown = rows[rows.used & np.isfinite(rows.value) & np.isfinite(rows.x)]
     loglog = isinstance(spec, PowerLaw)
-    log_x = loglog or bool(getattr(spec, "log_x", False))
+    log_x = loglog or (isinstance(spec, (Trend, NoTrend)) and spec.log_x)
     ax.scatter(shown.x, shown.value, s=16, alpha=0.7, color="C0", zorder=3, gid="runs", label="runs")
     means = shown.groupby("x").value.mean()
     ax.plot(means.index, means.to_numpy(), color="C0", lw=1, marker="_", ms=14, gid="means", label="mean at each x")
@@ -150,15 +153,17 @@ def _along_axis(ax, pred: PredictionRecord, rows: pd.DataFrame) -> None:
     if loglog:
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(plain_numbers)
-    x = getattr(spec, "x", None)
-    ax.set_xlabel(getattr(x, "param", None) or "x (each metric's)", fontsize=9)
+    x = spec.x if isinstance(spec, AlongAxis) else None
+    ax.set_xlabel(x.param if isinstance(x, FromParam) else "x (each metric's)", fontsize=9)
 
 
 def _paired_roles(ax, rows: pd.DataFrame) -> None:
     """A correlation's two measured values per run, one against the other."""
     used = rows[rows.used & np.isfinite(rows.value)]
-    wide = used.pivot_table(index=["condition", "seed"], columns="role", values="value").dropna()
-    ax.scatter(wide["x"], wide["y"], s=18, color="C0", zorder=3, gid="runs")
+    wide = used.pivot_table(index=["condition", "seed"], columns="role", values="value")
+    if {"x", "y"} <= set(wide.columns):
+        wide = wide.dropna()
+        ax.scatter(wide["x"], wide["y"], s=18, color="C0", zorder=3, gid="runs")
     ax.set_xlabel("x (per run)", fontsize=9)
 
 
@@ -181,11 +186,17 @@ def _effect(ax, pred: PredictionRecord) -> None:
                    label="holds if the CI lies here" if k == 0 else None)
     if claim.null is not None:
         ax.axvline(claim.null, color="0.4", ls="--", lw=1, gid="null", label=f"no effect ({claim.null:g})")
-    clip = lambda v: min(max(v, lo), hi)
+    def interval(y, ci, level, **style):
+        """A CI as a bar; an end it does not bound (an exact test's, say) as an arrow at the axis's edge."""
+        open_ends = [v for v in ci if not math.isfinite(v)]
+        ax.hlines(y, max(ci[0], lo), min(ci[1], hi), **style,
+                  label=f"{100 * level:.4g}% CI" + (" (judged)" if y else "") + (", unbounded" if open_ends else ""))
+        for v in open_ends:
+            ax.plot([hi if v > 0 else lo], [y], ">" if v > 0 else "<", color=style["color"], ms=7, clip_on=False)
+
     if res.ci_judged_level != res.ci_level:  # widened for the number of predictions: what contradicts it
-        ax.hlines(-0.3, clip(res.ci_judged[0]), clip(res.ci_judged[1]), color="0.3", lw=2, gid="ci-judged",
-                  label=f"{100 * res.ci_judged_level:.4g}% CI (judged)")
-    ax.hlines(0, clip(res.ci[0]), clip(res.ci[1]), color="k", lw=4, gid="ci", label=f"{100 * res.ci_level:.4g}% CI")
+        interval(-0.3, res.ci_judged, res.ci_judged_level, color="0.3", lw=2, gid="ci-judged")
+    interval(0, res.ci, res.ci_level, color="k", lw=4, gid="ci")
     if math.isfinite(res.estimate):
         ax.plot([res.estimate], [0], "o", color="white", mec="k", ms=8, zorder=4, gid="estimate", label="estimate")
     ax.set_xlim(lo, hi)
