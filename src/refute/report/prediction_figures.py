@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from refute.components.predictions import Directional, Interval
+from refute.components.predictions import Directional, Interval, PredictionSpec
 from refute.components.predictions._axis import AlongAxis, FromParam
 from refute.components.predictions.compare import Compare
 from refute.components.predictions.equivalence import Equivalence
@@ -43,7 +43,9 @@ class Claim:
     spans: list[tuple[float, float]] = field(default_factory=list)  # it holds when the CI lies inside one
 
 
-def claim_of(spec) -> Claim:
+def claim_of(spec: PredictionSpec) -> Claim:
+    """Where `spec`'s effect must lie for it to hold: beyond δ in its direction (a directional kind), inside its
+    bounds (an interval kind: equivalence, no_trend, power_law), on the scale its test reports (a ratio's)."""
     if isinstance(spec, Interval):
         if isinstance(spec, Equivalence) and spec.scale == "ratio":  # reported back-transformed, as a ratio
             f = 1 + spec.margin
@@ -72,7 +74,7 @@ def _order(pred: PredictionRecord, rows: pd.DataFrame) -> list[str]:
     return [c for c in pred.conditions if c in present] + [c for c in present if c not in pred.conditions]
 
 
-def _references(ax, spec) -> None:
+def _references(ax, spec: PredictionSpec) -> None:
     """The line the values are measured against, where the kind has one."""
     if isinstance(spec, Threshold):
         ax.axhline(spec.threshold, color="k", ls="--", lw=1, label=f"threshold {spec.threshold:g}", gid="threshold")
@@ -170,14 +172,14 @@ def _paired_roles(ax, rows: pd.DataFrame) -> None:
 def _effect(ax, pred: PredictionRecord) -> None:
     """The estimate, its CI (and the CI it was judged on), the null and where the prediction holds."""
     res, claim = pred.result, claim_of(pred.spec)
-    points = [res.estimate, *res.ci, *res.ci_judged] + ([claim.null] if claim.null is not None else [])
-    points += [b for span in claim.spans for b in span]
-    finite = [p for p in points if math.isfinite(p)]
     if not math.isfinite(res.estimate):
         ax.text(0.5, 0.5, "no estimate:\n" + _wrap("; ".join(res.notes) or "the test could not be computed", 40),
                 ha="center", va="center", fontsize=8, transform=ax.transAxes)
         ax.set_axis_off()
         return
+    # The axis spans the estimate, both CIs, the null and the finite ends of where it holds.
+    points = [res.estimate, *res.ci, *res.ci_judged] + ([claim.null] if claim.null is not None else [])
+    finite = [p for p in points + [b for span in claim.spans for b in span] if math.isfinite(p)]
     lo, hi = min(finite), max(finite)
     pad = 0.15 * (hi - lo) or 0.5 * max(abs(lo), 1e-9)
     lo, hi = lo - pad, hi + pad
@@ -186,6 +188,7 @@ def _effect(ax, pred: PredictionRecord) -> None:
                    label="holds if the CI lies here" if k == 0 else None)
     if claim.null is not None:
         ax.axvline(claim.null, color="0.4", ls="--", lw=1, gid="null", label=f"no effect ({claim.null:g})")
+
     def interval(y, ci, level, **style):
         """A CI as a bar; an end it does not bound (an exact test's, say) as an arrow at the axis's edge."""
         open_ends = [v for v in ci if not math.isfinite(v)]
@@ -197,8 +200,7 @@ def _effect(ax, pred: PredictionRecord) -> None:
     if res.ci_judged_level != res.ci_level:  # widened for the number of predictions: what contradicts it
         interval(-0.3, res.ci_judged, res.ci_judged_level, color="0.3", lw=2, gid="ci-judged")
     interval(0, res.ci, res.ci_level, color="k", lw=4, gid="ci")
-    if math.isfinite(res.estimate):
-        ax.plot([res.estimate], [0], "o", color="white", mec="k", ms=8, zorder=4, gid="estimate", label="estimate")
+    ax.plot([res.estimate], [0], "o", color="white", mec="k", ms=8, zorder=4, gid="estimate", label="estimate")
     ax.set_xlim(lo, hi)
     ax.set_ylim(-1, 1.3)
     ax.set_yticks([])

@@ -13,6 +13,7 @@ from typing import Literal, NamedTuple
 
 import pandas as pd
 
+from refute.components.predictions import PredictionSpec
 from refute.components.predictions.across_metrics import AcrossMetrics
 from refute.components.predictions.optimum import Optimum
 from refute.components.probes import PROBES, address
@@ -238,10 +239,10 @@ def value_table(reduced: pd.DataFrame, pred_id: str) -> Table | None:
     return Table([*keys, "mean", "sd", "min", "max", "runs", "tested", "failed", "censored"], rows)
 
 
-def metrics_read(spec, rows: pd.DataFrame) -> list[str]:
+def metrics_read(spec: PredictionSpec, rows: pd.DataFrame) -> list[str]:
     """The logged metrics a prediction reduced (`rows`: its rows of reduced.parquet), whose learning curves
     belong beside its figure; across metrics and optimum rows carry a label, the spec names what they read."""
-    names = list(dict.fromkeys(rows.metric)) if "metric" in rows else []
+    names = list(dict.fromkeys(rows.metric))
     if isinstance(spec.metric, AcrossMetrics):
         names += list(spec.metric.across)
     if isinstance(spec.metric, Optimum):
