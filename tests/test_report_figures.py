@@ -238,3 +238,11 @@ def test_a_rank_trend_draws_no_line_it_did_not_fit():
     fig = draw(pred, rows({"w-8": [3.0], "w-16": [2.0], "w-32": [1.0]}, {"w-8": 8.0, "w-16": 16.0, "w-32": 32.0}))
     assert by_gid(fig, "runs") and by_gid(fig, "means") and not by_gid(fig, "fit")
     assert fig.axes[0].get_xscale() == "log"
+
+
+def test_a_proportion_of_diverged_runs_shows_which_runs_diverged_not_a_success_line():
+    _, pred = record({"kind": "proportion", "conditions": ["default"], "metric": "train_loss", "reduce": "final",
+                      "meets": {"diverged": True}, "p0": 0.5, "direction": "greater"})
+    fig = draw(pred, rows({"default": [1.0, 1.0, 0.0]}))  # a diverged run's value is 1, 0 otherwise
+    assert not by_gid(fig, "meets")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["did not diverge", "diverged"]

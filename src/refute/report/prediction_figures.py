@@ -83,6 +83,10 @@ def _references(ax, spec: PredictionSpec) -> None:
         ax.axhline(spec.value, color="k", ls="--", lw=1, label=f"value {spec.value:g}", gid="value")
         ax.axhspan(spec.value - half, spec.value + half, color=HOLDS_COLOUR, alpha=0.12, lw=0,
                    label=f"±{half:.3g}", gid="margin")
+    elif isinstance(spec, Proportion) and spec.meets.diverged is not None:
+        # A run's value is whether it diverged (1) or not (0): the axis says so, a success is one of the two.
+        ax.set_yticks([0, 1], ["did not diverge", "diverged"])
+        ax.set_ylim(-0.3, 1.3)
     elif isinstance(spec, Proportion):
         at = spec.meets.above if spec.meets.above is not None else spec.meets.below
         ax.axhline(at, color="k", ls="--", lw=1, label=f"success: {spec.meets.words()}", gid="meets")
