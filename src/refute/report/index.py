@@ -202,9 +202,9 @@ def refresh_index(plans: list[str | Path], results: str | Path = "results",
     lands and the hypotheses not run show as such. Writes nothing when it is up to date."""
     layout = Layout(results)
     index = layout.index(INDEX_HTML)
-    hypotheses = [read_plan(p).id for p in plans]
-    reports = [f for h in hypotheses for name in (REPORT_MD, REPORT_HTML)
-               if (f := layout.hypothesis_file(h, name)).exists()]
+    reports = [layout.hypothesis_file(read_plan(p).id, name) for p in plans for name in (REPORT_MD, REPORT_HTML)]
+    reports += [layout.exploration_file(io.read_json(p)["exploration"]["id"], REPORT_HTML) for p in exploration_plans]
+    reports = [f for f in reports if f.exists()]
     if not reports or (index.exists() and layout.index(INDEX_MD).exists()
                        and index.stat().st_mtime >= max(f.stat().st_mtime for f in reports)):
         return []
