@@ -12,6 +12,7 @@ from snakemake.utils import min_version
 from refute import layout
 from refute.components.user import ENV, folder_for
 from refute.layout import Layout
+from refute.report import snakemake_report  # the labels of each hypothesis's files in `snakemake --report`
 from refute.workflow.agenda import TINY_JOB_S, load_agenda, machine_memory_mb
 
 min_version("8.10")
@@ -100,6 +101,24 @@ include: "rules/explore.smk"
 # reads that exist already), then write the files the jobs read. A dry run never gets here, so it seals nothing.
 onstart:
     AGENDA.write_inputs()
+
+
+# A run of only some hypotheses (`refute run <id>`, `snakemake results/<id>/report.md`), or one where a job failed,
+# does not build the index, whose rule waits for every report: it is brought up to date here, so each report's
+# link to it lands and the hypotheses not run show as such. Writes nothing when the index is newer than every report.
+onsuccess:
+    from refute.report.index import refresh_index
+
+    refresh_index(AGENDA.plan_files(), RESULTS, AGENDA.exploration_plan_files())
+
+
+onerror:
+    from refute.report.index import refresh_index
+
+    try:
+        refresh_index(AGENDA.plan_files(), RESULTS, AGENDA.exploration_plan_files())
+    except Exception as err:  # the run's own error comes first; this only says why the index is behind
+        print(f"refute: the agenda index was not brought up to date: {err}", file=sys.stderr)
 
 
 rule all:

@@ -15,14 +15,15 @@ rule report:
             str(L.hypothesis_file("{id}", layout.REPORT_HTML)),
             category="Hypotheses",
             subcategory="{id}",
-            labels={"hypothesis": "{id}", "file": "report.html"},
+            # hypothesis, verdict, predictions held, file: rules/report.rst lists the verdicts from them
+            labels=snakemake_report.labels("report.html"),
         ),
         figures=report(
             directory(str(L.hypothesis_file("{id}", layout.FIGURES))),
             patterns=["{metric}.png"],
             category="Hypotheses",
             subcategory="{id}",
-            labels={"hypothesis": "{id}", "file": "{metric}.png"},
+            labels=snakemake_report.labels("{metric}.png"),
         ),
     log:
         str(L.log("report", "{id}")),

@@ -28,11 +28,16 @@ rule stats:
         metrics=lambda wc: AGENDA.run_outputs(wc.id, layout.METRICS, rounds_to_analyse(wc)),
         meta=lambda wc: AGENDA.run_outputs(wc.id, layout.RUN_RECORD, rounds_to_analyse(wc)),
         probes=lambda wc: AGENDA.probe_outputs(wc.id),
+    # In Snakemake's report beside the hypothesis's report: the verdict and the tables it was decided from.
     output:
-        verdict=str(L.hypothesis_file("{id}", layout.VERDICT)),
-        predictions=str(L.hypothesis_file("{id}", layout.PREDICTIONS)),
-        observations=str(L.hypothesis_file("{id}", layout.OBSERVATIONS)),
-        reduced=str(L.hypothesis_file("{id}", layout.REDUCED)),
+        verdict=report(str(L.hypothesis_file("{id}", layout.VERDICT)), category="Hypotheses", subcategory="{id}",
+                       labels=snakemake_report.labels(layout.VERDICT)),
+        predictions=report(str(L.hypothesis_file("{id}", layout.PREDICTIONS)), category="Hypotheses",
+                           subcategory="{id}", labels=snakemake_report.labels(layout.PREDICTIONS)),
+        observations=report(str(L.hypothesis_file("{id}", layout.OBSERVATIONS)), category="Hypotheses",
+                            subcategory="{id}", labels=snakemake_report.labels(layout.OBSERVATIONS)),
+        reduced=report(str(L.hypothesis_file("{id}", layout.REDUCED)), category="Hypotheses", subcategory="{id}",
+                       labels=snakemake_report.labels(layout.REDUCED)),
         probes=str(L.hypothesis_file("{id}", layout.PROBE_TABLE)),
     log:
         str(L.log("stats", "{id}")),

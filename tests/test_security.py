@@ -138,11 +138,38 @@ def outside_code_spans(markdown: str) -> str:
     return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", markdown)
 
 
+def rendered(markdown: str) -> list[str]:
+    """report.md as two real renderers make it HTML, each letting raw HTML through: CommonMark (markdown-it-py,
+    as GitHub and VS Code parse it) and Python-Markdown (MkDocs). None installed: nothing to render (the checks
+    on the source stand)."""
+    out = []
+    try:
+        from markdown_it import MarkdownIt
+
+        out.append(MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown))
+    except ImportError:
+        pass
+    try:
+        import markdown as python_markdown
+
+        out.append(python_markdown.markdown(markdown, extensions=["tables"]))
+    except ImportError:
+        pass
+    return out
+
+
 def test_no_user_html_reaches_the_report(hostile_report):
     report, _ = hostile_report
     for tag in ("<script", "<img", "<iframe", "<b>", "</script>"):
         assert tag not in outside_code_spans(report), tag
-    assert "&lt;script&gt;alert('statement')&lt;/script&gt;" in report  # shown, as text
+    # Shown as written: only the `<` that would open a tag is an entity (Python-Markdown ignores a backslash
+    # before it); `>` stays `>`, not `&gt;`.
+    assert "&lt;script>alert('statement')&lt;/script>" in report and "&gt;" not in report
+    for page in rendered(report):
+        assert "<script" not in page and "<iframe" not in page
+        assert "&lt;script&gt;alert('statement')&lt;/script&gt;" in page  # the renderer shows the text
+        assert not re.findall(r'<img (?![^>]*src="figures/)', page)  # only the report's own figures
+        assert not re.search(r'href="(javascript|https?):|href="//', page)  # no live link
 
 
 def test_user_text_cannot_make_links_or_images(hostile_report):
@@ -156,7 +183,7 @@ def test_user_text_cannot_forge_headings_or_the_verdict(hostile_report):
     headings = [line for line in report.splitlines() if line.startswith("#")]
     assert [h for h in headings if "Verdict" in h] == [f"## Verdict: ✅ {verdict['verdict']}"]
     assert not any("Forged" in h for h in headings)
-    assert report.splitlines()[0] == "# Title &lt;script&gt;alert('title')&lt;/script&gt; # with a newline \\| and a pipe"
+    assert report.splitlines()[0] == "# Title &lt;script>alert('title')&lt;/script> # with a newline \\| and a pipe"
     # Every line of the statement stays inside the quote.
     start = report.index("> A claim that tries everything")
     quote = report[start:report.index("\n\n", report.index("backslash", start))].splitlines()
@@ -286,3 +313,18 @@ def test_a_bare_address_in_user_text_is_shown_as_code_not_linked():
         out = outside_code_spans(escape.inline(text)) + outside_code_spans(escape.block(text))
         assert "://" not in out and "www." not in out
     assert escape.inline("a https://x.example/a|b cell") == "a `https://x.example/a\\|b` cell"  # a table survives
+
+
+def test_markdown_text_is_escaped_for_markdown_not_html():
+    """report.md reads as written: `>=` stays `>=`; only what would form emphasis, code, a link or a table
+    cell gets a backslash (which renderers drop), and a `<` opening a tag or an `&` forming an entity an entity."""
+    from refute.report import escape
+
+    assert escape.inline("acc >= 0.9 & loss <= 1, x < 3") == "acc >= 0.9 & loss <= 1, x < 3"
+    assert escape.inline("<b>bold</b> &amp; &#60;") == "&lt;b>bold&lt;/b> &amp;amp; &amp;#60;"
+    assert escape.inline("*a* _b_ val_acc __init__") == "\\*a\\* \\_b\\_ val_acc \\_\\_init\\_\\_"
+    assert escape.inline("[x](javascript:y) `z` a\\b") == "\\[x\\](javascript:y) \\`z\\` a\\\\b"
+    for text in ("acc >= 0.9 & <b>x</b> &gt; *a* _b_ [l](u) `c` a\\b val_acc", "1. <script>alert(1)</script>"):
+        for page in rendered(escape.block(text)):
+            shown = re.sub(r"</?p>", "", page).strip()
+            assert shown == __import__("html").escape(text, quote=False), (text, page)

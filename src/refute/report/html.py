@@ -29,6 +29,8 @@ def write_html_report(hyp_id: str, results: str | Path = "results") -> Path:
     # Learning curves are figures/<metric>.png for the logged metrics (probe outputs have a '/').
     figures = [f for m in sorted(metrics) if "/" not in m and (f := figures_dir / f"{m}.png").exists()]
     probe_figs = {p.id: sorted(figures_dir.glob(f"probe-{p.id}-*.png")) for p in a.verdict.probes}
+    predicted = {p.id: f for p in a.predictions if (f := figures_dir / f"prediction-{p.id}.png").exists()}
     path = layout.hypothesis_file(hyp_id, REPORT_HTML)
-    io.write_text(path, render_report(report_view(a, figures, probe_figs, read_lineage(a.verdict, results))))
+    io.write_text(path, render_report(report_view(a, figures, probe_figs, read_lineage(a.verdict, results),
+                                                  predicted)))
     return path

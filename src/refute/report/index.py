@@ -193,3 +193,19 @@ def write_index(plans: list[str | Path], results: str | Path = "results",
         html = html.replace('<h2>Lineage</h2>', render_page("explorations.html.j2", rows=explored) + '<h2>Lineage</h2>', 1)
     io.write_text(paths[1], html)
     return paths
+
+
+def refresh_index(plans: list[str | Path], results: str | Path = "results",
+                  exploration_plans: list[str | Path] = ()) -> list[Path]:
+    """Rewrite the index when a report is newer than it (or there is none): after a run of only some
+    hypotheses, which does not build the index (its rule waits for every report), so each report's link to it
+    lands and the hypotheses not run show as such. Writes nothing when it is up to date."""
+    layout = Layout(results)
+    index = layout.index(INDEX_HTML)
+    reports = [layout.hypothesis_file(read_plan(p).id, name) for p in plans for name in (REPORT_MD, REPORT_HTML)]
+    reports += [layout.exploration_file(io.read_json(p)["exploration"]["id"], REPORT_HTML) for p in exploration_plans]
+    reports = [f for f in reports if f.exists()]
+    if not reports or (index.exists() and layout.index(INDEX_MD).exists()
+                       and index.stat().st_mtime >= max(f.stat().st_mtime for f in reports)):
+        return []
+    return write_index(plans, results, exploration_plans)

@@ -13,6 +13,9 @@ from typing import Literal, NamedTuple
 
 import pandas as pd
 
+from refute.components.predictions import PredictionSpec
+from refute.components.predictions.across_metrics import AcrossMetrics
+from refute.components.predictions.optimum import Optimum
 from refute.components.probes import PROBES, address
 from refute.loop.lineage import lineage_of
 from refute.stats import records
@@ -91,6 +94,8 @@ class PredictionView:
     power: Text | None
     notes: list[str]
     seen: list[str] = field(default_factory=list)  # runs read whose data existed before the seal: not scored
+    figure: Figure | None = None  # what it tests, drawn (refute.report.prediction_figures)
+    curves: list[Figure] = field(default_factory=list)  # the learning curves of the metrics it reads
 
 
 @dataclass
@@ -234,7 +239,19 @@ def value_table(reduced: pd.DataFrame, pred_id: str) -> Table | None:
     return Table([*keys, "mean", "sd", "min", "max", "runs", "tested", "failed", "censored"], rows)
 
 
-def prediction_view(pred: PredictionRecord, reduced: pd.DataFrame, failed_runs: str) -> PredictionView:
+def metrics_read(spec: PredictionSpec, rows: pd.DataFrame) -> list[str]:
+    """The logged metrics a prediction reduced (`rows`: its rows of reduced.parquet), whose learning curves
+    belong beside its figure; across metrics and optimum rows carry a label, the spec names what they read."""
+    names = list(dict.fromkeys(rows.metric))
+    if isinstance(spec.metric, AcrossMetrics):
+        names += list(spec.metric.across)
+    if isinstance(spec.metric, Optimum):
+        names.append(spec.metric.of)
+    return names
+
+
+def prediction_view(pred: PredictionRecord, reduced: pd.DataFrame, failed_runs: str, figure: Path | None = None,
+                    curves: list[Path] = ()) -> PredictionView:
     spec, res, out = pred.spec, pred.result, pred.outcome
     reduce = spec.reduce.model_dump(mode="json")
     judged = None
@@ -258,6 +275,9 @@ def prediction_view(pred: PredictionRecord, reduced: pd.DataFrame, failed_runs: 
         power=power_statement(res.power) if out.status == "inconclusive" and res.power else None,
         notes=list(res.notes),
         seen=list(pred.seen),
+        figure=Figure(f"what {pred.id} tests", figure) if figure else None,
+        curves=[Figure(f.stem, f) for f in curves
+                if f.stem in metrics_read(spec, reduced[reduced.prediction == pred.id])],
     )
 
 
@@ -333,7 +353,9 @@ def read_lineage(verdict: VerdictRecord, results: str | Path) -> dict | None:
 
 
 def report_view(a: Analysis, figures: list[Path], probe_figures: dict[str, list[Path]] | None,
-                lineage: dict | None) -> ReportView:
+                lineage: dict | None, prediction_figures: dict[str, Path] | None = None) -> ReportView:
+    """The report of `a`; `figures`: the learning curves (figures/<metric>.png), `prediction_figures`: each
+    prediction's own (refute.report.prediction_figures)."""
     v = a.verdict
     prov = v.provenance
     alts = [AlternativeView(x.id, x.explanation, x.status, list(x.predictions.items()), list(x.conditions), x.why)
@@ -350,7 +372,8 @@ def report_view(a: Analysis, figures: list[Path], probe_figures: dict[str, list[
         alternatives=alts,
         ruled_out=", ".join(x.id for x in alts if x.status == "ruled out") or "none",
         standing=", ".join(x.id for x in alts if x.status != "ruled out") or "none",
-        predictions=[prediction_view(p, a.reduced, v.analysis.failed_runs) for p in a.predictions],
+        predictions=[prediction_view(p, a.reduced, v.analysis.failed_runs, (prediction_figures or {}).get(p.id),
+                                     figures) for p in a.predictions],
         figures=[Figure(f.stem, f) for f in figures],
         probes=probe_views(v, a.probes, probe_figures or {}) if v.probes else None,
         runs=runs,
