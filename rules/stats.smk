@@ -30,14 +30,30 @@ rule stats:
         probes=lambda wc: AGENDA.probe_outputs(wc.id),
     # In Snakemake's report beside the hypothesis's report: the verdict and the tables it was decided from.
     output:
-        verdict=report(str(L.hypothesis_file("{id}", layout.VERDICT)), category="Hypotheses", subcategory="{id}",
-                       labels=snakemake_report.labels(layout.VERDICT)),
-        predictions=report(str(L.hypothesis_file("{id}", layout.PREDICTIONS)), category="Hypotheses",
-                           subcategory="{id}", labels=snakemake_report.labels(layout.PREDICTIONS)),
-        observations=report(str(L.hypothesis_file("{id}", layout.OBSERVATIONS)), category="Hypotheses",
-                            subcategory="{id}", labels=snakemake_report.labels(layout.OBSERVATIONS)),
-        reduced=report(str(L.hypothesis_file("{id}", layout.REDUCED)), category="Hypotheses", subcategory="{id}",
-                       labels=snakemake_report.labels(layout.REDUCED)),
+        verdict=report(
+            str(L.hypothesis_file("{id}", layout.VERDICT)),
+            category="Hypotheses",
+            subcategory="{id}",
+            labels=snakemake_report.labels(layout.VERDICT),
+        ),
+        predictions=report(
+            str(L.hypothesis_file("{id}", layout.PREDICTIONS)),
+            category="Hypotheses",
+            subcategory="{id}",
+            labels=snakemake_report.labels(layout.PREDICTIONS),
+        ),
+        observations=report(
+            str(L.hypothesis_file("{id}", layout.OBSERVATIONS)),
+            category="Hypotheses",
+            subcategory="{id}",
+            labels=snakemake_report.labels(layout.OBSERVATIONS),
+        ),
+        reduced=report(
+            str(L.hypothesis_file("{id}", layout.REDUCED)),
+            category="Hypotheses",
+            subcategory="{id}",
+            labels=snakemake_report.labels(layout.REDUCED),
+        ),
         probes=str(L.hypothesis_file("{id}", layout.PROBE_TABLE)),
     log:
         str(L.log("stats", "{id}")),
