@@ -34,6 +34,19 @@ NEVER = "(?!)"  # a regex that matches nothing
 
 
 @dataclass(frozen=True)
+class People:
+    """The hypotheses and conditions sharing a run, as a training job's message shows them. A parameter, not
+    a resource: Snakemake requires a string resource to be equal across a group's jobs (a tiny-job bundle). Not
+    a str on purpose: Snakemake leaves a parameter of a type it cannot represent out of its `params` rerun
+    trigger, so a hypothesis that starts sharing a finished run never reruns it."""
+
+    names: str
+
+    def __str__(self) -> str:
+        return self.names
+
+
+@dataclass(frozen=True)
 class RunCompute:
     """How one run is trained, merged over every hypothesis that uses it."""
 
@@ -208,6 +221,10 @@ class Agenda:
     def names(self, h: str) -> str:
         """The hypotheses and conditions that share run `h`, for people: `tiny.default, other.wide`."""
         return ", ".join(f"{i}.{c}" for i, c in self.users[h])
+
+    def people(self, h: str) -> People:
+        """`names(h)` as a rule parameter, for job messages (see People)."""
+        return People(self.names(h))
 
     def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
         plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
