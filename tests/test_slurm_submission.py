@@ -33,13 +33,10 @@ def _fake_slurm(folder):
         (folder / name).chmod(0o755)
 
 
-def test_a_tiny_job_bundle_asks_for_its_members_one_after_another_and_jobs_are_named_for_people(tmp_path, tiny):
-    alpha = {**tiny, "id": "alpha", "conditions": {"small": {"model.params.width": 16},
-                                                   "wide": {"model.params.width": 48}},
-             "predictions": [{**tiny["predictions"][0], "condition": "wide"}]}
-    beta = {**tiny, "id": "beta", "model": {"name": "mlp", "params": {"width": 48, "d_embed": 8}}}
-    write_yaml(tmp_path / "hypotheses/alpha.yaml", alpha)
-    write_yaml(tmp_path / "hypotheses/beta.yaml", beta)
+def _submit(tmp_path, *hypotheses) -> tuple[list[str], str]:
+    """Run the workflow through profiles/slurm with the recording sbatch: (each sbatch call, Snakemake's log)."""
+    for h in hypotheses:
+        write_yaml(tmp_path / "hypotheses" / f"{h['id']}.yaml", h)
     _fake_slurm(tmp_path / "bin")
     log = tmp_path / "sbatch.log"
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}", "FAKE_SBATCH_LOG": str(log)}
@@ -47,7 +44,20 @@ def test_a_tiny_job_bundle_asks_for_its_members_one_after_another_and_jobs_are_n
                           "--profile", str(ROOT / "profiles/slurm")],
                          capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode != 0 and log.exists(), (out.stdout + out.stderr)[-3000:]
-    calls = log.read_text().splitlines()
+    return log.read_text().splitlines(), out.stdout + out.stderr
+
+
+def _shared(tiny) -> tuple[dict, dict]:
+    """alpha (two widths) and beta, which shares alpha's wide run."""
+    alpha = {**tiny, "id": "alpha", "conditions": {"small": {"model.params.width": 16},
+                                                   "wide": {"model.params.width": 48}},
+             "predictions": [{**tiny["predictions"][0], "condition": "wide"}]}
+    beta = {**tiny, "id": "beta", "model": {"name": "mlp", "params": {"width": 48, "d_embed": 8}}}
+    return alpha, beta
+
+
+def test_a_tiny_job_bundle_asks_for_its_members_one_after_another_and_jobs_are_named_for_people(tmp_path, tiny):
+    calls, output = _submit(tmp_path, *_shared(tiny))
     assert len(calls) == 1, calls  # both training runs are tiny: one bundle
     call = calls[0]
     assert "group_tiny_train" in call
@@ -65,4 +75,17 @@ def test_a_tiny_job_bundle_asks_for_its_members_one_after_another_and_jobs_are_n
 
     # Names for people, in Snakemake's log of the submission (the run hash stays the key).
     shared = next(h for h in runs if len(agenda.users[h]) == 2)
-    assert f"train alpha.wide, beta.default (run {shared})" in out.stdout + out.stderr
+    assert f"train alpha.wide, beta.default (run {shared})" in output
+
+
+def test_tiny_jobs_asking_for_different_devices_go_to_separate_bundles(tmp_path, tiny):
+    """A bundle's jobs must agree on every text resource (the device a job asks for is one)."""
+    alpha, beta = _shared(tiny)
+    on_cpu = {**tiny, "id": "on-cpu", "model": {"name": "mlp", "params": {"width": 24, "d_embed": 8}},
+              "compute": {"device": "cpu"}}
+    calls, output = _submit(tmp_path, alpha, beta, on_cpu)
+    assert "not all jobs in group require the same value" not in output
+    cpu_run = load_agenda(tmp_path / "hypotheses", tmp_path / "results").hypotheses["on-cpu"].runs["default"]
+    assert len(calls) == 2, calls
+    alone = [c for c in calls if f"train:run={cpu_run}" in c]
+    assert len(alone) == 1 and alone[0].count("train:run=") == 1

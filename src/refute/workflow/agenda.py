@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 # When hypotheses sharing a run ask for different devices: a GPU request wins (results agree to
 # floating-point tolerance), then an explicit cpu (auto accepts the CPU), then auto.
 DEVICE_PRIORITY = {"cuda": 2, "cpu": 1, "auto": 0}
-# Training jobs whose pessimistic estimate is under this many seconds join the group `tiny_train`, so a
-# cluster profile can bundle them (`group-components`) and pay submission and start-up once per bundle.
+# Training jobs whose pessimistic estimate is under this many seconds join the group `tiny_train` (with
+# `device: cpu` or `cuda`, `tiny_train_cpu` or `tiny_train_cuda`), so a cluster profile can bundle them
+# (`group-components`) and pay submission and start-up once per bundle.
 TINY_JOB_S = 60.0
 NEVER = "(?!)"  # a regex that matches nothing
 
@@ -307,7 +308,11 @@ class Agenda:
     def train_group(self, wildcards) -> str | None:
         cost = self.job_cost(wildcards.run, wildcards.get("lo"), wildcards.get("hi"))
         where = "cuda" if self.compute[wildcards.run].device == "cuda" else "cpu"
-        return "tiny_train" if costs.estimated_seconds(cost, where) < self.tiny_job_s else None
+        if costs.estimated_seconds(cost, where) >= self.tiny_job_s:
+            return None
+        # A group's jobs must agree on every text resource, the device request among them: one group per device.
+        device = self.compute[wildcards.run].device
+        return "tiny_train" if device == "auto" else f"tiny_train_{device}"
 
 
 def machine_memory_mb() -> int | None:
