@@ -22,7 +22,7 @@ def _analysed(results):
                      "predictions": [{**TINY["predictions"][0], "condition": "wide"}]}, "hypotheses/sweep.yaml")
     rows = [(c, s, step, m, 0.1 + 0.5 * (step > 0) + 0.1 * s + (0.2 if c == "wide" else 0.0))
             for c in ("narrow", "wide") for s in (0, 1) for step in (0, 150)
-            for m in ("train_acc", "linear_probe/accuracy")]
+            for m in ("train_acc", "linear_probe/accuracy", "linear_probe/accuracy@hidden.0")]
     obs = pd.DataFrame(rows, columns=["condition", "seed", "step", "metric", "value"])
     preds = prediction_records(sweep, {"fits": "holds"})
     write_records(results, sweep, verdict_record(sweep, preds, "SUPPORTED"), preds, observations=obs)
@@ -62,8 +62,10 @@ def test_mlflow_gets_one_run_per_condition_and_seed_with_spec_params_step_metric
     assert p["task.params.p"] == "11" and "task.params.n_val" not in p  # this spec's own, as written
     assert p["train.weight_decay"] == json.dumps(sweep.conditions["wide"].train.weight_decay)
     want = obs[(obs.condition == "wide") & (obs.seed == 1)]
-    for metric in ("train_acc", "linear_probe/accuracy"):
-        history = client.get_metric_history(r.info.run_id, metric)
+    # MLflow's keys allow no `@`: a probe summary at a site is `<probe>/<metric>:<site>` there.
+    for metric, key in (("train_acc", "train_acc"), ("linear_probe/accuracy", "linear_probe/accuracy"),
+                        ("linear_probe/accuracy@hidden.0", "linear_probe/accuracy:hidden.0")):
+        history = client.get_metric_history(r.info.run_id, key)
         expected = want[want.metric == metric].set_index("step").value.to_dict()
         assert {m.step: m.value for m in history} == pytest.approx(expected)
 
@@ -97,7 +99,7 @@ def test_tensorboard_gets_each_metric_by_step_per_condition_and_seed(tmp_path, m
         "digits/default/seed0", "sweep/narrow/seed0", "sweep/narrow/seed1", "sweep/wide/seed0", "sweep/wide/seed1"]
     events = EventAccumulator(str(tmp_path / "tb/sweep/narrow/seed0"))
     events.Reload()
-    assert set(events.Tags()["scalars"]) == {"train_acc", "linear_probe/accuracy"}
+    assert set(events.Tags()["scalars"]) == {"train_acc", "linear_probe/accuracy", "linear_probe/accuracy@hidden.0"}
     want = obs[(obs.condition == "narrow") & (obs.seed == 0) & (obs.metric == "train_acc")]
     assert {e.step: e.value for e in events.Scalars("train_acc")} == pytest.approx(
         want.set_index("step").value.to_dict())

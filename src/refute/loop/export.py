@@ -4,7 +4,8 @@ tidy tables of refute.loop.collect, so the numbers are the ones the verdicts wer
 One tracked run per (hypothesis, condition, seed): the unit a learning curve belongs to. In MLflow each
 hypothesis is an experiment (named by its id) and each run carries
 - params: the condition's run spec, flattened to dotted names (`train.lr`, `model.params.width`), and the seed;
-- metrics: every logged value at its training step (probe summaries as `<probe>/<metric>`);
+- metrics: every logged value at its training step (probe summaries as `<probe>/<metric>`, at a site
+  `<probe>/<metric>:<site>`: MLflow's keys allow no `@`);
 - tags: `refute.hypothesis`, `refute.condition`, `refute.seed`, `refute.run` (the run hash), `refute.verdict`,
   `refute.post_hoc`, and `refute.source` (the sha256 of the verdict record it was exported from).
 TensorBoard gets one event-file folder per run, `<dir>/<hypothesis>/<condition>/seed<k>/`: each metric's
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +60,8 @@ class TrackedRun:
 
 @dataclass
 class Exported:
+    """How many tracked runs an export wrote, found unchanged, and replaced (a subset of those written)."""
+
     written: int = 0
     unchanged: int = 0
     replaced: int = 0
@@ -91,7 +95,8 @@ def condition_params(results: str | Path, hid: str) -> dict[str, dict[str, str]]
     from refute.stats import records
 
     plan = records.load(results, hid).plan(results)
-    return {cond: {k: v if isinstance(v, str) else json.dumps(v) for k, v in flat(spec.model_dump(mode="json", exclude={"seeds"})).items()}
+    return {cond: {k: v if isinstance(v, str) else json.dumps(v)
+                   for k, v in flat(spec.model_dump(mode="json", exclude={"seeds"})).items()}
             for cond, spec in plan.conditions.items()}
 
 
@@ -101,7 +106,7 @@ def to_mlflow(results: str | Path, store: str, collected: Collected | None = Non
     """Log every tracked run into the MLflow tracking store `store`: a folder (a local file store, made if
     absent, readable offline) or any tracking URI (`sqlite:///mlflow.db`, `http://host:5000`)."""
     client = mlflow_client(store)
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
 
     done = Exported()
     experiments: dict[str, str] = {}
@@ -121,15 +126,22 @@ def to_mlflow(results: str | Path, store: str, collected: Collected | None = Non
         done.replaced += bool(old)
         run = client.create_run(exp, run_name=r.name, tags={**r.tags, f"{TAG}key": r.key})
         rid = run.info.run_id
-        client.log_batch(rid, params=[Param(k, v) for k, v in sorted(r.params.items())])
+        client.log_batch(rid, params=[Param(mlflow_key(k), v) for k, v in sorted(r.params.items())])
         # One timestamp for the whole run: refute records steps, not wall-clock times, per value.
         stamp = run.info.start_time
-        metrics = [Metric(m, float(v), stamp, int(s)) for s, m, v in r.metrics.itertuples(index=False)]
+        metrics = [Metric(mlflow_key(m), float(v), stamp, int(s)) for s, m, v in r.metrics.itertuples(index=False)]
         for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics per batch
             client.log_batch(rid, metrics=metrics[i:i + 1000])
         client.set_terminated(rid)
         done.written += 1
     return done
+
+
+def mlflow_key(name: str) -> str:
+    """`name` as MLflow allows a metric or param key (letters, digits, `_ - . / :` and spaces): a probe
+    summary at a site, `<probe>/<metric>@<site>`, becomes `<probe>/<metric>:<site>` (not a `/`: the file store
+    keeps `<probe>/<metric>` as a file, so it cannot also be a folder); other characters `_`."""
+    return re.sub(r"[^\w\-. /:]", "_", name.replace("@", ":"))
 
 
 def mlflow_client(store: str):
