@@ -3,7 +3,8 @@
 # Resources (memory, time limit, CPUs, a GPU when the hypothesis asks for `device: cuda`) are derived
 # from the run spec by refute.scaling.costs; the device request reaches the job as a resource, so changing
 # it neither changes the run hash nor reruns a finished run. Each job's message names the hypotheses and
-# conditions sharing its run, for people (refute.workflow.agenda.People: who shares a run never reruns it).
+# conditions sharing its run, for people (refute.workflow.agenda.People: who shares a run never reruns it),
+# and what the job asks for (Snakemake shows a message instead of the rule's details).
 
 
 rule train:
@@ -38,7 +39,7 @@ rule train:
         seeds=[],
         people=lambda wc: AGENDA.people(wc.run),
     message:
-        "train {params.people} (run {wildcards.run})"
+        "train {params.people} (run {wildcards.run}; threads={threads}, mem_mb={resources.mem_mb}, runtime={resources.runtime}, gpu={resources.gpu}, train_device={resources.train_device})"
     shell:
         "{params.py:q} -m refute.jobs train {params.spec:q} --out {params.out:q} --threads {threads}"
         " --device {resources.train_device} --refuse={resources.refuse:q} {params.seeds:q} > {log:q} 2>&1"
@@ -63,7 +64,7 @@ use rule train as train_chunk with:
         seeds=lambda wc: ["--seeds", f"{wc.lo}:{wc.hi}"],
         people=lambda wc: AGENDA.people(wc.run),
     message:
-        "train {params.people}, seeds {wildcards.lo}..{wildcards.hi} (run {wildcards.run})"
+        "train {params.people}, seeds {wildcards.lo}..{wildcards.hi} (run {wildcards.run}; threads={threads}, mem_mb={resources.mem_mb}, runtime={resources.runtime}, gpu={resources.gpu}, train_device={resources.train_device})"
 
 
 rule merge_seeds:

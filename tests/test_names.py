@@ -22,7 +22,7 @@ def test_a_shared_run_is_named_by_everyone_sharing_it_and_a_new_sharer_reruns_no
     assert out.returncode == 0, out.stderr[-3000:]
     shared = load_hypothesis(tmp_path / "hypotheses/alpha.yaml").runs["wide"]
     assert shared == load_hypothesis(tmp_path / "hypotheses/beta.yaml").runs["default"]
-    assert f"train alpha.wide, beta.default (run {shared})" in out.stdout + out.stderr
+    assert f"train alpha.wide, beta.default (run {shared};" in out.stdout + out.stderr
     log = (tmp_path / "results/logs/train" / f"{shared}.log").read_text()
     assert log.splitlines()[0] == f"run {shared}: alpha.wide, beta.default"
 

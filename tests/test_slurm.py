@@ -72,4 +72,4 @@ def test_the_dag_runs_through_sbatch_to_the_workstation_numbers_and_verdict(clus
     # The bundle's log names each training job for people (the SLURM job name is the plugin's run id).
     text = "".join(p.read_text() for p in logs)
     for cond, run in hyp.runs.items():
-        assert f"train tiny.{cond} (run {run})" in text
+        assert f"train tiny.{cond} (run {run};" in text

@@ -75,7 +75,7 @@ def test_a_tiny_job_bundle_asks_for_its_members_one_after_another_and_jobs_are_n
 
     # Names for people, in Snakemake's log of the submission (the run hash stays the key).
     shared = next(h for h in runs if len(agenda.users[h]) == 2)
-    assert f"train alpha.wide, beta.default (run {shared})" in output
+    assert f"train alpha.wide, beta.default (run {shared};" in output
 
 
 def test_tiny_jobs_asking_for_different_devices_go_to_separate_bundles(tmp_path, tiny):
