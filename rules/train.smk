@@ -2,7 +2,9 @@
 # from `train_chunk` (one job per chunk) and `merge_seeds`; the run constraints say which, per run.
 # Resources (memory, time limit, CPUs, a GPU when the hypothesis asks for `device: cuda`) are derived
 # from the run spec by refute.scaling.costs; the device request reaches the job as a resource, so changing
-# it neither changes the run hash nor reruns a finished run.
+# it neither changes the run hash nor reruns a finished run. Each job's message names the hypotheses and
+# conditions sharing its run, for people (refute.workflow.agenda.People: who shares a run never reruns it),
+# and what the job asks for (Snakemake shows a message instead of the rule's details).
 
 
 rule train:
@@ -35,6 +37,9 @@ rule train:
         spec=lambda wc: str(L.run_file(wc.run, layout.RUN_SPEC)),
         out=lambda wc: str(L.run_dir(wc.run)),
         seeds=[],
+        people=lambda wc: AGENDA.people(wc.run),
+    message:
+        "train {params.people} (run {wildcards.run}; threads={threads}, mem_mb={resources.mem_mb}, runtime={resources.runtime}, gpu={resources.gpu}, train_device={resources.train_device})"
     shell:
         "{params.py:q} -m refute.jobs train {params.spec:q} --out {params.out:q} --threads {threads}"
         " --device {resources.train_device} --refuse={resources.refuse:q} {params.seeds:q} > {log:q} 2>&1"
@@ -57,6 +62,9 @@ use rule train as train_chunk with:
         out=lambda wc: str(L.chunk_dir(wc.run, wc.lo, wc.hi)),
         # positions lo..hi-1 of the run's seed list
         seeds=lambda wc: ["--seeds", f"{wc.lo}:{wc.hi}"],
+        people=lambda wc: AGENDA.people(wc.run),
+    message:
+        "train {params.people}, seeds {wildcards.lo}..{wildcards.hi} (run {wildcards.run}; threads={threads}, mem_mb={resources.mem_mb}, runtime={resources.runtime}, gpu={resources.gpu}, train_device={resources.train_device})"
 
 
 rule merge_seeds:
@@ -86,5 +94,8 @@ rule merge_seeds:
         py=PY,
         chunks=lambda wc: AGENDA.chunk_dirs(wc.run),
         out=lambda wc: str(L.run_dir(wc.run)),
+        people=lambda wc: AGENDA.people(wc.run),
+    message:
+        "merge the seed chunks of {params.people} (run {wildcards.run})"
     shell:
         "{params.py:q} -m refute.jobs merge {params.chunks:q} --out {params.out:q} > {log:q} 2>&1"

@@ -136,3 +136,55 @@ def test_each_environment_holds_every_module_its_jobs_import(tmp_path):
         missing = {m for m in needed if not distributions_of(m) & have}
         assert not missing, f"envs/{env}.yaml lacks {sorted(missing)}, imported by the {log.parent.name} job"
     assert seen == set(ENV_OF_LOG), seen
+
+
+# ------------------------------------------------------------------ pin files (envs/<env>.<platform>.pin.txt)
+
+def pinned(text: str) -> dict[str, str]:
+    """conda name -> version, of a pin file: conda's explicit list (`@EXPLICIT`, one package URL a line) or
+    plain `name=version[=build]` lines, as `conda create --file` reads both."""
+    out = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("@"):
+            continue
+        if "://" in line:  # .../linux-64/numpy-2.4.1-py311h1234_0.conda
+            stem = re.sub(r"\.(conda|tar\.bz2)$", "", line.rsplit("/", 1)[1])
+            name, version, _build = stem.rsplit("-", 2)
+        else:
+            name, _, rest = line.partition("=")
+            version = rest.lstrip("=").split("=")[0]
+        out[name] = version
+    return out
+
+
+def pin_mismatches(env: str, text: str) -> list[str]:
+    """Each package envs/<env>.yaml names that the pin file lacks, or pins outside the yaml's version series."""
+    deps = yaml.safe_load((ENVS / f"{env}.yaml").read_text())["dependencies"]
+    pins, out = pinned(text), []
+    for d in deps:
+        name, _, series = d.partition("=")
+        got = pins.get(name)
+        if got is None:
+            out.append(f"{name}: not in the pin file")
+        elif series and not (got == series or got.startswith(series + ".")):
+            out.append(f"{name}: pinned {got}, the yaml asks for {series}")
+    return out
+
+
+@pytest.mark.parametrize("pin", sorted(ENVS.glob("*.pin.txt")), ids=lambda p: p.name)
+def test_a_committed_pin_file_agrees_with_its_yaml(pin):
+    env = pin.name.split(".")[0]
+    assert (ENVS / f"{env}.yaml").exists(), f"{pin.name} pins no environment"
+    assert not pin_mismatches(env, pin.read_text()), pin.name
+
+
+def test_the_pin_check_finds_a_package_missing_or_outside_the_yaml_series():
+    deps = yaml.safe_load((ENVS / "stats.yaml").read_text())["dependencies"]
+    url = "https://conda.anaconda.org/conda-forge/linux-64/{}-{}-h0_0.conda#0123"
+    good = ["@EXPLICIT"] + [url.format(d.split("=")[0], d.split("=")[1] + ".1") for d in deps]
+    assert pin_mismatches("stats", "\n".join(good)) == []
+    drifted = [line.replace("numpy-" + packages("stats")["numpy"], "numpy-1.26") for line in good]
+    assert pin_mismatches("stats", "\n".join(drifted)) == [f"numpy: pinned 1.26.1, the yaml asks for {packages('stats')['numpy']}"]
+    assert pin_mismatches("stats", "\n".join(line for line in good if "/scipy-" not in line)) == ["scipy: not in the pin file"]
+    assert pin_mismatches("stats", "numpy=2.4.1=py311_0") != []  # plain spec lines are read too

@@ -98,11 +98,12 @@ def test_training_jobs_ask_for_resources_from_the_hypothesis(sweep):
     spec["compute"] = {"device": "cuda"}
     write_yaml(sweep / "hypotheses/tiny.yaml", spec)
     _, text = dry_run(sweep)
-    train = [block for block in text.split("rule ")[1:] if block.startswith("train:")]
+    # Each training job's message: `train <hypothesis>.<condition> (run <hash>; threads=1, mem_mb=..., ...)`.
+    train = re.findall(r"Job \d+: train .*\(run \w+; (.*)\)", text)
     assert len(train) == 6
-    for block in train:
-        res = dict(kv.split("=", 1) for kv in re.search(r"resources: (.*)", block).group(1).split(", "))
-        assert int(res["mem_mb"]) >= 400 and int(res["runtime"]) >= 10 and res["cpus_per_task"] == "1"
+    for asked in train:
+        res = dict(kv.split("=", 1) for kv in asked.split(", "))
+        assert int(res["mem_mb"]) >= 400 and int(res["runtime"]) >= 10 and res["threads"] == "1"
         assert res["gpu"] == "1" and res["train_device"] == "cuda"
     cpu = {**spec, "compute": {"device": "auto"}}
     write_yaml(sweep / "hypotheses/tiny.yaml", cpu)

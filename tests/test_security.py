@@ -226,8 +226,10 @@ def test_a_hypothesis_file_name_that_is_not_a_slug_is_refused_before_anything_ru
 
 
 def test_every_path_in_a_rule_shell_command_is_quoted():
+    # A `message:` is text Snakemake prints for people, never run by a shell: left out.
     unquoted = [f"{path.name}: {m.group(0)}" for path in WORKFLOW for m in
-                re.finditer(r"\{(input|output|params|log)(\.[a-z_]+)?\}", path.read_text())]
+                re.finditer(r"\{(input|output|params|log)(\.[a-z_]+)?\}",
+                            re.sub(r"message:\n\s+\".*\"\n", "", path.read_text()))]
     assert not unquoted, unquoted
 
 

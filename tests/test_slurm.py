@@ -69,3 +69,7 @@ def test_the_dag_runs_through_sbatch_to_the_workstation_numbers_and_verdict(clus
     assert {p.stem for p in logs} >= job_ids
     # Tiny training jobs were bundled into one sbatch; the statistics and report into another.
     assert len(job_ids) == 1 and len(logs) == 2
+    # The bundle's log names each training job for people (the SLURM job name is the plugin's run id).
+    text = "".join(p.read_text() for p in logs)
+    for cond, run in hyp.runs.items():
+        assert f"train tiny.{cond} (run {run};" in text

@@ -365,6 +365,36 @@ def collect(a: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------- export
+
+@command("export", "export every analysed hypothesis to MLflow and/or TensorBoard: one tracked run per "
+         "hypothesis, condition and seed (needs `pip install 'refute[export]'`)",
+         arg("--mlflow", default=None, metavar="STORE",
+             help="an MLflow tracking store: a folder (a local file store, offline) or a tracking URI"),
+         arg("--tensorboard", default=None, metavar="DIR", help="a TensorBoard log folder (event files)"),
+         HYPOTHESES, RESULTS)
+def export(a: argparse.Namespace) -> int:
+    from refute.loop.collect import collect
+    from refute.loop.export import ExportError, to_mlflow, to_tensorboard
+
+    if not (a.mlflow or a.tensorboard):
+        raise CommandError("say where to export: --mlflow STORE and/or --tensorboard DIR")
+    tables = collect(a.results)
+    if tables.metrics.empty:
+        raise CommandError(f"nothing to export: no hypothesis in {a.results} has a verdict yet (refute run)")
+    try:
+        for flag, target, write in (("--mlflow", a.mlflow, lambda: to_mlflow(a.results, a.mlflow, tables)),
+                                    ("--tensorboard", a.tensorboard,
+                                     lambda: to_tensorboard(a.tensorboard, a.results, tables))):
+            if target:
+                done = write()
+                print(f"{flag} {target}: {done.written} runs written ({done.replaced} replacing an older "
+                      f"analysis), {done.unchanged} unchanged")
+    except ExportError as err:
+        raise CommandError(str(err)) from None
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- report
 
 @command("report", "print the path of a hypothesis's report (or the agenda index), or open it",

@@ -27,10 +27,24 @@ if TYPE_CHECKING:
 # When hypotheses sharing a run ask for different devices: a GPU request wins (results agree to
 # floating-point tolerance), then an explicit cpu (auto accepts the CPU), then auto.
 DEVICE_PRIORITY = {"cuda": 2, "cpu": 1, "auto": 0}
-# Training jobs whose pessimistic estimate is under this many seconds join the group `tiny_train`, so a
-# cluster profile can bundle them (`group-components`) and pay submission and start-up once per bundle.
+# Training jobs whose pessimistic estimate is under this many seconds join the group `tiny_train` (with
+# `device: cpu` or `cuda`, `tiny_train_cpu` or `tiny_train_cuda`), so a cluster profile can bundle them
+# (`group-components`) and pay submission and start-up once per bundle.
 TINY_JOB_S = 60.0
 NEVER = "(?!)"  # a regex that matches nothing
+
+
+@dataclass(frozen=True)
+class People:
+    """The hypotheses and conditions sharing a run, as a training job's message shows them. A parameter, not
+    a resource: Snakemake requires a string resource to be equal across a group's jobs (a tiny-job bundle). Not
+    a str on purpose: Snakemake leaves a parameter of a type it cannot represent out of its `params` rerun
+    trigger, so a hypothesis that starts sharing a finished run never reruns it."""
+
+    names: str
+
+    def __str__(self) -> str:
+        return self.names
 
 
 @dataclass(frozen=True)
@@ -209,6 +223,10 @@ class Agenda:
         """The hypotheses and conditions that share run `h`, for people: `tiny.default, other.wide`."""
         return ", ".join(f"{i}.{c}" for i, c in self.users[h])
 
+    def people(self, h: str) -> People:
+        """`names(h)` as a rule parameter, for job messages (see People)."""
+        return People(self.names(h))
+
     def write_plan(self, digest: str, path: str | Path, log: str | Path | None = None) -> None:
         plan = next(p for p in self.hypotheses.values() if self.digests[p.id] == digest)
         write_plan(plan, path)
@@ -290,7 +308,11 @@ class Agenda:
     def train_group(self, wildcards) -> str | None:
         cost = self.job_cost(wildcards.run, wildcards.get("lo"), wildcards.get("hi"))
         where = "cuda" if self.compute[wildcards.run].device == "cuda" else "cpu"
-        return "tiny_train" if costs.estimated_seconds(cost, where) < self.tiny_job_s else None
+        if costs.estimated_seconds(cost, where) >= self.tiny_job_s:
+            return None
+        # A group's jobs must agree on every text resource, the device request among them: one group per device.
+        device = self.compute[wildcards.run].device
+        return "tiny_train" if device == "auto" else f"tiny_train_{device}"
 
 
 def machine_memory_mb() -> int | None:
