@@ -50,6 +50,19 @@ class Row:
     drafts: int | None = None  # an exploration's drafts in the agenda
 
 
+def state_of(locked: list[str], stale_lock: bool, done: bool, pending: list[str]) -> tuple[str, str]:
+    """The state of a hypothesis or exploration, and why, from its locked and pending files."""
+    if locked and stale_lock:
+        return STALE_LOCK, "a killed Snakemake run left its lock on these files; clear it with `snakemake --unlock`, " \
+                           "then run again"
+    if locked:
+        return RUNNING, "a Snakemake run is making its files"
+    if not done:
+        return NOT_RUN, ""
+    if pending:
+        return STALE, f"{len(pending)} file(s) would be remade"
+    return DONE, ""
+
 def summary(snakefile: Path, workdir: Path, config: list[str]) -> dict[str, str]:
     """Output file (relative to workdir) -> Snakemake's plan for it ('no update' / 'update pending')."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
@@ -155,17 +168,7 @@ def status(results: str | Path = "results", snakefile: str | Path = "Snakefile",
         _, decision, prefixes = found[hid]
         mine = lambda files: [f for f in files if any(f.startswith(p) or f + "/" == p for p in prefixes)]
         verdict = decision.verdict if decision else None
-        if mine(locked) and stale_lock:
-            state, why = STALE_LOCK, ("a killed Snakemake run left its lock on these files; clear it with "
-                                      "`snakemake --unlock`, then run again")
-        elif mine(locked):
-            state, why = RUNNING, "a Snakemake run is making its files"
-        elif verdict is None:
-            state, why = NOT_RUN, ""
-        elif mine(pending):
-            state, why = STALE, f"{len(mine(pending))} file(s) would be remade"
-        else:
-            state, why = DONE, ""
+        state, why = state_of(mine(locked), stale_lock, verdict is not None, mine(pending))
         report = workdir / results / hid / REPORT_HTML
         rows.append(Row(hid, depth, state, verdict.verdict if verdict else None,
                         verdict.provenance.analysed_at if verdict else None, refines[hid], why,
@@ -182,16 +185,7 @@ def status(results: str | Path = "results", snakefile: str | Path = "Snakefile",
             if plan_file.exists():
                 runs = [f"{Layout(results).run_dir(r)}/" for r in io.read_json(plan_file)["runs"].values()]
         mine = lambda files: [f for f in files if any(f.startswith(p) or f + "/" == p for p in [*prefixes, *runs])]
-        if mine(locked):
-            state, why = (STALE_LOCK, "a killed Snakemake run left its lock on these files; clear it with "
-                          "`snakemake --unlock`, then run again") if stale_lock else (RUNNING, "a Snakemake run is "
-                                                                                          "making its files")
-        elif record is None:
-            state, why = NOT_RUN, ""
-        elif mine(pending):
-            state, why = STALE, f"{len(mine(pending))} file(s) would be remade"
-        else:
-            state, why = DONE, ""
+        state, why = state_of(mine(locked), stale_lock, record is not None, mine(pending))
         drafts = sum(1 for hid, (p, d, _) in found.items()
                      if (p.hypothesis.exploration if p else d.verdict.spec.exploration if d
                          else _drafted_from(workdir, config or [], hid)) == xid)
