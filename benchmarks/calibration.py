@@ -299,7 +299,8 @@ EDGE_SECTIONS = [
     ("ceiling", "Runs at a ceiling (exact tests)",
      "Each run reaches the ceiling 1.0 with probability ½ and otherwise ends below 0.95 (z > 0 of the pool's "
      "noise, or 0.95 − 0.05|z|): the typical run is on the claim's bound, so \"above 0.95\" holding is a false "
-     "positive. Runs with no spread are tested exactly (sign test; permutation test for two groups); the "
+     "positive. Runs with no spread are tested exactly (sign test; permutation test for two groups), and so "
+     "are runs stacked at the ceiling (a sign test on the side of 0.95 each run lies); the "
      "reported rows count the samples in which every run is at the ceiling, each of which a t-test's p = 0 "
      "would have held."),
     ("censoring", "Runs censored at a step budget",
