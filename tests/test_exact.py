@@ -158,3 +158,10 @@ def test_runs_stacked_at_a_ceiling_hold_when_enough_lie_above_the_claim():
 
 def test_runs_without_a_point_mass_keep_the_t_test():
     assert run(above(), {"a": [0.99, 0.97, 1.0, 0.98, 0.96]}).test == "one-sample t-test"
+
+
+def test_a_point_mass_needs_two_runs_on_it():
+    # Two different runs are each "half the runs at an extreme", but no value is shared: t-test as before.
+    assert run(above(), {"a": [0.99, 0.97]}).test == "one-sample t-test"
+    assert run(above(), {"a": [0.99, 0.97, 0.98]}).test == "one-sample t-test"
+    assert run(above(), {"a": [1.0, 1.0, 0.97]}).test.startswith("exact sign test")

@@ -44,7 +44,8 @@ def stacked(x: np.ndarray) -> bool:
     if len(x) < 2 or constant(x):
         return False
     tol = 1e-12 * max(1.0, float(np.max(np.abs(x))))
-    return 2 * max(int(np.sum(x >= np.max(x) - tol)), int(np.sum(x <= np.min(x) + tol))) >= len(x)
+    shared = max(int(np.sum(x >= np.max(x) - tol)), int(np.sum(x <= np.min(x) + tol)))
+    return shared >= 2 and 2 * shared >= len(x)  # two distinct runs are each "half" of two: no point mass
 
 
 def sign_floor(runs: int) -> float:
