@@ -137,3 +137,18 @@ def test_the_users_config_joins_refutes_in_one_option():
     assert argv.count("--config") == 1 and "-C" not in argv
     i = argv.index("--config")
     assert argv[i + 1:i + 5] == ["results=X", "a=1", "b=2", "c=3"] and argv[i + 5] == "-p"
+
+
+def test_a_snakemake_that_does_not_stop_on_ctrl_c_is_sent_sigterm_after_a_grace_period(monkeypatch):
+    from refute.loop import launch
+
+    monkeypatch.setattr(launch, "GRACE_S", 0.5)
+    deaf = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, "
+                             "signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"],
+                            stdout=subprocess.PIPE, text=True, process_group=0)
+    assert deaf.stdout.readline().strip() == "ready"
+    got = [signal.SIGINT]
+    os.killpg(deaf.pid, signal.SIGINT)  # lost, as a Ctrl-C can be
+    start = time.time()
+    assert launch._wait(deaf, got) == -signal.SIGTERM and time.time() - start < 10
+    assert got == [signal.SIGINT, signal.SIGTERM]  # refute still reports the Ctrl-C it was sent

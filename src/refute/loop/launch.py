@@ -103,6 +103,25 @@ class Outcome:
     interrupted: int | None = None  # the first signal refute was sent, if any
 
 
+GRACE_S = 20  # after a forwarded Ctrl-C, how long Snakemake may take before it is sent SIGTERM
+
+
+def _wait(proc: subprocess.Popen, got: list[int]) -> int:
+    """Wait for Snakemake. Once a signal was forwarded, give it GRACE_S to stop its jobs and go; past that
+    (a Ctrl-C that reached Snakemake mid-way through something and was lost), send its group SIGTERM,
+    which Snakemake also answers by stopping its jobs and removing its lock."""
+    while True:
+        try:
+            return proc.wait(timeout=GRACE_S if got else 1)
+        except subprocess.TimeoutExpired:
+            if got and got[-1] != signal.SIGTERM:
+                got.append(signal.SIGTERM)
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+
 def run_snakemake(argv: list[str], pipe: Callable[[str], None] | None = None, cwd: str | Path | None = None
                   ) -> Outcome:
     """Run `python -m snakemake <argv>` and wait for it, forwarding SIGINT and SIGTERM to its process group.
@@ -130,7 +149,7 @@ def run_snakemake(argv: list[str], pipe: Callable[[str], None] | None = None, cw
         if pipe:
             reader = threading.Thread(target=lambda: [pipe(line.rstrip("\n")) for line in proc.stdout], daemon=True)
             reader.start()
-        code = proc.wait()
+        code = _wait(proc, got)
         if pipe:
             reader.join(timeout=5)  # a job Snakemake left behind may hold the pipe open
     finally:
