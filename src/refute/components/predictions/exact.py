@@ -43,9 +43,14 @@ def stacked(x: np.ndarray) -> bool:
     mass at a bound, which no t-test models."""
     if len(x) < 2 or constant(x):
         return False
-    tol = 1e-12 * max(1.0, float(np.max(np.abs(x))))
-    shared = max(int(np.sum(x >= np.max(x) - tol)), int(np.sum(x <= np.min(x) + tol)))
+    shared = at_extreme(x)
     return shared >= 2 and 2 * shared >= len(x)  # two distinct runs are each "half" of two: no point mass
+
+
+def at_extreme(x: np.ndarray) -> int:
+    """How many runs share the largest value, or the smallest, whichever more do (to rounding)."""
+    tol = 1e-12 * max(1.0, float(np.max(np.abs(x))))
+    return max(int(np.sum(x >= np.max(x) - tol)), int(np.sum(x <= np.min(x) + tol)))
 
 
 def sign_floor(runs: int) -> float:
@@ -121,6 +126,6 @@ def stacked_sign(x: np.ndarray, direction: str, level: float, effect: str, n: di
     return TestResult("exact sign test (runs stacked at a bound)", float(above), p, float(np.median(x)), ci,
                       effect.replace("mean", "median", 1), n, {"exact_p_floor": sign_floor(k), "above": above,
                                                                 "below": below},
-                      notes=[f"{k - max(int(np.sum(x >= x.max())), int(np.sum(x <= x.min())))} of {k} runs off "
+                      notes=[f"{k - at_extreme(x)} of {k} runs off "
                              "the value most of them share (a bound): a t-test would read the point mass as "
                              "evidence, so the sign test decides"], ci_level=level)
