@@ -23,6 +23,7 @@ import inspect
 import pkgutil
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, WrapValidator,
@@ -121,12 +122,18 @@ class Entry(Generic[T]):
     params: type[Params]
     impl: T  # an instance of the component's class (prediction kinds: the class itself)
     help: str
-    source: str  # file:line of the component's class, for error messages
+    origin: Any  # the class (or function) registered
     digest: str | None = None  # a user component's source digest (built-ins: None); see `source_digest`
 
     @property
     def builtin(self) -> bool:
         return self.digest is None
+
+    @cached_property
+    def source(self) -> str:
+        """file:line of the component's class, for error messages: found when asked, since finding a class's
+        line parses its module (~20 ms a component, paid by every job at start-up if done when registered)."""
+        return where(self.origin)
 
 
 def source_digest(impl: Any) -> str | None:
@@ -157,14 +164,13 @@ def where(obj: Any) -> str:
 
 def check_contract(contract: type, cls: type, kind: str, name: str) -> None:
     """Raise ComponentError unless `cls` implements every method of `contract` with the contract's parameters."""
-    at = where(cls)
     if not (isinstance(cls, type) and issubclass(cls, contract)):
-        raise ComponentError(f"{at}: {kind} {name!r} must be a class deriving from {contract.__module__}."
+        raise ComponentError(f"{where(cls)}: {kind} {name!r} must be a class deriving from {contract.__module__}."
                              f"{contract.__qualname__}")
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     missing += sorted(n for n in _class_vars(contract) if not hasattr(cls, n))
     if missing:
-        raise ComponentError(f"{at}: {kind} {name!r} does not implement {', '.join(missing)} "
+        raise ComponentError(f"{where(cls)}: {kind} {name!r} does not implement {', '.join(missing)} "
                              f"(required by {contract.__qualname__})")
     for attr, spec in vars(contract).items():
         if not getattr(spec, "__isabstractmethod__", False):
@@ -212,21 +218,20 @@ class Registry(Generic[T]):
         """Decorator: register the class (or, for kinds without a contract, function) under `name`."""
 
         def deco(impl):
-            at = where(impl)
             if name in self._entries:
                 taken = self._entries[name]
                 by = "a built-in" if taken.builtin else "another component"
-                raise ComponentError(f"{at}: {self.kind} {name!r} is already taken by {by} ({taken.source}): "
+                raise ComponentError(f"{where(impl)}: {self.kind} {name!r} is already taken by {by} ({taken.source}): "
                                      "choose another name")
             p = params if params is not None else impl
             if not (isinstance(p, type) and issubclass(p, self.params_base)):
-                raise ComponentError(f"{at}: {self.kind} {name!r}: its parameters must be a class deriving from "
+                raise ComponentError(f"{where(impl)}: {self.kind} {name!r}: its parameters must be a class deriving from "
                                      f"{self.params_base.__module__}.{self.params_base.__qualname__}")
             if self.contract is not None:
                 check_contract(self.contract, impl, self.kind, name)
             obj = impl() if self.contract is not None and self._instantiate else impl
             doc = help or next(iter((impl.__doc__ or "").strip().splitlines()), "")
-            self._entries[name] = Entry(name, p, obj, doc, at, source_digest(impl))
+            self._entries[name] = Entry(name, p, obj, doc, impl, source_digest(impl))
             return impl
 
         return deco
