@@ -1,0 +1,123 @@
+"""Runs with the same shapes train as one batched model (a pack, issue 17), and each gets exactly the numbers it
+gets alone: trained alone, in a pack of 2 and in a pack of many, a run's metrics, weights and snapshots are the
+same bit for bit, whatever its neighbours' learning rate, weight decay, optimizer, schedule, clipping, initial
+scale, data and seeds."""
+
+import pandas as pd
+import pytest
+import torch
+
+from refute.spec.packing import pack_key
+from refute.spec.schema import RunSpec
+from refute.training.loop import fit, fit_pack
+from tests.test_chunk_invariance import CASES, run_spec
+
+QUIET = dict(log=lambda m: None)
+
+
+def variant(case: str, seeds: list[int], **change) -> RunSpec:
+    """The case's run with `train`, `model` or `task` parameters changed (dotted: train.lr, model.init_scale)."""
+    spec = run_spec(case, seeds).model_dump(mode="json")
+    for dotted, value in change.items():
+        part, name = dotted.split(".")
+        target = spec[part] if part == "train" else spec[part]["params"]
+        target[name] = value
+    return RunSpec.model_validate(spec)
+
+
+def assert_same_run(alone, packed) -> None:
+    pd.testing.assert_frame_equal(alone.metrics, packed.metrics, check_exact=True)
+    assert alone.seeds == packed.seeds and alone.diverged == packed.diverged
+    assert alone.state.keys() == packed.state.keys()
+    for k in alone.state:
+        assert torch.equal(alone.state[k], packed.state[k]), k
+    assert alone.snapshots.keys() == packed.snapshots.keys()
+    for step in alone.snapshots:
+        for k in alone.snapshots[step]:
+            assert torch.equal(alone.snapshots[step][k], packed.snapshots[step][k]), (step, k)
+
+
+def neighbours(case: str) -> list[RunSpec]:
+    """Runs that pack with the case's run: other rates, decay, clipping, schedule, initial scale, seeds, data."""
+    task = CASES[case][0]["params"]
+    data_seed = {"split_seed": 3} if "train_fraction" in task else {"data_seed": 4} if "n_val" in task else {}
+    out = [
+        variant(case, [0, 1, 2, 3]),
+        variant(case, [0, 1, 2], **{"train.lr": 0.003, "train.weight_decay": 0.2}),
+        variant(case, [5], **{"train.grad_clip": 0.05, "train.eval_every": 5}),
+        variant(case, [1, 8], **{"model.init_scale": 0.5, "train.schedule": "cosine", "train.snapshots": [0, 7]}),
+    ]
+    if data_seed:
+        out.append(variant(case, [0, 2], **{f"task.{k}": v for k, v in data_seed.items()}, **{"train.lr": 0.02}))
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_run_packed_with_others_gets_the_numbers_it_gets_alone(case):
+    runs = neighbours(case)
+    assert len({pack_key(r) for r in runs}) == 1, "the neighbours must be packable with the run"
+    alone = [fit(r, **QUIET) for r in runs]
+    for i, r in enumerate(fit_pack(runs, **QUIET)):  # a pack of all of them
+        assert_same_run(alone[i], r)
+    for i, r in zip((2, 0), fit_pack([runs[2], runs[0]], **QUIET)):  # a pack of two, in another order
+        assert_same_run(alone[i], r)
+
+
+def test_runs_of_other_shapes_do_not_pack():
+    base = run_spec("mlp-tokens-adamw", [0, 1])
+    assert pack_key(base) == pack_key(variant("mlp-tokens-adamw", [3], **{"train.lr": 0.5, "model.init_scale": 2.0}))
+    for change in ({"model.width": 34}, {"train.batch_size": 9}, {"train.steps": 21}, {"task.p": 13},
+                   {"task.train_fraction": 0.6}):
+        other = variant("mlp-tokens-adamw", [0, 1], **change)
+        assert pack_key(base) != pack_key(other), change
+
+
+# --- which runs a workflow packs ------------------------------------------------------------------------------
+
+def small(lr: float, seeds: int = 4, width: int = 16, **train) -> RunSpec:
+    return RunSpec.model_validate({
+        "task": {"name": "sparse_parity", "params": {"n_bits": 12, "k": 3, "online": True}},
+        "model": {"name": "mlp", "params": {"width": width}},
+        "train": {"optimizer": "adam", "lr": lr, "steps": 50, "eval_every": 25, "batch_size": 8, **train},
+        "seeds": seeds, "observables": ["loss"]})
+
+
+def plan(runs: list[RunSpec], **kw) -> list[list[int]]:
+    """The packs plan_packs makes of `runs`, as lists of their positions."""
+    from refute.spec.hashing import run_hash
+    from refute.workflow.packs import plan_packs
+
+    by_hash = {run_hash(r): r for r in runs}
+    index = {run_hash(r): i for i, r in enumerate(runs)}
+    made = plan_packs(by_hash, list(by_hash), lambda h: "auto", **kw)
+    return sorted(sorted(index[h] for h in members) for members in made.values())
+
+
+def test_pending_runs_of_one_shape_make_one_pack_and_other_shapes_their_own():
+    wider = {"name": "mlp", "params": {"width": 24}}
+    runs = [small(lr) for lr in (1e-3, 2e-3, 3e-3)] + [
+        RunSpec.model_validate({**small(lr).model_dump(mode="json"), "model": wider}) for lr in (1e-3, 2e-3)]
+    assert plan(runs) == [[0, 1, 2], [3, 4]]
+
+
+def test_a_pack_holds_no_more_seeds_than_one_batched_step_and_fits_the_memory_limit():
+    from refute.scaling import costs, tuning
+    from refute.spec.blueprint import blueprint
+
+    wide = dict(width=2048, batch_size=512)
+    lanes = tuning.seeds_per_chunk(blueprint(small(1e-3, **wide)).step_flops(1), 1 << 30)
+    per_run = lanes // 2 + 1  # two such runs overflow one batched step
+    runs = [small(lr, seeds=per_run, **wide) for lr in (1e-3, 2e-3, 3e-3, 4e-3)]
+    assert plan(runs) == []  # no two fit together: every run is its own job
+    runs = [small(lr, seeds=8, **wide) for lr in (1e-3, 2e-3, 3e-3, 4e-3)]
+    two, three = (costs.mem_mb(costs.pack_cost([costs.job_cost(runs[0])] * k), "cpu") for k in (2, 3))
+    assert two < three
+    assert [len(p) for p in plan(runs, mem_limit_mb=two)] == [2, 2]
+
+
+def test_packs_are_split_so_that_every_core_has_a_job():
+    runs = [small(lr) for lr in (1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3)]
+    assert plan(runs, cores=1) == [[0, 1, 2, 3, 4, 5]]
+    assert [len(p) for p in plan(runs, cores=2)] == [3, 3]
+    assert [len(p) for p in plan(runs, cores=3)] == [2, 2, 2]
+    assert plan(runs, cores=2, other_jobs=1) == [[0, 1, 2, 3, 4, 5]]  # another job already keeps a core busy
