@@ -121,3 +121,68 @@ def test_packs_are_split_so_that_every_core_has_a_job():
     assert [len(p) for p in plan(runs, cores=2)] == [3, 3]
     assert [len(p) for p in plan(runs, cores=3)] == [2, 2, 2]
     assert plan(runs, cores=2, other_jobs=1) == [[0, 1, 2, 3, 4, 5]]  # another job already keeps a core busy
+
+
+def test_a_pack_resumed_from_its_checkpoint_gives_each_run_its_numbers(tmp_path):
+    from test_faults import Crash, CrashAfterSaving
+
+    from refute.training.checkpoint import Checkpoint
+
+    runs = neighbours("mlp-nesterov-cosine")  # momentum, a schedule, clipping and other data among them
+    alone = [fit(r, **QUIET) for r in runs]
+    with pytest.raises(Crash):
+        fit_pack(runs, checkpoint=CrashAfterSaving(tmp_path / "checkpoint.pt", "pack", 13), **QUIET)
+    logged = []
+    resumed = fit_pack(runs, checkpoint=Checkpoint(tmp_path / "checkpoint.pt", "pack", log=logged.append))
+    assert "resuming from the checkpoint at step 13" in logged
+    for a, r in zip(alone, resumed):
+        assert_same_run(a, r)
+
+
+# --- through the real workflow ---------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_workflow_trains_a_sweep_in_one_pack_with_the_files_each_run_gets_alone(tmp_path, tiny):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import FITS_BY_LOSS, ROOT, write_yaml
+    from refute import io
+
+    def snakemake(project, *args):
+        return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(project),
+                               "--cores", "1", *args], capture_output=True, text=True, timeout=600)
+
+    tiny["predictions"] = [FITS_BY_LOSS]
+    tiny["conditions"] = {"slow": {"train.lr": 0.003}, "mid": {"train.lr": 0.01}, "fast": {"train.lr": 0.03}}
+    tiny["predictions"][0]["condition"] = "mid"
+    for project in ("packed", "alone"):
+        write_yaml(tmp_path / project / "hypotheses" / "tiny.yaml", tiny)
+    out = snakemake(tmp_path / "packed")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "as one batched model" in out.stderr and "(run " not in out.stderr  # no job of its own for any run
+    assert snakemake(tmp_path / "alone", "--config", "pack_runs=false").returncode == 0
+
+    runs = sorted(p.name for p in (tmp_path / "packed/results/runs").iterdir())
+    assert len(runs) == 3 and runs == sorted(p.name for p in (tmp_path / "alone/results/runs").iterdir())
+    tables = lambda project, run: {f: io.sha256(tmp_path / project / "results/runs" / run / f)  # noqa: E731
+                                   for f in ("metrics.parquet", "weights.pt", "snapshots.pt")}
+    for run in runs:
+        assert tables("packed", run) == tables("alone", run), run
+        record = json.loads((tmp_path / "packed/results/runs" / run / "run.json").read_text())
+        assert sorted(record["pack"]["runs"]) == runs
+    verdict = lambda project: json.loads((tmp_path / project / "results/tiny/verdict.json").read_text())  # noqa: E731
+    assert verdict("packed")["verdict"] == verdict("alone")["verdict"] == "SUPPORTED"
+
+    # Done is done, whichever job made it; a deleted run is made again by its own job, bit for bit.
+    again = snakemake(tmp_path / "packed")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    import shutil
+
+    shutil.rmtree(tmp_path / "packed/results/runs" / runs[1])
+    out = snakemake(tmp_path / "packed")
+    assert out.returncode == 0 and f"(run {runs[1]};" in out.stderr and "as one batched model" not in out.stderr
+    assert tables("packed", runs[1]) == tables("alone", runs[1])
+    again = snakemake(tmp_path / "packed")
+    assert "Nothing to be done" in again.stdout + again.stderr
