@@ -186,3 +186,27 @@ def test_a_workflow_trains_a_sweep_in_one_pack_with_the_files_each_run_gets_alon
     assert tables("packed", runs[1]) == tables("alone", runs[1])
     again = snakemake(tmp_path / "packed")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_a_jobs_own_snakemake_finds_the_packs_its_workflow_wrote(tmp_path, tiny):
+    """On a cluster node the job's Snakemake parses the workflow again, when other runs may have finished: it reads
+    the packs the workflow wrote (and claims no run for a pack alone), so the job it was given exists there."""
+    from conftest import write_yaml
+    from refute.workflow.agenda import load_agenda
+
+    tiny["conditions"] = {"a": {"train.lr": 0.01}, "b": {"train.lr": 0.02}, "c": {"train.lr": 0.03}}
+    tiny["predictions"][0]["condition"] = "a"
+    write_yaml(tmp_path / "hypotheses" / "tiny.yaml", tiny)
+    load = lambda pack: load_agenda(tmp_path / "hypotheses", tmp_path / "results", explorations=None,  # noqa: E731
+                                    pack=pack, cores=1)
+    planned = load(True)
+    [(pack, members)] = planned.packs.items()
+    assert len(members) == 3 and all(h not in planned.run_pattern(chunked=False) for h in members)
+    planned.write_inputs()
+    (tmp_path / "results/runs" / members[0] / "run.json").write_text("{}")  # one of them finished meanwhile
+
+    assert load(True).packs != planned.packs  # what the workflow would plan now
+    node = load("written")
+    assert node.packs == {pack: members}
+    assert all(h in node.run_pattern(chunked=False) for h in members)
+    assert load(False).packs == {}
