@@ -13,7 +13,7 @@ from refute import layout
 from refute.components.user import ENV, folder_for
 from refute.layout import Layout
 from refute.report import snakemake_report  # the labels of each hypothesis's files in `snakemake --report`
-from refute.workflow.agenda import TINY_JOB_S, load_agenda, machine_memory_mb
+from refute.workflow.agenda import TINY_JOB_S, config_flag, load_agenda, machine_memory_mb
 
 min_version("8.10")
 
@@ -36,19 +36,6 @@ else:
     PY = ["env", *ENVIRONMENT, sys.executable] if ENVIRONMENT else [sys.executable]
 
 
-# Validation happens here, at parse time: a bad file stops the workflow before any job runs. Nothing is
-# written here, so a dry run, --lint or --summary leaves results/ as it was: the files the jobs read
-# (each hypothesis's plan, each run's and probe job's spec) are written when jobs are about to run (onstart).
-# `seeds_per_job` caps the seeds trained per job (e.g. `--config seeds_per_job=8`, or in a profile).
-AGENDA = load_agenda(
-    HYPOTHESES,
-    RESULTS,
-    seeds_per_job=config.get("seeds_per_job"),
-    tiny_job_s=float(config.get("tiny_job_seconds", TINY_JOB_S)),
-    components=COMPONENTS,
-    explorations=EXPLORATIONS,
-)
-
 # Memory, running locally: Snakemake schedules by mem_mb only under a limit. Without `--resources mem_mb=N`
 # the limit is the machine's memory, so jobs never run side by side beyond it; a training job that alone
 # needs more than the limit is refused at its start (it fails alone, keep-going runs the rest), instead of
@@ -66,9 +53,28 @@ if workflow.local_exec and not workflow.subprocess_exec:
             workflow.global_resources["mem_mb"] = Resource("mem_mb", MEM_LIMIT_MB)
         except ImportError:
             workflow.global_resources["mem_mb"] = MEM_LIMIT_MB
-    if not workflow.output_settings.dryrun:
-        for line in AGENDA.memory_warnings(MEM_LIMIT_MB):
-            print(line, file=sys.stderr)
+
+# Validation happens here, at parse time: a bad file stops the workflow before any job runs. Nothing is
+# written here, so a dry run, --lint or --summary leaves results/ as it was: the files the jobs read
+# (each hypothesis's plan, each run's and probe job's spec) are written when jobs are about to run (onstart).
+# `seeds_per_job` caps the seeds trained per job (e.g. `--config seeds_per_job=8`, or in a profile).
+AGENDA = load_agenda(
+    HYPOTHESES,
+    RESULTS,
+    seeds_per_job=config.get("seeds_per_job"),
+    tiny_job_s=float(config.get("tiny_job_seconds", TINY_JOB_S)),
+    components=COMPONENTS,
+    explorations=EXPLORATIONS,
+    # Pending runs with the same shapes train as one batched model, one job per pack (`--config pack_runs=false`:
+    # one job per run); running locally, packs are split so that every core has a job. A job's own Snakemake (a
+    # cluster job's) finds the packs this workflow wrote.
+    pack=("written" if workflow.remote_exec or workflow.subprocess_exec else config_flag(config, "pack_runs", True)),
+    mem_limit_mb=MEM_LIMIT_MB,
+    cores=workflow.resource_settings.cores if workflow.local_exec else None,
+)
+if MEM_LIMIT_MB and not workflow.output_settings.dryrun:
+    for line in AGENDA.memory_warnings(MEM_LIMIT_MB):
+        print(line, file=sys.stderr)
 
 if workflow.output_settings.dryrun:
     from refute.workflow.preview import plan_text

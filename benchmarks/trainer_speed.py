@@ -14,7 +14,10 @@ a whole-process wall time (start-up included) measured in this one run on this m
 Two regimes: small models (sparse parity n=40, k=3, MLP 40-128-2, Adam, minibatch 32 drawn fresh each
 step, 16 seeds x 2,000 steps), where per-step overhead dominates; and large matmuls (grokking MLP,
 embedding 128, hidden 512, AdamW, full batch of 2,823 pairs, 16 seeds x 300 steps), measured against
-the float32 matmul peak at the same thread count. Then the engine overhead: the bundled example
+the float32 matmul peak at the same thread count. The sweep regime: the small model and task with 8 learning
+rates x 16 seeds as one hypothesis, end to end with `snakemake --cores all`, packed (the default: runs of the
+same shapes trained as one batched model) against one training job per run, tables compared byte for byte.
+Then the engine overhead: the bundled example
 hypotheses end to end through Snakemake, split into training and everything else.
 
 Figures taken on a machine shared with other work are distorted; the load average before and after
@@ -207,6 +210,55 @@ def overhead(hypotheses: Path, work: Path, cores: str) -> dict:
             "jobs_by_rule": dict(sorted(jobs.items())), "load_before": before, "load_after": load()}
 
 
+def sweep_hypotheses(work: Path, seeds: int, steps: int) -> Path:
+    """The sweep regime: the small regime's model and task, 8 learning rates x `seeds` seeds, as one hypothesis."""
+    folder = work / "sweep-hypotheses"
+    folder.mkdir(parents=True, exist_ok=True)
+    rates = [1e-4, 2e-4, 3e-4, 5e-4, 1e-3, 1.5e-3, 2e-3, 3e-3]
+    spec = {
+        "id": "lr-sweep", "title": "Adam's learning rate on sparse parity",
+        "statement": "On sparse parity (n = 40, k = 3) an MLP 40-128-2 ends with a lower training loss at lr 3e-3 "
+                     "than at lr 1e-4.",
+        **{k: SMALL[k] for k in ("task", "model", "observables")},
+        "train": {**SMALL["train"], "steps": steps, "eval_every": max(1, steps // 20)},
+        "seeds": seeds,
+        "conditions": {f"lr{i + 1}": {"train.lr": lr} for i, lr in enumerate(rates)},
+        "predictions": [{"id": "faster-lower", "kind": "compare", "conditions": ["lr8", "lr1"], "metric": "train_loss",
+                         "reduce": "final", "test": "welch", "direction": "less"}],
+    }
+    (folder / "lr-sweep.yaml").write_text(json.dumps(spec, indent=1))  # JSON is YAML
+    return folder
+
+
+def sweep(work: Path, seeds: int, steps: int, cores: str = "all") -> dict:
+    """The sweep regime end to end with `snakemake --cores all`: packed (the default) against one training job per
+    run (`--config pack_runs=false`); the runs' tables must be identical."""
+    from refute import io
+
+    hypotheses = sweep_hypotheses(work, seeds, steps)
+    out: dict = {"seeds": seeds, "steps": steps, "conditions": 8, "load_before": load()}
+    tables = {}
+    for mode, extra in (("packed", []), ("one_job_per_run", ["pack_runs=false"])):
+        print(f"sweep: {mode}", flush=True)
+        project = work / f"sweep-{mode}"
+        shutil.rmtree(project, ignore_errors=True)
+        project.mkdir(parents=True)
+        seconds = wall([PY, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(project), "--cores", cores,
+                        "--config", f"hypotheses={hypotheses}", f"explorations={project / 'none'}", *extra])
+        results = project / "results"
+        tables[mode] = {run.name: {f: io.sha256(run / f) for f in ("metrics.parquet", "weights.pt", "snapshots.pt")}
+                        for run in sorted((results / "runs").iterdir())}
+        train_jobs = list(results.glob("benchmarks/train/*.tsv"))
+        records = [json.loads(p.read_text()) for p in results.glob("runs/*/run.json")]
+        out[mode] = {"wall_seconds": round(seconds, 2), "training_jobs": len(train_jobs),
+                     "training_seconds": round(union([tuple(r["fit_window"]) for r in records]), 2),
+                     "verdict": json.loads((results / "lr-sweep/verdict.json").read_text())["verdict"]}
+    out["identical_tables"] = tables["packed"] == tables["one_job_per_run"] and len(tables["packed"]) == 8
+    out["speedup"] = round(out["one_job_per_run"]["wall_seconds"] / out["packed"]["wall_seconds"], 2)
+    out["load_after"] = load()
+    return out
+
+
 def quick_hypotheses(work: Path) -> Path:
     """One tiny hypothesis, for checking the overhead measurement runs (its fraction means little)."""
     folder = work / "hypotheses"
@@ -258,6 +310,21 @@ def markdown(r: dict) -> str:
                       f"(c) vs the better of (a)/(b): {x['c_vs_best_naive']}x.", "",
                       f"Targets (issue 10): no slower than the better of (a) and (b): {met(x['c_vs_best_naive'] >= 1)}; "
                       f">= 50% of the matmul peak: {met(x['c_fraction_of_peak'] >= 0.5)}.", ""]
+    if w := r.get("sweep"):
+        p, u = w["packed"], w["one_job_per_run"]
+        lines += [f"## Sweep: 8 learning rates x {w['seeds']} seeds x {w['steps']} steps, end to end "
+                  f"(load {w['load_before']} -> {w['load_after']})", "",
+                  "The small regime's model and task as one hypothesis, `snakemake --cores all`, from nothing to the "
+                  "verdict.", "",
+                  "| variant | training jobs | wall s | training s (any job in its loop) | verdict |", "|---|---|---|---|---|",
+                  f"| packed (the default) | {p['training_jobs']} | {p['wall_seconds']} | {p['training_seconds']} | "
+                  f"{p['verdict']} |",
+                  f"| one training job per run (`--config pack_runs=false`) | {u['training_jobs']} | {u['wall_seconds']} | "
+                  f"{u['training_seconds']} | {u['verdict']} |", "",
+                  f"Speed-up of packing: {w['speedup']}x; the runs' tables (metrics, weights, snapshots) identical "
+                  f"byte for byte: {'yes' if w['identical_tables'] else '**no**'}.", "",
+                  f"Target (issue 17): >= 4x with identical tables: {met(w['speedup'] >= 4 and w['identical_tables'])}.",
+                  ""]
     if o:
         lines += [f"## Engine overhead (load {o['load_before']} -> {o['load_after']})", "",
                   f"{', '.join(o['hypotheses'])}: {o['runs']} training jobs and {o['probes']} probe jobs, "
@@ -280,7 +347,8 @@ def markdown(r: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small settings: checks the benchmark runs")
-    ap.add_argument("--parts", default="small,large,overhead", help="comma-separated: small, large, overhead")
+    ap.add_argument("--parts", default="small,large,sweep,overhead",
+                    help="comma-separated: small, large, sweep, overhead")
     ap.add_argument("--repeats", type=int, default=1, help="runs of each variant (the best is reported)")
     ap.add_argument("--out", help="output stem (default benchmarks/trainer_speed[_quick])")
     ap.add_argument("--markdown", metavar="JSON", help="only rewrite the .md beside a results .json")
@@ -302,6 +370,8 @@ def main() -> None:
                                      work, a.repeats)
         if "large" in parts:
             result["large"] = large_regime(4 if a.quick else 16, 5 if a.quick else 300, work, a.repeats)
+        if "sweep" in parts:
+            result["sweep"] = sweep(work, 4 if a.quick else 16, 200 if a.quick else 2000)
         if "overhead" in parts:
             hyps = quick_hypotheses(work) if a.quick else ROOT / "hypotheses"
             result["overhead"] = overhead(hyps, work, "all")

@@ -33,9 +33,11 @@ rule train:
         refuse=lambda wc: AGENDA.memory_refusal(wc, MEM_LIMIT_MB),
     params:
         py=PY,
-        # written when the workflow starts; content-addressed (its name is the run hash), so not an input
-        spec=lambda wc: str(L.run_file(wc.run, layout.RUN_SPEC)),
-        out=lambda wc: str(L.run_dir(wc.run)),
+        # Written when the workflow starts; content-addressed (its name is the run hash), so not an input. Read
+        # from the outputs, so Snakemake keeps spec and out out of its params rerun trigger: a run a pack's job
+        # made (below) is then done for this rule too.
+        spec=lambda wc, output: str(Path(output.meta).with_name(layout.RUN_SPEC)),
+        out=lambda wc, output: str(Path(output.meta).parent),
         seeds=[],
         people=lambda wc: AGENDA.people(wc.run),
     message:
@@ -99,3 +101,43 @@ rule merge_seeds:
         "merge the seed chunks of {params.people} (run {wildcards.run})"
     shell:
         "{params.py:q} -m refute.jobs merge {params.chunks:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+# Pending runs with the same shapes, trained as one batched model (refute.training.lanes): one job per pack, each
+# run's outputs in its own folder. The same command as `train` (the pack's file in place of a run spec), so a run
+# made here is, for Snakemake, made by `train` too: it is never trained again once done.
+for pack in AGENDA.packs:
+
+    rule:
+        name:
+            f"train_pack_{pack}"
+        output:
+            AGENDA.pack_outputs(pack),
+        log:
+            str(L.log("train", f"pack-{pack}")),
+        benchmark:
+            str(L.benchmark("train", f"pack-{pack}"))
+        group:
+            AGENDA.pack_group(pack)
+        conda:
+            "../envs/train.yaml"
+        threads: AGENDA.pack_threads(pack)
+        resources:
+            mem_mb=AGENDA.pack_resources(pack)["mem_mb"],
+            runtime=lambda wc, threads, pack=pack: AGENDA.pack_resources(pack, threads)["runtime"],
+            cpus_per_task=lambda wc, threads: threads,
+            gpu=AGENDA.pack_resources(pack)["gpu"],
+            train_device=AGENDA.pack_resources(pack)["train_device"],
+            refuse=AGENDA.pack_refusal(pack, MEM_LIMIT_MB),
+        params:
+            py=PY,
+            spec=lambda wc, output, pack=pack: str(L.pack_file(pack)),
+            out=lambda wc, output, pack=pack: str(L.pack_dir(pack)),
+            seeds=[],
+            people=AGENDA.pack_people(pack),
+            pack=lambda wc, output, pack=pack: pack,
+        message:
+            "train {params.people} as one batched model (pack {params.pack}; threads={threads}, mem_mb={resources.mem_mb}, runtime={resources.runtime}, gpu={resources.gpu}, train_device={resources.train_device})"
+        shell:
+            "{params.py:q} -m refute.jobs train {params.spec:q} --out {params.out:q} --threads {threads}"
+            " --device {resources.train_device} --refuse={resources.refuse:q} {params.seeds:q} > {log:q} 2>&1"

@@ -217,12 +217,12 @@ def test_plan_dry_run_and_status_include_explorations(tmp_path):
 
     exploration(tmp_path, sweep={"train.lr": [0.003, 0.01, 0.03]})
     write_yaml(tmp_path / "hypotheses" / "tiny.yaml", TINY)
-    out = refute_cli(tmp_path, "plan", "--cores", "2")
+    out = refute_cli(tmp_path, "plan", "--cores", "2", "--no-pack")  # one job per run (packing: tests/test_packing.py)
     assert out.returncode == 0, out.stderr
     assert "Plan for exploration lr-scan (explorations/lr-scan.yaml)" in out.stdout
     assert re.search(r"^  lr=0\.01\s+[0-9a-f]{16}\s+3 .* to train \(shared with tiny:default\)", out.stdout, re.M)
     assert "1 observe, 1 observation_report" in out.stdout and "Models to train: 9" in out.stdout
-    out = refute_cli(tmp_path, "plan", "lr-scan", "--cores", "2")
+    out = refute_cli(tmp_path, "plan", "lr-scan", "--cores", "2", "--no-pack")
     assert "Plan for tiny" not in out.stdout and "Plan for exploration lr-scan" in out.stdout
     assert re.search(r"Jobs to run: 5 \(3 train, 1 observe, 1 observation_report\)", out.stdout), out.stdout
     out = refute_cli(tmp_path, "plan", "nope")

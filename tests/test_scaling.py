@@ -56,11 +56,21 @@ def sweep(tmp_path, tiny):
     return tmp_path
 
 
-def test_a_sweep_is_one_training_job_per_condition(sweep):
-    jobs, text = dry_run(sweep)
+def test_a_sweep_is_one_training_job_per_condition_without_packing(sweep):
+    jobs, text = dry_run(sweep, "--config", "pack_runs=false")
     assert jobs == {"train": 6, "stats": 1, "report": 1}
     # The dry run also prints the plan before anything runs.
     assert "Plan for tiny" in text and "Models to train: 18 (6 run(s)" in text and "FLOPs" in text
+
+
+def test_a_sweep_packs_the_runs_of_each_shape_into_one_job_per_core(sweep):
+    """Three rates at each of two widths: one pack per width, already a job per core of the two."""
+    jobs, text = dry_run(sweep)
+    assert {rule for rule in jobs if not rule.startswith("train_pack_")} == {"stats", "report"}
+    assert sorted(n for rule, n in jobs.items() if rule.startswith("train_pack_")) == [1, 1]
+    assert text.count("as one batched model") == 2 and "Models to train: 18 (6 run(s)" in text
+    jobs, _ = dry_run(sweep, "--cores", "1")
+    assert len([rule for rule in jobs if rule.startswith("train_pack_")]) == 2
 
 
 def test_identical_training_is_one_job_across_conditions_and_hypotheses(tmp_path, tiny):
@@ -97,11 +107,14 @@ def test_training_jobs_ask_for_resources_from_the_hypothesis(sweep):
     spec = yaml.safe_load((sweep / "hypotheses/tiny.yaml").read_text())
     spec["compute"] = {"device": "cuda"}
     write_yaml(sweep / "hypotheses/tiny.yaml", spec)
-    _, text = dry_run(sweep)
+    _, text = dry_run(sweep, "--config", "pack_runs=false")
     # Each training job's message: `train <hypothesis>.<condition> (run <hash>; threads=1, mem_mb=..., ...)`.
     train = re.findall(r"Job \d+: train .*\(run \w+; (.*)\)", text)
     assert len(train) == 6
-    for asked in train:
+    _, text = dry_run(sweep)  # or, packed: `train <hyp>.<cond>, ... as one batched model (pack <id>; threads=...)`
+    packs = re.findall(r"Job \d+: train .* as one batched model \(pack \w+; (.*)\)", text)
+    assert len(packs) == 2
+    for asked in train + packs:
         res = dict(kv.split("=", 1) for kv in asked.split(", "))
         assert int(res["mem_mb"]) >= 400 and int(res["runtime"]) >= 10 and res["threads"] == "1"
         assert res["gpu"] == "1" and res["train_device"] == "cuda"

@@ -245,12 +245,17 @@ def status(a: argparse.Namespace) -> int:
          HYPOTHESES, EXPLORATIONS, RESULTS,
          arg("--cores", type=int, default=None, help="cores to plan for (default: this machine's)"),
          arg("--seeds-per-job", type=int, default=None,
-             help="cap on seeds per training job, as `snakemake --config seeds_per_job=N` would set it"))
+             help="cap on seeds per training job, as `snakemake --config seeds_per_job=N` would set it"),
+         arg("--no-pack", action="store_true",
+             help="one training job per run, as `snakemake --config pack_runs=false` would run them"))
 def plan(a: argparse.Namespace) -> int:
-    from refute.workflow.agenda import load_agenda
+    import os
+
+    from refute.workflow.agenda import load_agenda, machine_memory_mb
     from refute.workflow.preview import plan_text
 
-    agenda = load_agenda(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job, explorations=a.explorations)
+    agenda = load_agenda(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job, explorations=a.explorations,
+                         pack=not a.no_pack, mem_limit_mb=machine_memory_mb(), cores=a.cores or os.cpu_count())
     try:
         print(plan_text(agenda, a.ids or None, cores=a.cores))
     except KeyError as err:

@@ -13,6 +13,14 @@ def _name_run(out: str) -> None:
 
     from refute.layout import RUN_NAMES
 
+    from refute.layout import PACK_SPEC
+
+    if (Path(out) / PACK_SPEC).exists():  # a pack's folder: each of its runs
+        import json
+
+        for run in json.loads((Path(out) / PACK_SPEC).read_text())["runs"]:
+            _name_run(run)
+        return
     for folder in (Path(out), Path(out).parent):  # a run's folder, or a chunk of one inside it
         if (folder / RUN_NAMES).exists():
             print(f"run {folder.name}: {(folder / RUN_NAMES).read_text().strip()}", flush=True)
@@ -22,7 +30,7 @@ def _name_run(out: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m refute.jobs")
     sub = ap.add_subparsers(dest="stage", required=True)
-    t = sub.add_parser("train", help="train every seed of one run spec")
+    t = sub.add_parser("train", help="train every seed of one run spec (or of every run of a pack file)")
     t.add_argument("spec")
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)

@@ -6,6 +6,8 @@
         progress.jsonl                     written while it trains, for people watching (not an output)
         names.txt                          the hypotheses.conditions that share it (written on each start)
         seeds-<lo>-<hi>/                   one chunk of a run whose seeds are split across jobs
+      packs/<pack id>/                     runs trained together as one batched model (refute.training.lanes):
+        pack.json  [checkpoint.pt]         its runs (each writes its outputs in its own runs/<hash>/)
       probes/<probe hash>/                 one probe on one run: spec.json  values.parquet  probe.json
       plans/<plan hash>.json               a hypothesis's validated plan (refute.spec.plan), by content
       <hypothesis id>/                     observations/probes/reduced tables, predictions.json, verdict.json,
@@ -25,6 +27,7 @@ from pathlib import Path
 # Files of a training run, in the order a train job writes them (run.json last: it marks completion).
 RUN_SPEC, METRICS, WEIGHTS, SNAPSHOTS, RUN_RECORD, CHECKPOINT = (
     "spec.json", "metrics.parquet", "weights.pt", "snapshots.pt", "run.json", "checkpoint.pt")
+PACK_SPEC = "pack.json"  # a pack's runs: {"pack": id, "runs": [run folder, ...]} (refute.workflow.agenda)
 RUN_NAMES = "names.txt"  # `hyp.cond, ...` sharing the run, for people (refute.workflow.agenda); never read by a job's numbers
 PROGRESS = "progress.jsonl"  # appended while a run trains (refute.training.progress); never checksummed
 RUN_OUTPUTS = (METRICS, WEIGHTS, SNAPSHOTS, RUN_RECORD)
@@ -60,6 +63,13 @@ class Layout:
 
     def chunk_dir(self, run_hash: str, lo: int | str, hi: int | str) -> Path:
         return self.run_dir(run_hash) / chunk_name(lo, hi)
+
+    # --- packs: runs trained as one batched model ------------------------------------------------------
+    def pack_dir(self, pack: str) -> Path:
+        return self.results / "packs" / pack
+
+    def pack_file(self, pack: str) -> Path:
+        return self.pack_dir(pack) / PACK_SPEC
 
     # --- probe jobs -----------------------------------------------------------------------------------
     def probe_dir(self, probe: str) -> Path:

@@ -190,10 +190,16 @@ class SGD(OptimizerRule):
 
 def build(train, model, arch: Architecture) -> Optimizer:
     """The run's optimizer over the model's parameters, one group per learning-rate multiplier (muP)."""
+    return build_over(train, list(model.named_parameters()), arch)
+
+
+def build_over(train, named: list[tuple[str, object]], arch: Architecture) -> Optimizer:
+    """The run's optimizer over (name, tensor) pairs: a model's parameters, or views of one run's lanes of a
+    batched model shared with other runs (refute.training.lanes)."""
     rule = OPTIMIZERS.get(train.optimizer.name).impl
     mult = arch.lr_multipliers(rule.adaptive)
     groups = defaultdict(list)
-    for pname, param in model.named_parameters():
+    for pname, param in named:
         groups[mult.get(pname, 1.0)].append(param)
     return rule.build(train.optimizer.params, [{"params": ps, "lr": train.lr * m} for m, ps in groups.items()], train)
 
@@ -233,15 +239,18 @@ def lr_factor(schedule, step: int, steps: int) -> float:
 # --- clipping ------------------------------------------------------------------------------------
 
 
-def clip_per_seed(params, max_norm: float):
-    """Scale each seed's gradient (dim 0 of every parameter) to global L2 norm at most `max_norm`.
+def clip_per_seed(params, max_norm):
+    """Scale each seed's gradient (dim 0 of every parameter) to global L2 norm at most `max_norm` (a number,
+    or one per seed: infinity leaves a seed's gradient as it is).
     Returns the norms before clipping, [S]."""
     import torch
 
     grads = [p.grad for p in params if p.grad is not None]
     # Summed parameter by parameter: a reduction across a stack of them rounds by how many seeds it holds.
     norms = sum(g.pow(2).flatten(1).sum(1) for g in grads).sqrt()
-    scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    # `max_norm / t` is torch's reciprocal-then-multiply; written out, so a per-seed limit (a tensor: runs
+    # packed together, refute.training.lanes) rounds as a number does.
+    scale = ((norms + 1e-6).reciprocal() * max_norm).clamp(max=1.0)
     for g in grads:
         g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
     return norms

@@ -58,6 +58,16 @@ def job_cost(run: RunSpec, seeds: int | None = None) -> JobCost:
     return JobCost(S, bp.steps, bp.evals, bp.params_per_seed, bp.train_flops(S), bp.eval_flops(S), bp.memory_bytes(S))
 
 
+def pack_cost(members: list[JobCost]) -> JobCost:
+    """One job training several runs as one batched model (refute.training.lanes): their seeds side by side,
+    each run evaluated on its own model (a copy of its lanes, so its tensors count twice at an evaluation)."""
+    if len(members) == 1:
+        return members[0]
+    return JobCost(sum(c.seeds for c in members), members[0].steps, sum(c.evals for c in members),
+                   members[0].params_per_seed, sum(c.train_flops for c in members), sum(c.eval_flops for c in members),
+                   2 * sum(c.memory_bytes for c in members))
+
+
 def mem_mb(cost: JobCost, device: str) -> int:
     """Host memory to ask for, in MB (rounded up to 100 MB). On a GPU, the tensors live in GPU memory."""
     tensors = cost.memory_bytes / 2**20

@@ -16,7 +16,7 @@ from typing import Callable
 from refute import io
 
 FILE = "checkpoint.pt"
-FORMAT = 2  # bump when what capture() saves changes, so an older checkpoint is ignored, not misread
+FORMAT = 3  # bump when what capture() saves changes, so an older checkpoint is ignored, not misread
 
 
 class Checkpoint:
@@ -64,41 +64,29 @@ class Checkpoint:
             path.unlink()
 
 
-def capture(step: int, stateful: dict, records: list, alive, diverged: dict, elapsed: float) -> dict:
+def capture(step: int, stateful: dict, alive, elapsed: float) -> dict:
     """The trainer's state at the top of `step` (before that step's evaluation and update).
 
-    `stateful`: named objects with state_dict()/load_state_dict() (model, optimizer,
-    minibatch generators).
+    `stateful`: named objects with state_dict()/load_state_dict() (model, minibatch generators, and each
+    run's optimizer, snapshots and metrics logged so far: refute.training.lanes.Stateful).
     """
-    import numpy as np
     import torch
 
     return {
         "step": step,
         "state": {name: obj.state_dict() for name, obj in stateful.items()},
         "torch_rng": torch.get_rng_state(),  # for observables that draw from the global generator
-        "records": {
-            "step": torch.tensor([r[0] for r in records], dtype=torch.int64),
-            "metric": [r[1] for r in records],
-            "values": torch.from_numpy(np.stack([r[2] for r in records])) if records else torch.empty(0),
-            "alive": torch.from_numpy(np.stack([r[3] for r in records])) if records else torch.empty(0),
-        },
         "alive": alive.clone(),
-        "diverged": dict(diverged),
         "elapsed": elapsed,
     }
 
 
-def restore(state: dict, stateful: dict, records: list, alive, diverged: dict) -> tuple[int, float]:
+def restore(state: dict, stateful: dict, alive) -> tuple[int, float]:
     """Put a captured state back in place; returns the step to continue from and the time already spent."""
     import torch
 
     for name, obj in stateful.items():
         obj.load_state_dict(state["state"][name])
     torch.set_rng_state(state["torch_rng"])
-    r = state["records"]
-    records[:] = [(int(s), m, v.numpy(), a.numpy()) for s, m, v, a in zip(r["step"], r["metric"], r["values"], r["alive"])]
     alive.copy_(state["alive"])
-    diverged.clear()
-    diverged.update(state["diverged"])
     return int(state["step"]), float(state["elapsed"])

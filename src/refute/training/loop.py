@@ -26,13 +26,12 @@ from refute.components import objectives
 from refute.components import optimizers
 from refute.components.batches import Batches
 from refute.scaling import tuning
+from refute.training import lanes
 from refute.training.checkpoint import Checkpoint, capture, restore
-from refute.components.models import build_model
 from refute.components.observables import EvalContext, measure
 from refute.components.tasks import TaskData, build_task
 from refute.spec.blueprint import blueprint
 from refute.training.progress import ProgressWriter
-from refute.training.snapshots import Snapshots
 
 if TYPE_CHECKING:
     from refute.spec.schema import RunSpec
@@ -81,16 +80,15 @@ def fit(run: RunSpec, log=print, checkpoint: Checkpoint | None = None, device: s
     progress as it goes (a side channel: it reads values the loop computes anyway).
     """
     seeds = list(run.seeds)
-    data = build_task(run.task)
     size = tuning.choose(blueprint(run)).seeds_per_chunk
-    # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
-    # run starts from the same numbers on every device.
-    data = _to(data, device)
     chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
     if len(chunks) > 1:
         log(f"training {len(seeds)} seeds in {len(chunks)} chunks of up to {size}")
-    parts = [_fit_seeds(run, data, chunk, log, checkpoint and checkpoint.part(i, len(chunks)), device,
-                        progress, (i, len(chunks)))
+    # Data and initial weights are made on the CPU from their seeded generators, then moved, so a
+    # run starts from the same numbers on every device.
+    data = _to(build_task(run.task), device)
+    parts = [_fit_members([(run, chunk)], [data], log, checkpoint and checkpoint.part(i, len(chunks)), device,
+                          [progress], (i, len(chunks)))[0]
              for i, chunk in enumerate(chunks)]
     if len(parts) == 1:
         return parts[0]
@@ -104,84 +102,137 @@ def fit(run: RunSpec, log=print, checkpoint: Checkpoint | None = None, device: s
                      {step: cat([p.snapshots[step] for p in parts]) for step in parts[0].snapshots}, device)
 
 
-def _fit_seeds(run: RunSpec, data: TaskData, seeds: list[int], log, checkpoint: Checkpoint | None,
-               device: str = "cpu", progress: ProgressWriter | None = None, part: tuple[int, int] = (0, 1)
-               ) -> FitResult:
-    """Train `seeds` of `run` as one seed-batched model (part `part[0]` of `part[1]` of the job's seeds)."""
-    t0 = time.perf_counter()
-    train, steps = run.train, run.train.steps
-    n = len(seeds)
-    lanes = lone_seed_lanes(seeds)
-    model = build_model(run, data, lanes).to(device)
-    opt = optimizers.build(train, model, blueprint(run).model)
-    batches = Batches(data, train.batch_size, lanes, device)
+def fit_pack(runs: list[RunSpec], log=print, checkpoint: Checkpoint | None = None, device: str = "cpu",
+             progress: list[ProgressWriter | None] | None = None) -> list[FitResult]:
+    """Train several runs whose models have the same shapes (refute.spec.packing) as one batched model, every
+    seed of each; return each run's result, the very numbers `fit` gives it alone. One run is `fit`."""
+    progress = progress or [None] * len(runs)
+    if len(runs) == 1:
+        return [fit(runs[0], log, checkpoint, device, progress[0])]
+    # Each data set built once, and the runs on it next to each other (they draw their batches together).
+    tasks = [r.task.model_dump_json() for r in runs]
+    data = {k: _to(build_task(runs[tasks.index(k)].task), device) for k in dict.fromkeys(tasks)}
+    order = sorted(range(len(runs)), key=lambda i: list(data).index(tasks[i]))
+    results = _fit_members([(runs[i], list(runs[i].seeds)) for i in order], [data[tasks[i]] for i in order], log,
+                           checkpoint, device, [progress[i] for i in order])
+    out: list[FitResult] = [None] * len(runs)  # type: ignore[list-item]
+    for i, r in zip(order, results):
+        out[i] = r
+    return out
 
-    alive = torch.ones(len(lanes), dtype=torch.bool)
-    diverged: dict[int, int] = {}
-    records: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # step, metric, values, alive
+
+def _fit_members(parts: list[tuple[RunSpec, list[int]]], data: list[TaskData], log, checkpoint: Checkpoint | None,
+                 device: str = "cpu", progress: list[ProgressWriter | None] | None = None,
+                 part: tuple[int, int] = (0, 1)) -> list[FitResult]:
+    """Train `parts` (each a run and the seeds of it to train: part `part[0]` of `part[1]` of a run's seeds, or
+    the whole runs of a pack) as one batched model."""
+    t0 = time.perf_counter()
+    steps = parts[0][0].train.steps  # packed runs share their shapes and step count
+    model, members = lanes.build(parts, data, device, progress or [None] * len(parts))
+    alone = len(members) == 1
+    batches = (Batches(data[0], parts[0][0].train.batch_size, lanes.lone_seed_lanes(parts[0][1]), device) if alone
+               else lanes.PackBatches(members, parts[0][0].train.batch_size, device))
+    objective = data[0].objective
+    width = len(lanes.lone_seed_lanes(parts[0][1])) if alone else members[-1].hi
+    alive = torch.ones(width, dtype=torch.bool)
     report_every = max(1, steps // 10)
-    snapshots = Snapshots(run.train.snapshots)
     start, spent = 0, 0.0
     # What a resume must restore, each with state_dict()/load_state_dict().
-    stateful = {"model": model, "optimizer": opt, "batches": batches, "snapshots": snapshots}
+    stateful = {"model": model, "batches": batches, "members": lanes.Stateful(members)}
     if checkpoint and (saved := checkpoint.load()):
-        start, spent = restore(saved, stateful, records, alive, diverged)
-    if progress:
-        progress.start(seeds, steps, *part)
-        last_loss = math.nan
+        start, spent = restore(saved, stateful, alive)
+    for m in members:
+        if m.progress:
+            m.progress.start(m.seeds, steps, *part)
+    last_loss = {id(m): math.nan for m in members}
     for step in range(start, steps + 1):
         if checkpoint and step > start and checkpoint.due():
-            checkpoint.save(capture(step, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
+            checkpoint.save(capture(step, stateful, alive, spent + time.perf_counter() - t0))
         final = step == steps
-        snapshots.take(step, model)
-        factor = optimizers.lr_factor(train.schedule, step, steps)
-        for metric, values in _observe(run, model, data, lanes, step, final, train.lr * factor):
-            records.append((step, metric, values[:n], alive[:n].numpy().copy()))
-            if progress:
-                progress.metric(step, metric, values, records[-1][3])
+        factors = [optimizers.lr_factor(m.run.train.schedule, step, steps) for m in members]
+        for m, factor in zip(members, factors):
+            if alone or m.observes_at(step, final):
+                _evaluate(model, m, step, final, m.run.train.lr * factor, alive, alone)
         if final:
             break
         x, y, batched = batches.next()
-        loss = objectives.loss(model(x, batched=batched), y, data.objective)
+        loss = objectives.loss(model(x, batched=batched), y, objective)
         finite = torch.isfinite(loss.detach()).cpu()
         if not finite.all() and (newly := alive & ~finite).any():
             # A diverged seed stops being logged; its slice of the batch cannot affect the others.
-            for i in torch.nonzero(newly[:n]).flatten().tolist():
-                diverged[seeds[i]] = step
-                log(f"seed {seeds[i]} diverged at step {step} (loss {loss[i].item()})")
+            for m in members:
+                for i in torch.nonzero(newly[m.lo:m.lo + m.n]).flatten().tolist():
+                    m.diverged[m.seeds[i]] = step
+                    log(f"seed {m.seeds[i]} diverged at step {step} (loss {loss[m.lo + i].item()})"
+                        + ("" if alone else f" ({_name(m)})"))
             alive &= finite
-        optimizers.update(opt, model, loss, train.grad_clip, factor)
-        if step % report_every == 0 or (progress and progress.due(step)):
-            live = loss.detach().cpu()[:n][alive[:n]]
-            mean = live.mean().item() if len(live) else math.nan
-            if progress:
-                progress.step(step, mean)
-                last_loss = mean
-            if step % report_every == 0:
-                log(f"step {step}/{steps}  mean train loss {mean:.4g}  ({time.perf_counter() - t0:.1f}s)")
+        if alone:
+            m = members[0]
+            optimizers.update(m.opt, model, loss, m.run.train.grad_clip, factors[0])
+        else:
+            _update_pack(model, members, loss, factors)
+        reporting = step % report_every == 0
+        if reporting or any(m.progress and m.progress.due(step) for m in members):
+            losses = loss.detach().cpu()
+            for m in members:
+                live = losses[m.lo:m.lo + m.n][alive[m.lo:m.lo + m.n]]
+                mean = live.mean().item() if len(live) else math.nan
+                if m.progress and (reporting or m.progress.due(step)):
+                    m.progress.step(step, mean)
+                    last_loss[id(m)] = mean
+                if reporting:
+                    log(f"step {step}/{steps}  mean train loss {mean:.4g}  ({time.perf_counter() - t0:.1f}s)"
+                        + ("" if alone else f"  {_name(m)}"))
 
-    if progress:
-        progress.step(steps, last_loss)
+    for m in members:
+        if m.progress:
+            m.progress.step(steps, last_loss[id(m)])
     if checkpoint and checkpoint.keep_finished and start <= steps:
         # One chunk of several: keep it, so a kill during a later chunk does not lose this one.
-        checkpoint.save(capture(steps + 1, stateful, records, alive, diverged, spent + time.perf_counter() - t0))
-    frame = _tidy(records, seeds)
-    state = {k: v.detach()[:n].cpu().clone() for k, v in model.state_dict().items()}
-    taken = snapshots.states if len(lanes) == n else {
-        step: {k: v[:n].clone() for k, v in st.items()} for step, st in snapshots.states.items()}
-    return FitResult(frame, state, seeds, diverged, spent + time.perf_counter() - t0, taken, device)
+        checkpoint.save(capture(steps + 1, stateful, alive, spent + time.perf_counter() - t0))
+    wall = spent + time.perf_counter() - t0
+    results = []
+    for m in members:
+        lanes.sync(model, m)
+        state = {k: v.detach()[:m.n].cpu().clone() for k, v in m.module.state_dict().items()}
+        taken = m.snapshots.states if len(lanes.lone_seed_lanes(m.seeds)) == m.n else {
+            step: {k: v[:m.n].clone() for k, v in st.items()} for step, st in m.snapshots.states.items()}
+        results.append(FitResult(_tidy(m.records, m.seeds), state, m.seeds, m.diverged, wall, taken, device))
+    return results
 
 
-def lone_seed_lanes(seeds: list[int]) -> list[int]:
-    """The seeds a batched model is built for: `seeds`, or a lone seed twice.
+def _evaluate(model, m: lanes.Member, step: int, final: bool, lr: float, alive: torch.Tensor, alone: bool) -> None:
+    """Member m's snapshot and observables at `step`, read from its own lanes of the batched model."""
+    if not alone:
+        lanes.sync(model, m)
+        restore_rng = torch.get_rng_state()
+        torch.set_rng_state(m.rng)
+    m.snapshots.take(step, m.module)
+    own_alive = alive[m.lo:m.lo + m.n].numpy().copy()
+    for metric, values in _observe(m.run, m.module, m.data, lanes.lone_seed_lanes(m.seeds), step, final, lr):
+        m.records.append((step, metric, values[:m.n], own_alive))
+        if m.progress:
+            m.progress.metric(step, metric, values, own_alive)
+    if not alone:
+        m.rng = torch.get_rng_state()
+        torch.set_rng_state(restore_rng)
 
-    A batch of one seed takes other kernels than a batch of several (BLAS turns a one-column product into
-    a matrix-vector product, grouped convolution becomes a plain one, a one-row reduction is split across
-    threads), so a seed trained alone would not get the numbers it gets beside others. Beside a copy of
-    itself (the copy's lane is dropped from every output) it gets them bit for bit; see
-    tests/test_chunk_invariance.py.
-    """
-    return list(seeds) if len(seeds) > 1 else list(seeds) * 2
+
+def _update_pack(model, members: list[lanes.Member], loss: torch.Tensor, factors: list[float]) -> None:
+    """One optimizer step of every packed member: one backward pass, then each member's clipping and its own
+    optimizer, at its own rate, over its lanes."""
+    for p in model.parameters():
+        p.grad = None
+    loss.sum().backward()
+    lanes.clip_lanes(model, members)
+    lanes.bind_grads(model, members)
+    for m, factor in zip(members, factors):
+        m.opt.set_lr_factor(factor)
+        m.opt.step()
+
+
+def _name(m: lanes.Member) -> str:
+    return f"lr {m.run.train.lr:g}, seeds {m.seeds[0]}..{m.seeds[-1]}"
 
 
 def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:

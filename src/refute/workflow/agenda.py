@@ -13,11 +13,13 @@ from pathlib import Path
 from refute import io
 from refute.training import chunks
 from refute.scaling import costs
+from refute.workflow import packs
 from refute.spec.errors import SpecError
 from refute.spec.hashing import run_hash
 from refute.spec.exploration import ExplorationPlan, check_ids, load_explorations
 from refute.spec.loader import condition_warnings, load_all
-from refute.layout import PROBE_RECORD, PROBE_SPEC, PROBE_VALUES, RUN_NAMES, RUN_RECORD, RUN_SPEC, SNAPSHOTS, WEIGHTS, Layout
+from refute.layout import (PACK_SPEC, PROBE_RECORD, PROBE_SPEC, PROBE_VALUES, RUN_NAMES, RUN_OUTPUT_NAMES, RUN_RECORD, RUN_SPEC,
+                           SNAPSHOTS, WEIGHTS, Layout)
 from refute.spec.plan import Plan, write_plan
 from refute.spec.seal import seal
 
@@ -59,11 +61,14 @@ class Agenda:
     """Every hypothesis in a folder (its Plan), and the distinct training runs they need (keyed by run hash).
 
     A run is one job, or, when its seeds are split (`compute.seeds_per_job` in a hypothesis, or
-    `seeds_per_job` in the Snakemake config), one job per chunk of seeds and a merge job.
+    `seeds_per_job` in the Snakemake config), one job per chunk of seeds and a merge job, or, pending with
+    others of the same shapes, one of the runs of a pack's job (`pack`: True plans packs, False none, "written"
+    reads those a workflow wrote).
     """
 
     def __init__(self, hypotheses: list[Plan], results: str | Path, seeds_per_job: int | None = None,
-                 tiny_job_s: float = TINY_JOB_S, explorations: list[ExplorationPlan] = ()):
+                 tiny_job_s: float = TINY_JOB_S, explorations: list[ExplorationPlan] = (), pack: bool | str = True,
+                 mem_limit_mb: int | None = None, cores: int | None = None):
         self.results = Path(results)
         self.layout = Layout(results)
         self.hypotheses = {h.id: h for h in hypotheses}
@@ -88,6 +93,20 @@ class Agenda:
                        for k, run in self.runs.items()}
         self.tiny_job_s = tiny_job_s
         self._costs: dict[tuple[str, int], costs.JobCost] = {}
+        # Pending runs with the same shapes train together, one job per pack (refute.workflow.packs); finished
+        # runs belong to no pack, so whichever job made a run, the next workflow sees it as done.
+        # A job's own Snakemake (on a cluster node, or a group's) reads the packs its workflow wrote instead: what
+        # is pending has moved on since, and it must find the very job it was given; it claims no run exclusively.
+        self.packs: dict[str, tuple[str, ...]] = {}
+        if pack == "written":
+            self.packs = self._written_packs()
+        elif pack:
+            todo = [h for h in self.runs if h not in self.later and not self.layout.run_file(h, RUN_RECORD).exists()]
+            whole = [h for h in todo if not self.is_chunked(h)]
+            split_jobs = sum(len(self.chunks[h]) for h in todo if self.is_chunked(h))
+            self.packs = packs.plan_packs(self.runs, whole, lambda h: self.compute[h].device, mem_limit_mb, cores,
+                                          split_jobs)
+        self.pack_of = {} if pack == "written" else {h: p for p, members in self.packs.items() for h in members}
         self.probe_jobs = {h.id: h.probe_jobs for h in studies}
         self.digests = {h.id: h.digest() for h in hypotheses}
         self.exploration_digests = {e.id: e.digest() for e in explorations}
@@ -156,9 +175,9 @@ class Agenda:
         return len(self.chunks[h]) > 1
 
     def run_pattern(self, chunked: bool) -> str:
-        """A wildcard constraint matching exactly the runs trained whole (or exactly the split ones), so
-        `train` and `train_chunk` + `merge_seeds` never both claim a run's outputs."""
-        hashes = sorted(h for h in self.runs if self.is_chunked(h) == chunked)
+        """A wildcard constraint matching exactly the runs trained whole by their own job (or exactly the split
+        ones), so `train`, `train_chunk` + `merge_seeds` and the packs' jobs never claim the same run's outputs."""
+        hashes = sorted(h for h in self.runs if self.is_chunked(h) == chunked and h not in self.pack_of)
         return "|".join(hashes) if hashes else NEVER
 
     def parent_outputs(self, hyp_id: str, name: str) -> list[str]:
@@ -174,6 +193,56 @@ class Agenda:
         job = self.probes[h]
         runs = [job.run] + ([job.reference] if job.reference else [])
         return [str(self.layout.run_file(r, name)) for r in runs for name in (RUN_RECORD, WEIGHTS, SNAPSHOTS)]
+
+    # --- packs: runs trained as one batched model, one job each ---------------------------------------
+    def _written_packs(self) -> dict[str, tuple[str, ...]]:
+        """The packs whose files a workflow wrote (and whose runs this agenda knows)."""
+        out = {}
+        for f in sorted(self.layout.pack_dir("x").parent.glob(f"*/{PACK_SPEC}")):
+            try:
+                members = tuple(Path(d).name for d in json.loads(f.read_text())["runs"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if members and all(h in self.runs for h in members) and packs.pack_id(members) == f.parent.name:
+                out[f.parent.name] = members
+        return out
+
+    def pack_outputs(self, pack: str) -> list[str]:
+        """Every output of every run of the pack (each in its own run folder)."""
+        return [str(self.layout.run_file(h, name)) for h in self.packs[pack] for name in RUN_OUTPUT_NAMES.values()]
+
+    def pack_people(self, pack: str) -> People:
+        return People(", ".join(self.names(h) for h in self.packs[pack]))
+
+    def pack_cost(self, pack: str) -> costs.JobCost:
+        return costs.pack_cost([self.job_cost(h) for h in self.packs[pack]])
+
+    def pack_threads(self, pack: str) -> int:
+        """Threads for the pack's job: as for one run with all its seeds."""
+        first = self.runs[self.packs[pack][0]]
+        return threads_for(first.model_copy(update={"seeds": list(range(self.pack_cost(pack).seeds))}))
+
+    def pack_resources(self, pack: str, threads: int = 1) -> dict:
+        device = self.compute[self.packs[pack][0]].device  # a pack's runs ask for one device
+        where = "cuda" if device == "cuda" else "cpu"
+        cost = self.pack_cost(pack)
+        return {"mem_mb": costs.mem_mb(cost, where), "runtime": costs.runtime_min(cost, where, threads),
+                "cpus_per_task": threads, "gpu": 1 if device == "cuda" else 0, "train_device": device}
+
+    def pack_refusal(self, pack: str, limit_mb: int | None) -> str:
+        """As memory_refusal, for a pack (packs are planned within the limit; a limit given later may not fit)."""
+        need = self.pack_resources(pack)["mem_mb"]
+        if not limit_mb or need <= limit_mb:
+            return ""
+        return (f"the pack of {self.pack_people(pack)} needs {need:,} MB, more than the {limit_mb:,} MB here; "
+                "run with --config pack_runs=false to train its runs one job each")
+
+    def pack_group(self, pack: str) -> str | None:
+        """The tiny-job group, as train_group."""
+        device = self.compute[self.packs[pack][0]].device
+        if costs.estimated_seconds(self.pack_cost(pack), "cuda" if device == "cuda" else "cpu") >= self.tiny_job_s:
+            return None
+        return "tiny_train" if device == "auto" else f"tiny_train_{device}"
 
     # --- what the jobs read, written when the workflow starts ---------------------------------------------
     # Never at parse time, so `snakemake -n`, `--lint`, `--summary` and `refute plan` write nothing. Each file
@@ -198,6 +267,10 @@ class Agenda:
             names = self.layout.run_file(h, RUN_NAMES)
             if not names.exists() or names.read_text() != self.names(h) + "\n":
                 io.write_text(names, self.names(h) + "\n")
+        for pack, members in self.packs.items():
+            if not self.layout.pack_file(pack).exists():
+                io.write_text(self.layout.pack_file(pack), json.dumps(
+                    {"pack": pack, "runs": [str(self.layout.run_dir(h)) for h in members]}, indent=1) + "\n")
         for h in self.probes:
             if not (self.layout.probe_dir(h) / PROBE_SPEC).exists():
                 self.write_probe_spec(h, self.layout.probe_dir(h) / PROBE_SPEC)
@@ -315,6 +388,20 @@ class Agenda:
         return "tiny_train" if device == "auto" else f"tiny_train_{device}"
 
 
+def config_flag(config: dict, name: str, default: bool) -> bool:
+    """A yes/no setting of the Snakemake config (`--config name=false` arrives as the text "false")."""
+    value = config.get(name, default)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    print(f"refute: config {name} must be true or false, not {value!r}", file=sys.stderr)
+    sys.exit(1)
+
+
 def machine_memory_mb() -> int | None:
     """This machine's physical memory in MB (None where it cannot be read)."""
     import os
@@ -338,7 +425,8 @@ def _merge_compute(requests: list, cap: int | None) -> RunCompute:
 
 def load_agenda(hypotheses: str | Path = "hypotheses", results: str | Path = "results",
                 seeds_per_job: int | None = None, tiny_job_s: float = TINY_JOB_S,
-                components: str | Path | None = None, explorations: str | Path | None = None) -> Agenda:
+                components: str | Path | None = None, explorations: str | Path | None = None,
+                pack: bool | str = True, mem_limit_mb: int | None = None, cores: int | None = None) -> Agenda:
     """Validate every hypothesis file (all errors at once), after the project's components (`components`,
     default: see refute.components.user.folder_for), and every exploration file (`explorations`: a folder,
     None for none), and plan the runs; exit with the errors listed, file:line: field: message, before any
@@ -351,7 +439,7 @@ def load_agenda(hypotheses: str | Path = "hypotheses", results: str | Path = "re
         found = load_explorations(explorations) if explorations is not None else []
         if clash := check_ids(plans, found):
             raise SpecError(clash)
-        agenda = Agenda(plans, results, seeds_per_job, tiny_job_s, found)
+        agenda = Agenda(plans, results, seeds_per_job, tiny_job_s, found, pack, mem_limit_mb, cores)
     except SpecError as err:
         print(f"refute: invalid hypothesis files — nothing was run:\n{err}", file=sys.stderr)
         sys.exit(1)

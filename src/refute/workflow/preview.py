@@ -21,7 +21,7 @@ from refute.workflow.agenda import Agenda, threads_for
 
 @dataclass(frozen=True)
 class Job:
-    kind: str  # train | train_chunk | merge_seeds | probe | stats | report | observe | observation_report
+    kind: str  # train | train_pack | train_chunk | merge_seeds | probe | stats | report | observe | observation_report
     target: str  # run hash (and chunk) or hypothesis id
     seconds: float
     cost: costs.JobCost | None = None
@@ -46,7 +46,12 @@ def pending_jobs(plan: Agenda, ids: list[str], cal: Calibration) -> list[Job]:
         if _done(plan.layout.run_file(h, RUN_RECORD)):
             continue
         pending_runs.add(h)
-        if plan.is_chunked(h):
+        if h in plan.pack_of:  # one job for the whole pack (its runs may belong to other hypotheses too)
+            pack = plan.pack_of[h]
+            if not any(j.kind == "train_pack" and j.target == pack for j in jobs):
+                c = plan.pack_cost(pack)
+                jobs.append(Job("train_pack", pack, cal.job_seconds(c), c))
+        elif plan.is_chunked(h):
             for lo, hi in plan.chunks[h]:
                 if not _done(plan.layout.chunk_dir(h, lo, hi) / RUN_RECORD):
                     c = plan.job_cost(h, lo, hi)
@@ -92,7 +97,7 @@ def makespan(seconds: list[float], slots: int) -> float:
 def wall_seconds(jobs: list[Job], slots: int) -> float:
     """Training, merging and probes in parallel, then each hypothesis's statistics and report, and each
     exploration's observation and report (in parallel)."""
-    first = [j.seconds for j in jobs if j.kind in ("train", "train_chunk", "merge_seeds", "probe")]
+    first = [j.seconds for j in jobs if j.kind in ("train", "train_pack", "train_chunk", "merge_seeds", "probe")]
     per_hyp: dict[str, float] = {}
     for j in jobs:
         if j.kind in ("stats", "report", "observe", "observation_report"):
@@ -138,7 +143,7 @@ def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = No
     timed = cal is not None
     cal = cal or Calibration(1.0, 0.0, 0.0, threads, "", "", "")  # untimed: the job list and sizes only
     jobs = pending_jobs(plan, ids, cal)
-    pending = {j.target.split("/")[0] for j in jobs if j.kind in ("train", "train_chunk")}
+    pending = {h for i in ids for h in _study(plan, i).runs.values() if not _done(plan.layout.run_file(h, RUN_RECORD))}
 
     lines = []
     for i in ids:
@@ -162,6 +167,8 @@ def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = No
             per_job = [plan.job_cost(h, lo, hi) for lo, hi in plan.chunks[h]]
             device = "cuda" if plan.compute[h].device == "cuda" else "cpu"
             status = "to train" if h in pending else "done"
+            if h in pending and h in plan.pack_of:
+                status += f" in pack {plan.pack_of[h]} ({len(plan.packs[plan.pack_of[h]])} runs, one job)"
             rows.append((cond, h, str(cost.seeds), str(n_jobs), count(cost.params_per_seed), f"{cost.flops:.2e}",
                          f"{max(costs.mem_mb(c, device) for c in per_job)} MB",
                          f"{max(costs.runtime_min(c, device) for c in per_job)} min",

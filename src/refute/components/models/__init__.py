@@ -58,10 +58,14 @@ class Model(ABC):
 
     `architecture` raises ValueError for a task it cannot read (reported as a spec error); `build`
     makes the seed-batched module [S, ...] whose parameters are exactly `arch.parameters`, each seed
-    initialised from its own generator (see `per_seed`).
+    initialised from its own generator (see `per_seed`). Parameters named in `init_only` may change the
+    initial values and nothing else (not the shapes, buffers or forward pass).
     """
 
     reads: ClassVar[frozenset[str]]
+    # Parameters that only set the initial weights (e.g. init_scale): runs differing only in these can be
+    # trained as one batched model (refute.spec.packing), each lane initialised by its own run's model.
+    init_only: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

@@ -33,6 +33,7 @@ class CNNModel(Model):
     """small CNN: 3×3 conv + 2×2 max-pool layers, then fully connected, for image tasks"""
 
     reads = frozenset({"image"})
+    init_only = frozenset({"init_scale"})
 
     def architecture(self, p: CNNParams, task: TaskInfo) -> Architecture:
         """Sites: input [S, B, pixels]; conv.<i> [S, B, H, W, channels] (after the nonlinearity, before

@@ -36,6 +36,7 @@ class DeepLinearModel(Model):
     """product of `layers` weight matrices (identity activation, no bias, small init)"""
 
     reads = frozenset({"dense", "image"})
+    init_only = frozenset({"init_scale"})
 
     def architecture(self, p: DeepLinearParams, task: TaskInfo) -> Architecture:
         """The deep linear network is an MLP; its parameters and sites are the MLP's (input, pre/hidden.<i>, logits)."""

@@ -41,6 +41,7 @@ class MLPModel(Model):
     """multilayer perceptron over token embeddings, dense inputs or flattened sequences"""
 
     reads = frozenset({"tokens", "dense", "sequence", "image"})
+    init_only = frozenset({"init_scale"})
 
     def architecture(self, p: MLPParams, task: TaskInfo) -> Architecture:
         vocab = task.vocab_size if task.inputs == "tokens" else 0

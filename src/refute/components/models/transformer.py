@@ -41,6 +41,7 @@ class TransformerModel(Model):
     """small decoder-only transformer (1–4 blocks, optional attention-only), read out at the last position"""
 
     reads = frozenset({"tokens", "sequence"})
+    init_only = frozenset({"init_scale"})
 
     def architecture(self, p: TransformerParams, task: TaskInfo) -> Architecture:
         """Sites are [S, B, T, units] (positions fold into examples), logits [S, B, out]. Parameter names
