@@ -34,20 +34,22 @@ def forward(model: MLP, x: torch.Tensor, batched: bool) -> tuple[torch.Tensor, C
     """The model's output [S, B, out], as MLP.forward computes it, and a backward(grad of the output) that adds
     the parameters' gradients to their .grad as autograd's backward would."""
     x = per_seed_inputs(x, model.n_seeds, batched)
-    last = model.n_layers - 1
+    last, bias, vocab = model.n_layers - 1, model.bias, model.vocab
+    params = model._parameters  # read directly: nn.Module's attribute lookup costs more than the small kernels
+    ws, bs = [params[f"w{i}"] for i in range(last + 1)], [params.get(f"b{i}") for i in range(last + 1)]
     with torch.no_grad():
-        if model.vocab:
-            flat = model.embed.reshape(-1, model.embed.shape[-1])
+        if vocab:
+            embed = params["embed"]
+            flat = embed.reshape(-1, embed.shape[-1])
             idx = x + model.offsets
             embedded = F.embedding(idx, flat)
             h = embedded.flatten(2)
         else:
             h = x.flatten(2)
         inputs, pres, posts = [], [], []  # each layer's input; each hidden layer's pre- and post-activation
-        for i in range(model.n_layers):
-            w = getattr(model, f"w{i}")
+        for i, (w, b) in enumerate(zip(ws, bs)):
             inputs.append(h)
-            h = torch.baddbmm(getattr(model, f"b{i}"), h, w) if model.bias else torch.bmm(h, w)
+            h = torch.baddbmm(b, h, w) if bias else torch.bmm(h, w)
             if i < last:
                 pres.append(h)
                 h = model.act(h)
@@ -55,24 +57,20 @@ def forward(model: MLP, x: torch.Tensor, batched: bool) -> tuple[torch.Tensor, C
     act_backward = ACTIVATION_BACKWARD[model.activation_name]
 
     def backward(g: torch.Tensor) -> None:
-        grads = {}
         with torch.no_grad():
-            for i in reversed(range(model.n_layers)):
+            for i in range(last, -1, -1):
                 if i < last:
                     g = act_backward(g, pres[i], posts[i])
-                w = getattr(model, f"w{i}")
-                if i > 0 or model.vocab:  # the grad of the layer's input (dense inputs need none)
-                    g_in = g.bmm(w.transpose(1, 2))
-                grads[f"w{i}"] = inputs[i].transpose(1, 2).bmm(g)
-                if model.bias:  # baddbmm broadcasts its [S, 1, out] bias over the batch: summed back
-                    grads[f"b{i}"] = g.sum([1], keepdim=True)
-                if i > 0 or model.vocab:
+                if i > 0 or vocab:  # the grad of the layer's input (dense inputs need none)
+                    g_in = g.bmm(ws[i].transpose(1, 2))
+                accumulate(ws[i], inputs[i].transpose(1, 2).bmm(g))
+                if bias:  # baddbmm broadcasts its [S, 1, out] bias over the batch: summed back
+                    accumulate(bs[i], g.sum([1], keepdim=True))
+                if i > 0 or vocab:
                     g = g_in
-            if model.vocab:
+            if vocab:
                 g = aten.embedding_backward(g.reshape(embedded.shape), idx, flat.shape[0], -1, False, False)
-                grads["embed"] = g.reshape(model.embed.shape)
-            for name, grad in grads.items():
-                accumulate(getattr(model, name), grad)
+                accumulate(embed, g.reshape(embed.shape))
 
     return h, backward
 
