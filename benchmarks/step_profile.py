@@ -357,13 +357,17 @@ NOTES = """
   relu, gelu, tanh and linear, with and without bias, token and dense inputs, both objectives, muP, deep linear,
   clipping; tests/test_chunk_invariance.py and the pinned hashes of tests/test_spec.py unchanged).
 - **One autograd.Function** (the same written-out backward behind one custom node, so that `loss.sum().backward()`
-  would still work): bit-identical too, but no faster than autograd: the Python custom node costs what it saves.
+  would still work): bit-identical too, but no faster than autograd at 16 lanes: the Python custom node costs what it saves.
   Not taken.
-- **What bounds it, bit-identically.** The kernels are fixed by the numbers: a different product (one GEMM over
-  the seeds, a fused softmax-cross-entropy, another reduction order) rounds differently. Drawing is bounded by
-  torch's Mersenne twister, one 32-bit draw per input bit (40 x 32 bits per seed per step); numpy's MT19937 on the
-  same state is not faster once its output is turned into a float tensor. Adam's fused kernel is fixed by the
-  per-element arithmetic of torch.optim.Adam.
+- **What bounds it, bit-identically.** The kernels are fixed by the numbers: another kernel (a fused
+  softmax-cross-entropy, torch.compile's fusions, another reduction order or GEMM blocking) rounds differently, so
+  the floor column is the floor; the products already go to MKL as one batched GEMM each. What is left above it
+  is one Python-level dispatch per op (about 35 ops a step) and the optimizer's bookkeeping around its fused
+  kernel (list building, the step counters, the 16-float units; refute.components.optimizers). Drawing is
+  bounded by torch's Mersenne twister, one 32-bit draw per input bit (40 x 32 per seed per step); numpy's MT19937
+  on the same state is not faster once its output is a float tensor.
+- **At 128 lanes** (a packed sweep) the written-out pass saves the same bookkeeping, now a small share: the
+  step is its kernels, and the relu, its backward and the bias sums move 2 MB tensors each.
 """
 
 
