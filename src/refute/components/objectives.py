@@ -54,7 +54,7 @@ def _loss_and_grad(out: torch.Tensor, y: torch.Tensor, objective: str
 
     def grad_out() -> torch.Tensor:
         with torch.no_grad():
-            g = torch.ones(S, dtype=out.dtype).unsqueeze(1).expand(S, B) / B  # sum, then mean(1)
+            g = torch.ones(S, dtype=out.dtype, device=out.device).unsqueeze(1).expand(S, B) / B  # sum, then mean(1)
             if objective == "classification":
                 g = aten.nll_loss_backward(g.reshape(-1), log_p, target, None, 0, -100, total_weight)
                 return aten._log_softmax_backward_data(g, log_p, 1, out.dtype).view(out.shape)
