@@ -270,6 +270,12 @@ def lanes_part(lanes: int, warm: int, steps: int, rounds: int) -> dict:
     out["kernel_floor"] = kernel_floor(after, rounds)
     out["forward_loss_backward_us"] = three_ways(after, rounds)
     out["profile_after"] = profile_table(after, max(20, steps // 4))
+    # The loss observable (train and validation loss on 256 examples each), as _fit_seeds evaluates it.
+    seeds = list(run.seeds)
+    evaluate = best_of({"observe": lambda: loop._observe(run, after.model, after.data, seeds, 0, True, 1e-3)}, 1,
+                       max(5, rounds // 2))["observe"]
+    out["observe_us"] = {"per_evaluation": evaluate, "per_step_every_100": round(evaluate / 100, 1),
+                         "per_step_every_2000": round(evaluate / 2000, 2)}
     out["load_after"] = load()
     return out
 
@@ -322,6 +328,11 @@ def markdown(r: dict) -> str:
         speed = b["step"] / a["step"]
         lines.append(f"\nAfter/before: {speed:.2f}x faster per step. Every step's losses equal on both paths "
                      "(lockstep check).\n")
+        if "observe_us" in part:
+            o = part["observe_us"]
+            lines.append(f"The loss observable (train and validation loss, 256 examples each), the same on both paths: "
+                         f"{o['per_evaluation']} us per evaluation, {o['per_step_every_100']} us a step at "
+                         f"eval_every 100, {o['per_step_every_2000']} at 2,000 (trainer_speed's).\n")
         t = part["forward_loss_backward_us"]
         lines.append("Forward + loss + backward on one batch (best of short repeats): " + ", ".join(
             f"{k} {v} us (bit-identical: {t['bit_identical_to_autograd'][k]})" for k, v in t["us"].items()) + ".\n")

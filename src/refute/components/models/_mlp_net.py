@@ -56,7 +56,8 @@ class MLP(Sited, nn.Module):
     def manual_forward(self, x: torch.Tensor, batched: bool = False):
         """(output, backward(grad of the output)) without autograd's bookkeeping, the gradients autograd's bit for
         bit (refute.components.models._mlp_backward); None while a probe has hooked a site (hooks see autograd's)."""
-        if any(self.site_hooks().values()):
+        hooks = self.__dict__.get("_site_hooks")
+        if hooks and any(hooks.values()):
             return None
         from refute.components.models import _mlp_backward
 
