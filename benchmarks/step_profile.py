@@ -358,6 +358,9 @@ def markdown(r: dict) -> str:
 NOTES = """
 ## Reading
 
+- **Noise.** Both paths run in lockstep, so load hits them alike, but a loaded machine still moves single phases
+  by 10-30%: the optimizer and draw phases run the same code on both paths, and their difference is the noise.
+
 - **Where the time goes.** At 16 lanes the step is small kernels and the Python and autograd around them:
   the kernels alone (the floor column) are well under the step; the rest is per-op dispatch from Python, autograd's
   graph recording and engine, and the optimizer's bookkeeping. At 128 lanes the kernels are most of the step
