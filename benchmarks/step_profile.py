@@ -7,7 +7,7 @@ Writes benchmarks/step_profile.json and .md (--quick: step_profile_quick.*). The
 benchmarks/trainer_speed.py (sparse parity n=40 k=3, online minibatch 32 drawn fresh, MLP 40-128-2, Adam, one
 thread) at 16 lanes (16 seeds) and at 128 lanes (8 learning rates x 16 seeds packed: the same shapes).
 
-- Phases: one step of _fit_seeds's body, timed phase by phase, "before" (autograd: objectives.loss, then
+- Phases: one step of the training loop's body (refute.training.loop), timed phase by phase, "before" (autograd: objectives.loss, then
   loss.sum().backward()) and "after" (objectives.training_loss: the mlp's forward unrecorded and its backward
   written out) trained in lockstep from the same state, so load hits both alike; every step's losses are checked
   equal. Times are the thread's CPU time (time.thread_time): time spent descheduled by other work is not counted,
@@ -64,7 +64,7 @@ def load() -> list[float]:
 
 
 class Trainer:
-    """_fit_seeds's per-step body, phase by phase, on one path."""
+    """The training loop's per-step body, phase by phase, on one path."""
 
     def __init__(self, run: RunSpec, manual: bool):
         self.data = build_task(run.task)
@@ -270,7 +270,7 @@ def lanes_part(lanes: int, warm: int, steps: int, rounds: int) -> dict:
     out["kernel_floor"] = kernel_floor(after, rounds)
     out["forward_loss_backward_us"] = three_ways(after, rounds)
     out["profile_after"] = profile_table(after, max(20, steps // 4))
-    # The loss observable (train and validation loss on 256 examples each), as _fit_seeds evaluates it.
+    # The loss observable (train and validation loss on 256 examples each), as the training loop evaluates it.
     seeds = list(run.seeds)
     evaluate = best_of({"observe": lambda: loop._observe(run, after.model, after.data, seeds, 0, True, 1e-3)}, 1,
                        max(5, rounds // 2))["observe"]
