@@ -256,11 +256,12 @@ def clip_per_seed(params, max_norm):
     return norms
 
 
-def update(opt: Optimizer, model, loss, grad_clip: float | None, lr_factor: float = 1.0) -> None:
+def update(opt: Optimizer, model, loss, grad_clip: float | None, lr_factor: float = 1.0, backward=None) -> None:
     """One optimizer step on the summed per-seed losses (each seed's gradient is its own), with
-    per-seed clipping, at the schedule's rate for this step: the update shared by training and retraining."""
+    per-seed clipping, at the schedule's rate for this step: the update shared by training and retraining.
+    `backward`: what puts the gradients into .grad (objectives.training_loss's); by default autograd's."""
     opt.zero_grad()
-    loss.sum().backward()
+    backward() if backward is not None else loss.sum().backward()
     if grad_clip is not None:
         clip_per_seed(model.parameters(), grad_clip)
     opt.set_lr_factor(lr_factor)

@@ -156,7 +156,7 @@ def _fit_members(parts: list[tuple[RunSpec, list[int]]], data: list[TaskData], l
         if final:
             break
         x, y, batched = batches.next()
-        loss = objectives.loss(model(x, batched=batched), y, objective)
+        loss, backward = objectives.training_loss(model, x, y, batched, objective)
         finite = torch.isfinite(loss.detach()).cpu()
         if not finite.all() and (newly := alive & ~finite).any():
             # A diverged seed stops being logged; its slice of the batch cannot affect the others.
@@ -168,9 +168,9 @@ def _fit_members(parts: list[tuple[RunSpec, list[int]]], data: list[TaskData], l
             alive &= finite
         if alone:
             m = members[0]
-            optimizers.update(m.opt, model, loss, m.run.train.grad_clip, factors[0])
+            optimizers.update(m.opt, model, loss, m.run.train.grad_clip, factors[0], backward)
         else:
-            _update_pack(model, members, loss, factors)
+            _update_pack(model, members, backward, factors)
         reporting = step % report_every == 0
         if reporting or any(m.progress and m.progress.due(step) for m in members):
             losses = loss.detach().cpu()
@@ -218,12 +218,12 @@ def _evaluate(model, m: lanes.Member, step: int, final: bool, lr: float, alive: 
         torch.set_rng_state(restore_rng)
 
 
-def _update_pack(model, members: list[lanes.Member], loss: torch.Tensor, factors: list[float]) -> None:
-    """One optimizer step of every packed member: one backward pass, then each member's clipping and its own
-    optimizer, at its own rate, over its lanes."""
+def _update_pack(model, members: list[lanes.Member], backward, factors: list[float]) -> None:
+    """One optimizer step of every packed member: one backward pass (objectives.training_loss's), then each
+    member's clipping and its own optimizer, at its own rate, over its lanes."""
     for p in model.parameters():
         p.grad = None
-    loss.sum().backward()
+    backward()
     lanes.clip_lanes(model, members)
     lanes.bind_grads(model, members)
     for m, factor in zip(members, factors):

@@ -14,7 +14,7 @@ from refute.components.models.mlp import MLPParams
 class MLP(Sited, nn.Module):
     def __init__(self, p: MLPParams, arch: Architecture, seeds: list[int]):
         super().__init__()
-        self.n_seeds, self.act = len(seeds), activation(p.activation)
+        self.n_seeds, self.act, self.activation_name = len(seeds), activation(p.activation), p.activation
         self.vocab = arch.parameters["embed"][0] if "embed" in arch.parameters else 0
         self.n_layers, self.bias = sum(name.startswith("w") for name in arch.parameters), p.bias
         last = self.n_layers - 1
@@ -52,6 +52,16 @@ class MLP(Sited, nn.Module):
             if i < self.n_layers - 1:
                 h = self.site(f"hidden.{i}", self.act(self.site(f"pre.{i}", h)))
         return self.site("logits", h)
+
+    def manual_forward(self, x: torch.Tensor, batched: bool = False):
+        """(output, backward(grad of the output)) without autograd's bookkeeping, the gradients autograd's bit for
+        bit (refute.components.models._mlp_backward); None while a probe has hooked a site (hooks see autograd's)."""
+        hooks = self.__dict__.get("_site_hooks")
+        if hooks and any(hooks.values()):
+            return None
+        from refute.components.models import _mlp_backward
+
+        return _mlp_backward.forward(self, x, batched)
 
     def token_matrix(self, name: str) -> torch.Tensor:
         """[S, tokens or classes, features]: the embedding table, or the output layer per class."""
