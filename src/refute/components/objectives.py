@@ -27,7 +27,8 @@ def training_loss(model, x: torch.Tensor, y: torch.Tensor, batched: bool, object
     """Each seed's mean loss on a training batch, [S], and a backward() that adds d(sum of the losses)/d(parameters)
     to the parameters' .grad. A model with a written-out backward (`manual_forward`, e.g. the mlp) skips autograd's
     bookkeeping; its numbers are autograd's bit for bit. Otherwise it is autograd: loss(model(x)).sum().backward()."""
-    manual = getattr(model, "manual_forward", None)
+    # On the CPU only: that is where it is tested bit for bit against autograd (no GPU here to check it on).
+    manual = getattr(model, "manual_forward", None) if x.device.type == "cpu" else None
     run = manual(x, batched) if manual is not None and objective in ("classification", "regression") else None
     if run is None:
         per_seed = loss(model(x, batched=batched), y, objective)
