@@ -154,9 +154,8 @@ def test_a_workflow_trains_a_sweep_in_one_pack_with_the_files_each_run_gets_alon
         return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(project),
                                "--cores", "1", *args], capture_output=True, text=True, timeout=600)
 
-    tiny["predictions"] = [FITS_BY_LOSS]
+    tiny["predictions"] = [{**FITS_BY_LOSS, "condition": "mid"}]
     tiny["conditions"] = {"slow": {"train.lr": 0.003}, "mid": {"train.lr": 0.01}, "fast": {"train.lr": 0.03}}
-    tiny["predictions"][0]["condition"] = "mid"
     for project in ("packed", "alone"):
         write_yaml(tmp_path / project / "hypotheses" / "tiny.yaml", tiny)
     out = snakemake(tmp_path / "packed")
