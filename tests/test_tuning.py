@@ -2,7 +2,6 @@
 batched model to float rounding, block-drawn minibatches are exactly those drawn step by step, and a
 kill in a later chunk loses nothing of the finished ones."""
 
-
 import pandas as pd
 import pytest
 import torch
