@@ -1,7 +1,7 @@
 """How a training job uses the machine, chosen from the size of its work, never set by the user.
 
-The choices depend on the run spec alone (threads also on the core count), so a run is reproduced
-bit for bit on the same machine; chunks of seeds match one batched model bit for bit (tested),
+The choices depend on the run spec alone (threads also on the CPUs the job was given, never on the
+load), so a run is reproduced bit for bit on the same machine; chunks of seeds match one batched model bit for bit (tested),
 and the allocator only decides where memory comes from.
 
 Measured on the 2-core development machine (benchmarks/trainer_speed.py has the figures):
