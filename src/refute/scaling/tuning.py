@@ -1,8 +1,8 @@
 """How a training job uses the machine, chosen from the size of its work, never set by the user.
 
 The choices depend on the run spec alone (threads also on the CPUs the job was given, never on the
-load), so a run is reproduced bit for bit on the same machine; chunks of seeds match one batched model bit for bit (tested),
-and the allocator only decides where memory comes from.
+load), so a run is reproduced bit for bit on the same machine; chunks of seeds match one batched
+model bit for bit (tested), and the allocator only decides where memory comes from.
 
 Measured on the 2-core development machine (benchmarks/trainer_speed.py has the figures):
 - Tiny steps (a small MLP on a minibatch) are bound by per-operation overhead; a second thread only
