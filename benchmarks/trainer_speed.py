@@ -18,7 +18,9 @@ the float32 matmul peak at the same thread count. The sweep regime: the small mo
 rates x 16 seeds as one hypothesis, end to end with `snakemake --cores all`, packed (the default: runs of the
 same shapes trained as one batched model) against one training job per run, tables compared byte for byte.
 Then the engine overhead: the bundled example
-hypotheses end to end through Snakemake, split into training and everything else.
+hypotheses end to end through Snakemake, split into training and everything else. Under load
+(`--parts load`): both regimes again beside one CPU-bound competitor (a busy loop pinned to one core),
+(c) against (c) on the idle machine and (b) under the same load.
 
 Figures taken on a machine shared with other work are distorted; the load average before and after
 each measurement is recorded beside it.
@@ -99,7 +101,7 @@ def naive_loop(workload: str, seeds: int, steps: int) -> float:
     return wall([PY, str(NAIVE), workload, *map(str, range(seeds)), "--steps", str(steps)])
 
 
-def refute_job(base: dict, seeds: int, steps: int, work: Path) -> dict:
+def refute_job(base: dict, seeds: int, steps: int, work: Path, env: dict | None = None) -> dict:
     """(c) refute's train job on the same workload, with the threads the workflow would give it."""
     from refute.spec.schema import RunSpec
     from refute.workflow.agenda import threads_for
@@ -112,7 +114,7 @@ def refute_job(base: dict, seeds: int, steps: int, work: Path) -> dict:
     out = work / "run"
     shutil.rmtree(out, ignore_errors=True)
     started = time.time()
-    seconds = wall([PY, "-m", "refute.jobs", "train", str(path), "--out", str(out), "--threads", str(threads)])
+    seconds = wall([PY, "-m", "refute.jobs", "train", str(path), "--out", str(out), "--threads", str(threads)], env)
     ended = time.time()
     record = json.loads((out / "run.json").read_text())
     fit_start, fit_end = record["fit_window"]
@@ -167,6 +169,98 @@ def large_regime(seeds: int, steps: int, work: Path, repeats: int) -> dict:
     out["c_fraction_of_peak"] = round(out["c_gflops_training"] / out["matmul_peak_gflops"], 3)
     out["c_vs_best_naive"] = round(min(out["a_process_per_seed"], out["b_loop"]) / out["c_refute"], 2)
     return out
+
+
+class Competitor:
+    """A CPU-bound process pinned to one core (the first this process may use), for as long as the `with` lasts."""
+
+    def __enter__(self) -> "Competitor":
+        self.core = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+        code = f"import os\nif hasattr(os, 'sched_setaffinity'): os.sched_setaffinity(0, {{{self.core}}})\nwhile True: pass"
+        self.process = subprocess.Popen([PY, "-c", code])
+        time.sleep(0.5)  # busy before the measured process starts
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def naive_loop_capped(workload: str, seeds: int, steps: int, cap: float | None) -> tuple[float, bool]:
+    """(b), stopped after `cap` seconds (beside a competitor it can take an hour): its time, and whether it was
+    stopped (then the time is a lower bound)."""
+    cmd = [PY, str(NAIVE), workload, *map(str, range(seeds)), "--steps", str(steps)]
+    t0 = time.perf_counter()
+    try:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=cap)
+    except subprocess.TimeoutExpired:
+        return time.perf_counter() - t0, True
+    return time.perf_counter() - t0, False
+
+
+# OpenMP as torch has it without refute's passive waiting (GNU OpenMP's default spin count), to show what it buys.
+SPINNING = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300000"}
+
+
+def load_regime(name: str, base: dict, workload: str, seeds: int, steps: int, work: Path, repeats: int,
+                spinning: bool, cap: float | None = None) -> dict:
+    """(c) idle, then (b) and (c) beside the competitor (and, with `spinning`, (c) with OpenMP spinning as
+    it does by default), interleaved; the best of `repeats` each."""
+    print(f"under load, {name}: {seeds} seeds x {steps} steps", flush=True)
+    out: dict = {"seeds": seeds, "steps": steps, "load_before": load()}
+    runs: dict[str, list[float]] = {"c_idle": [], "b_loaded": [], "c_loaded": [], **({"c_spinning_loaded": []} if spinning else {})}
+    for _ in range(repeats):
+        job = refute_job(base, seeds, steps, work)
+        runs["c_idle"].append(job["seconds"])
+        out["c_threads"] = job["threads"]
+        with Competitor() as competitor:
+            out["competitor_core"] = competitor.core
+            seconds, stopped = naive_loop_capped(workload, seeds, steps, cap)
+            runs["b_loaded"].append(seconds)
+            out["b_loaded_stopped"] = out.get("b_loaded_stopped", False) or stopped
+            loaded = refute_job(base, seeds, steps, work)
+            runs["c_loaded"].append(loaded["seconds"])
+            out["c_loaded_fit_seconds"] = loaded["fit_seconds"]
+            if spinning:
+                runs["c_spinning_loaded"].append(refute_job(base, seeds, steps, work, {**os.environ, **SPINNING})["seconds"])
+            out["load_loaded"] = load()
+    for k, v in runs.items():
+        out[k] = round(min(v), 2)
+        out[k + "_all"] = [round(x, 2) for x in v]
+        print(f"  {k}: {out[k]:.2f} s", flush=True)
+    out["c_loaded_over_idle"] = round(out["c_loaded"] / out["c_idle"], 2)
+    out["b_loaded_over_c_loaded"] = round(out["b_loaded"] / out["c_loaded"], 2)
+    out["load_after"] = load()
+    return out
+
+
+def under_load(quick: bool, work: Path, repeats: int, large_steps: int | None = None,
+               cap: float | None = None) -> dict:
+    return {"small": load_regime("small models", SMALL, "small", 4 if quick else 16, 200 if quick else 2000, work,
+                                 repeats, spinning=False, cap=cap),  # one thread: nothing waits for another
+            "large": load_regime("large matmuls", LARGE, "large", 4 if quick else 16,
+                                 large_steps or (5 if quick else 300), work, repeats, spinning=True, cap=cap)}
+
+
+def load_markdown(r: dict) -> list[str]:
+    lines = ["## Under load: beside one CPU-bound process pinned to one core", "",
+             "| regime | (c) without the competitor | (b) beside it | (c) beside it | (c) beside it / without (target <= 2) | "
+             "(b) / (c) beside it (target >= 1) | load average |", "|---|---|---|---|---|---|---|"]
+    for title, x in (("small models", r.get("small")), ("large matmuls", r.get("large"))):
+        if x:
+            more = "> " if x.get("b_loaded_stopped") else ""  # (b) stopped at the cap: a lower bound
+            ratio = x['b_loaded_over_c_loaded']
+            # A lower bound under 1 decides nothing: (b) was stopped before (c) would have finished.
+            verdict = "undecided ((b) stopped at the cap)" if more and ratio < 1 else met(ratio >= 1)
+            lines.append(f"| {title}, {x['seeds']} seeds x {x['steps']} steps, (c) {x['c_threads']} thread(s) | "
+                         f"{x['c_idle']} | {more}{x['b_loaded']} | {x['c_loaded']} | {x['c_loaded_over_idle']}: "
+                         f"{met(x['c_loaded_over_idle'] <= 2)} | {more}{ratio}: {verdict} | "
+                         f"{x['load_before']} -> {x['load_after']} |")
+    spin = (r.get("large") or {}).get("c_spinning_loaded")
+    if spin:
+        lines += ["", f"Large matmuls under load with OpenMP spinning as it does by default (`GOMP_SPINCOUNT=300000`) "
+                  f"instead of refute's passive waiting: {spin} s."]
+    return lines + [""]
 
 
 def union(windows: list[tuple[float, float]]) -> float:
@@ -341,6 +435,8 @@ def markdown(r: dict) -> str:
                   "| rule | jobs | seconds, summed |", "|---|---|---|",
                   *[f"| {r} | {j['jobs']} | {j['seconds']} |" for r, j in o["jobs_by_rule"].items()], "",
                   f"Target (issue 10): everything else < 5%: {met(o['other_than_training_or_probes_fraction'] < 0.05)}.", ""]
+    if r.get("load"):
+        lines += load_markdown(r["load"])
     return "\n".join(lines)
 
 
@@ -348,8 +444,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small settings: checks the benchmark runs")
     ap.add_argument("--parts", default="small,large,sweep,overhead",
-                    help="comma-separated: small, large, sweep, overhead")
+                    help="comma-separated: small, large, sweep, overhead, load")
     ap.add_argument("--repeats", type=int, default=1, help="runs of each variant (the best is reported)")
+    ap.add_argument("--load-large-steps", type=int, metavar="N",
+                    help="steps of the large regime under load (default: as in the large part; fewer on a busy machine)")
+    ap.add_argument("--load-cap", type=float, metavar="SECONDS",
+                    help="stop (b) under load after this long and report a lower bound (default: never)")
     ap.add_argument("--out", help="output stem (default benchmarks/trainer_speed[_quick])")
     ap.add_argument("--markdown", metavar="JSON", help="only rewrite the .md beside a results .json")
     a = ap.parse_args()
@@ -375,6 +475,8 @@ def main() -> None:
         if "overhead" in parts:
             hyps = quick_hypotheses(work) if a.quick else ROOT / "hypotheses"
             result["overhead"] = overhead(hyps, work, "all")
+        if "load" in parts:
+            result["load"] = under_load(a.quick, work, a.repeats, a.load_large_steps, a.load_cap)
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     stem.with_suffix(".md").write_text(markdown(result))

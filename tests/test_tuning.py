@@ -2,13 +2,11 @@
 batched model to float rounding, block-drawn minibatches are exactly those drawn step by step, and a
 kill in a later chunk loses nothing of the finished ones."""
 
-import os
-
 import pandas as pd
 import pytest
 import torch
 
-from refute.scaling import tuning
+from refute.scaling import cpus, tuning
 from refute.training.checkpoint import FILE, Checkpoint
 from refute.components.tasks import TASKS
 from refute.spec.blueprint import blueprint
@@ -56,9 +54,9 @@ def assert_bit_identical(a, b):
 
 
 def test_the_reference_workloads_get_the_plan_the_benchmark_measured():
-    # tiny steps: one thread, all seeds in one model; big matmuls: every core, four seeds at a time
+    # tiny steps: one thread, all seeds in one model; big matmuls: every CPU the job may use, four seeds at a time
     assert tuning.choose(blueprint(sparse_parity())) == tuning.Tuning(threads=1, seeds_per_chunk=16)
-    assert tuning.choose(blueprint(grokking())) == tuning.Tuning(threads=os.cpu_count(), seeds_per_chunk=4)
+    assert tuning.choose(blueprint(grokking())) == tuning.Tuning(threads=cpus.allotted(), seeds_per_chunk=4)
 
 
 @pytest.mark.parametrize("run", [small_modular(), small_modular(batch_size=8),

@@ -249,13 +249,12 @@ def status(a: argparse.Namespace) -> int:
          arg("--no-pack", action="store_true",
              help="one training job per run, as `snakemake --config pack_runs=false` would run them"))
 def plan(a: argparse.Namespace) -> int:
-    import os
-
+    from refute.scaling import cpus
     from refute.workflow.agenda import load_agenda, machine_memory_mb
     from refute.workflow.preview import plan_text
 
     agenda = load_agenda(a.hypotheses, a.results, seeds_per_job=a.seeds_per_job, explorations=a.explorations,
-                         pack=not a.no_pack, mem_limit_mb=machine_memory_mb(), cores=a.cores or os.cpu_count())
+                         pack=not a.no_pack, mem_limit_mb=machine_memory_mb(), cores=a.cores or cpus.allotted())
     try:
         print(plan_text(agenda, a.ids or None, cores=a.cores))
     except KeyError as err:

@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--results", default="results")
     i.add_argument("--explorations", nargs="*", default=[], help="every exploration's plan file")
     a = ap.parse_args(argv)
+    from refute.scaling import tuning
+
+    tuning.configure_openmp()  # before anything imports torch (user components may)
     # The project's own components, from the folder the workflow names in every job's command
     # ($REFUTE_COMPONENTS, absolute), and installed ones: before any spec, plan or record is read.
     from refute.components.user import ENV, UserComponentError, load_components
@@ -91,8 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"not started: {a.refuse}", file=sys.stderr, flush=True)
         return 1
     if a.stage == "train":
-        from refute.scaling import tuning
-
         tuning.configure_allocator()  # before torch allocates anything
         from refute.training.job import train_run
 

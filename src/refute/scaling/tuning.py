@@ -1,8 +1,8 @@
 """How a training job uses the machine, chosen from the size of its work, never set by the user.
 
-The choices depend on the run spec alone (threads also on the core count), so a run is reproduced
-bit for bit on the same machine; chunks of seeds match one batched model bit for bit (tested),
-and the allocator only decides where memory comes from.
+The choices depend on the run spec alone (threads also on the CPUs the job was given, never on the
+load), so a run is reproduced bit for bit on the same machine; chunks of seeds match one batched
+model bit for bit (tested), and the allocator only decides where memory comes from.
 
 Measured on the 2-core development machine (benchmarks/trainer_speed.py has the figures):
 - Tiny steps (a small MLP on a minibatch) are bound by per-operation overhead; a second thread only
@@ -22,6 +22,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from refute.scaling import cpus
+
 if TYPE_CHECKING:
     from refute.spec.blueprint import Blueprint
 
@@ -35,7 +37,9 @@ TRIM_THRESHOLD = 1 << 30
 
 
 def threads(flops_per_step: float, cores: int | None = None) -> int:
-    cores = cores or os.cpu_count() or 1
+    """One thread for small steps, else one per CPU the job may use (refute.scaling.cpus: affinity, cgroup
+    quota, SLURM; not the machine's load, so a run's numbers never depend on what else is running)."""
+    cores = cores or cpus.allotted()
     return 1 if flops_per_step < ONE_THREAD_BELOW else cores
 
 
@@ -58,6 +62,17 @@ def configure_allocator() -> bool:
         return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
         return False
+
+
+def configure_openmp() -> str:
+    """Make OpenMP's idle threads sleep instead of spinning (unless the user chose otherwise); returns the policy.
+
+    A spinning thread keeps its core busy while it waits for the others at the end of each parallel
+    operation; beside a competing process one of them is descheduled and the rest spin, so a 2-thread
+    job fell to a few percent of its idle speed. Passive waiting changes when threads run, never what they
+    compute. OpenMP reads it once, when torch loads it: call before torch is imported.
+    """
+    return os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @dataclass(frozen=True)

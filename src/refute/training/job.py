@@ -28,14 +28,16 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     """
     import torch
 
-    from refute.scaling import devices
+    from refute.scaling import cpus, devices
     from refute.training.checkpoint import FILE, Checkpoint
     from refute.spec.hashing import run_hash
     from refute.training.loop import fit_pack
     from refute.training.progress import FILE as PROGRESS
     from refute.training.progress import ProgressWriter
 
-    torch.set_num_threads(max(1, threads))
+    # Snakemake's count (never more than its --cores), bounded by the CPUs this job was given (taskset, a
+    # cgroup quota, SLURM): a thread without a core of its own only makes the others wait.
+    torch.set_num_threads(max(1, min(threads, cpus.allotted())))
     out = Path(out_dir)
     raw = json.loads(Path(spec_path).read_text())
     pack = raw.get("pack") if isinstance(raw, dict) else None

@@ -9,12 +9,11 @@ calibration (measured by `refute plan`; a dry run uses a cached one, or gives no
 from __future__ import annotations
 
 import heapq
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from refute.layout import EVENTS, PROBE_RECORD, RUN_RECORD, VERDICT, REPORT_MD
-from refute.scaling import costs
+from refute.scaling import costs, cpus
 from refute.workflow.calibration import Calibration, cached_calibration, calibration
 from refute.workflow.agenda import Agenda, threads_for
 
@@ -138,7 +137,7 @@ def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = No
         known = ", ".join([*sorted(plan.hypotheses), *sorted(plan.explorations)])
         raise KeyError(f"no hypothesis or exploration with id {', '.join(map(repr, unknown))}; known: {known}")
     threads = max([threads_for(plan.runs[h]) for i in ids for h in _study(plan, i).runs.values()] or [1])
-    cores = cores or os.cpu_count() or 1
+    cores = cores or cpus.allotted()  # the CPUs this process was given, as the jobs count them
     cal, cal_path = calibration(threads=threads) if calibrate_here else cached_calibration(threads=threads)
     timed = cal is not None
     cal = cal or Calibration(1.0, 0.0, 0.0, threads, "", "", "")  # untimed: the job list and sizes only
