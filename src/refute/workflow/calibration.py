@@ -251,10 +251,16 @@ class _Clock:
         return best
 
     def process_seconds(self, code: str) -> float:
+        """A process's start-up: its CPU time (one thread: see fit_seconds), at most its wall time."""
+        import resource
+
         self.check()
-        t0 = time.perf_counter()
+        t0, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-c", code], check=True, timeout=max(1.0, self.deadline - t0))
-        return time.perf_counter() - t0
+        wall, after = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        self.wall, self.cpu = self.wall + wall, self.cpu + cpu
+        return min(wall, cpu) if cpu > 0 else wall
 
 
 def _speed(clock: _Clock, threads: int) -> Speed:
