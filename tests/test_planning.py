@@ -162,8 +162,9 @@ def test_a_stale_calibration_is_measured_again(change, reason):
     ({"flops_per_s": 3.7e19}, "flops_per_s"),  # two timings too close: a difference of noise
     ({"flops_per_s": 0.0}, "flops_per_s"),
     ({"step_overhead_s": math.nan}, "step_overhead_s"),
-    ({"step_overhead_s": 0.5}, "step_overhead_s"),
+    ({"step_overhead_s": 5.0}, "step_overhead_s"),
     ({"eval_s": -1.0}, "eval_s"),
+    ({"eval_s": 60.0}, "eval_s"),
 ])
 def test_an_implausible_calibration_is_measured_again(speed, reason):
     cal = dataclasses.replace(FAKE, speeds=(dataclasses.replace(FAKE.speeds[0], **speed), FAKE.speeds[1]))

@@ -28,8 +28,12 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from refute.scaling import costs
+
+if TYPE_CHECKING:
+    from refute.spec.schema import RunSpec
 
 CALIBRATION_VERSION = 3
 # Calibrating stops after this long (about 8 s on an idle 2-core machine); past it, no new calibration.
@@ -41,11 +45,12 @@ LOADED_PER_CORE = 1.0
 MIN_CPU_SHARE = 0.7
 # A loaded calibration is measured again, when the machine is quieter, at most this often.
 RETRY_LOADED_S = 600.0
-# Sane ranges: a figure outside one is a failed measurement (a clock jump, a suspended process), not a machine.
+# Sane ranges: a figure outside one is a failed measurement (a clock jump, a suspended process, two timings too
+# close to tell apart), not a machine; a slow figure within them is load, judged by `loaded`.
 BOUNDS = {
     "flops_per_s": (1e8, 1e15),
-    "step_overhead_s": (1e-6, 0.05),
-    "eval_s": (0.0, 1.0),
+    "step_overhead_s": (1e-6, 0.5),  # ~1 ms idle; tens of ms when threads fight other processes (loaded)
+    "eval_s": (0.0, 5.0),
     "startup_s": (0.05, 30.0),
     "light_startup_s": (0.02, 30.0),
     "snakemake_s": (0.05, 60.0),
@@ -233,7 +238,7 @@ class _Clock:
             raise CalibrationTimeout(f"calibrating took more than {self.budget_s:.0f} s (load average "
                                      f"{load_average()[0]:.2f})")
 
-    def fit_seconds(self, run, threads: int) -> float:
+    def fit_seconds(self, run: RunSpec, threads: int) -> float:
         """The faster of two trainings of `run` (less noise from whatever else the machine does). At one
         thread its CPU time, which other processes hardly change (they delay the job instead: the plan
         estimates an otherwise idle machine); at more, wall time (waiting threads spin on the CPU)."""
