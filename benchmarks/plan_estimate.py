@@ -15,7 +15,8 @@ files (wall `s` and `cpu_time`) beside the estimate; the load average before and
 other work wall times stretch: a one-thread job's CPU time is then the better measure of what it would take
 alone, and the `replayed` figure is the plan's own schedule with each job's measured time (CPU time for one-thread
 jobs, wall for the rest) in place of its estimate: what the run would have taken on an idle machine if only the
-per-job model were wrong. Writes benchmarks/plan_estimate.json and .md (--quick: plan_estimate_quick.*).
+per-job model were wrong. And the run's whole CPU time (every process of it, from the kernel: load-proof but
+for cache sharing) beside the estimate's (each job's seconds times its threads). Writes benchmarks/plan_estimate.json and .md (--quick: plan_estimate_quick.*).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -101,31 +103,37 @@ def run_part(part: str, work: Path, cal, cores: int, quick: bool) -> dict:
     jobs = preview.pending_jobs(agenda, ids, cal)
     estimate = preview.estimate_seconds(jobs, cores, cal)
     print(f"{part}: {len(jobs)} jobs, estimate {estimate:.1f} s; running", flush=True)
-    before = load()
+    before, cpu0 = load(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(project),
                     "--cores", str(cores), "--config", f"hypotheses={hyps}", f"results={results}"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - t0
-    after = load()
+    after, cpu1 = load(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    # Every process of the run (Snakemake and its jobs) is waited for, so this is their CPU time, exactly.
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    cpu_estimate = cal.snakemake_s + cal.light_startup_s + sum((j.seconds + preview.SNAKEMAKE_JOB_S) * j.threads
+                                                             for j in jobs)
     measured = measured_jobs(results)
     rows = []
     for j in jobs:
         m = measured.get(j.key, {})
         rows.append({"job": j.key, "threads": j.threads, "estimate_s": round(j.seconds, 2),
                      "measured_s": m.get("s"), "cpu_time_s": m.get("cpu_time")})
-    # The same schedule, each job at its measured time (one-thread jobs: CPU time, less distorted by load).
+    # The same schedule, each job at its measured time: for one-thread jobs, CPU time, less distorted by load
+    # (Snakemake samples it every second for a job's first 30 s, then every 30 s: only shorter jobs' is whole).
     def alone(j) -> float:
         m = measured.get(j.key)
         if not m:
             return j.seconds
-        return m["cpu_time"] if j.threads == 1 and 0 < m["cpu_time"] < m["s"] else m["s"]
+        return m["cpu_time"] if j.threads == 1 and 0 < m["cpu_time"] < m["s"] < 30 else m["s"]
     replay = [preview.Job(j.kind, j.target, alone(j), j.cost, j.threads, j.after) for j in jobs]
     replayed = preview.estimate_seconds(replay, cores, cal)
     fits = [json.loads(p.read_text()) for p in results.glob("runs/*/run.json")]
     return {"jobs": len(jobs), "estimate_s": round(estimate, 1), "measured_wall_s": round(wall, 1),
             "ratio": round(estimate / wall, 2), "replayed_s": round(replayed, 1),
-            "ratio_replayed": round(estimate / replayed, 2),
+            "ratio_replayed": round(estimate / replayed, 2), "cpu_s": round(cpu, 1),
+            "cpu_estimate_s": round(cpu_estimate, 1), "ratio_cpu": round(cpu_estimate / cpu, 2),
             "training_wall_seconds": round(sum(r.get("wall_seconds", 0.0) for r in fits), 2),
             "load_before": before, "load_after": after, "per_job": rows}
 
@@ -137,10 +145,11 @@ def markdown(r: dict) -> str:
              "with other work wall times stretch, so `replayed` re-runs the plan's schedule with each job's measured "
              "time (CPU time for one-thread jobs) in place of its estimate.", "",
              "| part | jobs | estimate s | measured wall s | estimate / measured | replayed s | estimate / replayed "
-             "| load before -> after |", "|---|---|---|---|---|---|---|---|"]
+             "| CPU s, estimated / measured | load before -> after |", "|---|---|---|---|---|---|---|---|---|"]
     for name, p in r["parts"].items():
+        cpu = f"{p['cpu_estimate_s']} / {p['cpu_s']} = {p['ratio_cpu']}" if "cpu_s" in p else "—"
         lines.append(f"| {name} | {p['jobs']} | {p['estimate_s']} | {p['measured_wall_s']} | {p['ratio']} | "
-                     f"{p['replayed_s']} | {p['ratio_replayed']} | {p['load_before']} -> {p['load_after']} |")
+                     f"{p['replayed_s']} | {p['ratio_replayed']} | {cpu} | {p['load_before']} -> {p['load_after']} |")
     ok = lambda x: abs(x - 1) <= TOLERANCE  # noqa: E731
     lines += ["", f"Within ±{TOLERANCE:.0%} of the measured wall time: " + ", ".join(
         f"{n} {'yes' if ok(p['ratio']) else '**no**'} (replayed: {'yes' if ok(p['ratio_replayed']) else '**no**'})"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from refute.spec.schema import RunSpec
 
 CALIBRATION_VERSION = 3
-# Calibrating stops after this long (about 8 s on an idle 2-core machine); past it, no new calibration.
+# Calibrating stops after this long (10-15 s on an idle 2-core machine); past it, no new calibration.
 BUDGET_S = 40.0
 MAX_AGE_DAYS = 30
 # Measured under load: a 1-minute load average above this per core before measuring, or a share of the

@@ -4,7 +4,7 @@ its run, seeds, jobs, size, memory, time limit and estimated time; then the tota
 
 FLOPs and memory come from refute.scaling.costs; time on this machine from refute.workflow.calibration's
 calibration (measured by `refute plan`; a dry run uses a cached one, or gives no time). The wall time is
-Snakemake's start, then its local scheduling simulated (`schedule`): whenever cores are free the longest ready
+Snakemake's start, then its local scheduling simulated (`wall_seconds`): whenever cores are free the longest ready
 job starts, holding its threads' cores; a training job takes the calibration's time for its JobCost, every
 other job an analysis job's start-up plus a fixed amount (the constants below, measured on the 2-core development
 machine: benchmarks/plan_estimate.md); each job also pays Snakemake's own per-job cost.
@@ -251,7 +251,7 @@ def plan_text(plan: Agenda, ids: list[str] | None = None, cores: int | None = No
     lines.append(f"Jobs to run: {len(jobs)} ({job_list})")
     lines.append(f"Models to train: {n_models} ({n_runs} run(s); each seed of a condition is one model)")
     lines.append(f"Compute: {flops:.2e} FLOPs")
-    untimed = " (probe jobs counted at start-up only)" if kinds.get("probe") else ""
+    untimed = " (a probe's own computation not counted)" if kinds.get("probe") else ""
     if not timed:
         lines.append(f"Wall time: not estimated ({cached.note or 'this machine is not calibrated yet'}; `refute plan` "
                      "measures it with a few seconds of training)")
