@@ -82,7 +82,9 @@ def measured_jobs(results: Path) -> dict[str, dict]:
         rec = dict(zip(header, row))
         name = tsv.stem
         kind = rule_kind.get(rule, rule)
-        if kind == "train" and "-seeds-" in name:
+        if kind == "train" and name.startswith("pack-"):  # runs packed into one job (rules/train.smk)
+            kind, name = "train_pack", name[len("pack-"):]
+        elif kind == "train" and "-seeds-" in name:
             run, lo_hi = name.split("-seeds-")
             kind, name = "train_chunk", f"{run}/seeds-{lo_hi}"
         out[f"{kind}:{name}"] = {"s": float(rec["s"]), "cpu_time": float(rec.get("cpu_time") or 0.0)}
