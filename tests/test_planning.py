@@ -1,24 +1,32 @@
 """The plan, before anything runs: jobs, models, FLOPs and a wall-time estimate calibrated on this machine."""
 
+import dataclasses
 import json
+import math
 import platform
 
 import pytest
 
 from conftest import write_yaml
 from refute import cli, io
+from refute.scaling import costs
 from refute.workflow import calibration as estimate
 from refute.workflow import preview
 from refute.workflow.agenda import load_agenda
 
-FAKE = estimate.Calibration(flops_per_s=1e10, step_overhead_s=1e-3, startup_s=2.0, threads=1,
-                            host=platform.node(), torch="x", measured_at="2026-01-01 00:00:00")
+HERE = estimate.this_machine()
+FAKE = estimate.Calibration(
+    speeds=(estimate.Speed(threads=1, flops_per_s=1e10, step_overhead_s=1e-3, eval_s=2e-3),
+            estimate.Speed(threads=2, flops_per_s=2e10, step_overhead_s=2e-3, eval_s=4e-3)),
+    startup_s=2.0, light_startup_s=1.0, snakemake_s=3.0, host=HERE.host, cpu=HERE.cpu, cores=HERE.cores,
+    torch=HERE.torch, refute=HERE.refute, measured_at="2026-01-01 00:00:00", measured_epoch=HERE.now, seconds=8.0,
+    load=(0.1, 0.2, 0.3), cpu_share=0.98)
 
 
 @pytest.fixture
 def calibrated(monkeypatch):
     """A fixed calibration, so the numbers below are exact and no test pays for measuring."""
-    monkeypatch.setattr(preview, "calibration", lambda directory=None, threads=1: (FAKE, "cached.json"))
+    monkeypatch.setattr(preview, "calibration", lambda directory=None: estimate.Cached(FAKE, "cached.json"))
 
 
 @pytest.fixture
@@ -76,16 +84,155 @@ def test_wall_time_schedules_jobs_on_the_cores():
     assert preview.makespan([4, 3, 3, 2], slots=1) == 12
     assert preview.makespan([], slots=2) == 0
     jobs = [preview.Job("train", "a", 10.0), preview.Job("train", "b", 10.0),
-            preview.Job("stats", "h", 2.0), preview.Job("report", "h", 3.0)]
-    assert preview.wall_seconds(jobs, slots=2) == 15.0
+            preview.Job("stats", "h", 2.0, after=("train:a", "train:b")),
+            preview.Job("report", "h", 3.0, after=("stats:h",))]
+    assert preview.wall_seconds(jobs, cores=2) == 15.0
 
 
-def test_calibration_is_measured_once_then_read_back(tmp_path):
-    cal, path = estimate.calibration(tmp_path, threads=1)
-    assert cal.flops_per_s > 1e8 and cal.startup_s > 0 and cal.step_overhead_s >= 0
-    assert json.loads(path.read_text())["host"] == platform.node()
-    again, _ = estimate.calibration(tmp_path, threads=1)
-    assert again == cal
+def test_a_job_holds_its_threads_cores_and_waits_for_its_inputs():
+    two = [preview.Job("train", "a", 10.0, threads=2), preview.Job("train", "b", 10.0, threads=2)]
+    assert preview.wall_seconds(two, cores=2) == 20.0  # one at a time: each takes both cores
+    assert preview.wall_seconds(two, cores=4) == 10.0
+    assert preview.wall_seconds(two, cores=1) == 20.0  # Snakemake caps a job's threads at the cores
+    # A hypothesis's statistics start when its own run is done, beside another hypothesis's training.
+    jobs = [preview.Job("train", "a", 10.0), preview.Job("train", "b", 2.0),
+            preview.Job("stats", "h", 3.0, after=("train:b",))]
+    assert preview.wall_seconds(jobs, cores=2) == 10.0
+
+
+def test_a_training_job_costs_its_start_up_its_steps_and_evaluations_per_batch_and_its_flops():
+    cost = costs.JobCost(seeds=4, steps=1000, evals=11, params_per_seed=10, train_flops=4e9, eval_flops=1e9,
+                         memory_bytes=0.0)
+    one = 2.0 + 1000 * 1e-3 + 11 * 2e-3 + 5e9 / 1e10
+    assert FAKE.job_seconds(cost, threads=1) == pytest.approx(one)
+    assert FAKE.job_seconds(cost, threads=2) == pytest.approx(2.0 + 1000 * 2e-3 + 11 * 4e-3 + 5e9 / 2e10)
+    # Two seed batches one after another pay the overheads twice; a lone seed's copy pays FLOPs.
+    chunked = dataclasses.replace(cost, batches=2, lanes=5)
+    assert FAKE.job_seconds(chunked) == pytest.approx(2.0 + 2 * (1.0 + 0.022) + 5e9 * 5 / 4 / 1e10)
+    # A pack of runs is one job with more lanes: one start-up, the members' FLOPs.
+    pack = dataclasses.replace(cost, seeds=8, lanes=8, train_flops=8e9, eval_flops=2e9)
+    assert FAKE.job_seconds(pack) == pytest.approx(one + 5e9 / 1e10)
+
+
+def test_a_jobs_seed_batches_and_lanes_follow_the_trainers_split():
+    from refute.scaling import tuning
+    from refute.spec.blueprint import blueprint
+    from refute.spec.schema import RunSpec
+
+    run = RunSpec.model_validate({
+        "task": {"name": "modular_arithmetic", "params": {"p": 97, "train_fraction": 0.3}},
+        "model": {"name": "mlp", "params": {"width": 512, "d_embed": 128}},
+        "train": {"optimizer": "adamw", "lr": 1e-3, "batch_size": "full", "steps": 10, "eval_every": 10},
+        "seeds": 16, "observables": ["loss"]})
+    size = tuning.choose(blueprint(run)).seeds_per_chunk
+    assert 1 < size < 16  # the trainer splits these seeds (refute.training.loop.fit)
+    cost = costs.job_cost(run)
+    assert cost.batches == math.ceil(16 / size)
+    assert cost.lanes == 16 + (16 % size == 1)  # a lone last seed is trained beside a copy of itself
+
+
+# --- calibration: measured once per host, bounded, measured again when stale, implausible or loaded -------
+
+def saved(cal=FAKE, **changes) -> dict:
+    data = cal.to_json()
+    data.update(changes)
+    return data
+
+
+def test_a_current_calibration_is_used_as_cached():
+    assert estimate.why_measure_again(saved(), HERE) is None
+    assert estimate.Calibration.from_json(json.loads(json.dumps(saved()))) == FAKE
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"version": 2}, "calibration format"),
+    ({"torch": "1.0.0"}, "torch"),
+    ({"refute": "0.0.1"}, "refute"),
+    ({"cpu": "another CPU"}, "cpu"),
+    ({"cores": 64}, "cores"),
+    ({"host": "elsewhere"}, "host"),
+    ({"measured_epoch": HERE.now - 31 * 86400}, "31 days ago"),
+])
+def test_a_stale_calibration_is_measured_again(change, reason):
+    why = estimate.why_measure_again(saved(**change), HERE)
+    assert why.startswith("stale") and reason in why
+
+
+@pytest.mark.parametrize("speed, reason", [
+    ({"flops_per_s": 3.7e19}, "flops_per_s"),  # two timings too close: a difference of noise
+    ({"flops_per_s": 0.0}, "flops_per_s"),
+    ({"step_overhead_s": math.nan}, "step_overhead_s"),
+    ({"step_overhead_s": 5.0}, "step_overhead_s"),
+    ({"eval_s": -1.0}, "eval_s"),
+    ({"eval_s": 60.0}, "eval_s"),
+])
+def test_an_implausible_calibration_is_measured_again(speed, reason):
+    cal = dataclasses.replace(FAKE, speeds=(dataclasses.replace(FAKE.speeds[0], **speed), FAKE.speeds[1]))
+    why = estimate.why_measure_again(saved(cal), HERE)
+    assert why.startswith("implausible") and reason in why
+    assert estimate.why_measure_again(saved(startup_s=120.0), HERE).startswith("implausible: startup_s")
+
+
+def test_a_calibration_measured_under_load_is_measured_again_once_the_machine_is_quieter():
+    cores = HERE.cores
+    busy = dataclasses.replace(FAKE, load=(3.0 * cores, 2.0, 1.0), measured_epoch=HERE.now - 3600)
+    starved = dataclasses.replace(FAKE, cpu_share=0.4, measured_epoch=HERE.now - 3600)
+    assert busy.loaded and starved.loaded and not FAKE.loaded
+    quiet = dataclasses.replace(HERE, load=(0.1, 0.1, 0.1))
+    still_busy = dataclasses.replace(HERE, load=(3.0 * cores, 3.0, 3.0))
+    for cal in (busy, starved):
+        assert estimate.why_measure_again(saved(cal), quiet).startswith("measured under load")
+        assert estimate.why_measure_again(saved(cal), still_busy) is None  # measuring now would be as bad
+    just_now = dataclasses.replace(busy, measured_epoch=HERE.now)  # not again on every plan
+    assert estimate.why_measure_again(saved(just_now), quiet) is None
+
+
+def test_the_plan_says_when_and_under_what_load_it_was_calibrated(project, monkeypatch):
+    busy = dataclasses.replace(FAKE, load=(6.0, 5.0, 4.0), cpu_share=0.45, measured_at="2026-02-03 04:05:06")
+    monkeypatch.setattr(preview, "calibration", lambda directory=None: estimate.Cached(busy, "cached.json"))
+    text = preview.plan_text(load_agenda(project / "hypotheses", project / "results"), cores=2)
+    assert "calibrated 2026-02-03 04:05:06" in text and "load average 6.00" in text
+    assert "45% of the CPU time" in text and "MEASURED UNDER LOAD" in text
+    monkeypatch.setattr(preview, "calibration", lambda directory=None: estimate.Cached(FAKE, "cached.json"))
+    text = preview.plan_text(load_agenda(project / "hypotheses", project / "results"), cores=2)
+    assert "load average 0.10" in text and "UNDER LOAD" not in text
+
+
+def test_calibrating_is_bounded_in_time(tmp_path, monkeypatch):
+    cached = estimate.calibration(tmp_path, budget_s=0.0)
+    assert cached.calibration is None and "calibrating took more than 0 s" in cached.note
+    assert not estimate.cache_path(tmp_path).exists()  # nothing half-measured is kept
+    # A calibration measured under load is kept when measuring again runs out of time.
+    busy = dataclasses.replace(FAKE, load=(9.0 * HERE.cores, 1.0, 1.0), measured_epoch=HERE.now - 3600)
+    io.write_json(estimate.cache_path(tmp_path), busy.to_json())
+    monkeypatch.setattr(estimate, "this_machine", lambda: dataclasses.replace(HERE, load=(0.0, 0.0, 0.0)))
+    cached = estimate.calibration(tmp_path, budget_s=0.0)
+    assert cached.calibration == busy and "not measured again" in cached.note
+
+
+def test_a_dry_run_never_measures_and_drops_a_stale_calibration(tmp_path):
+    assert estimate.cached_calibration(tmp_path).calibration is None
+    io.write_json(estimate.cache_path(tmp_path), saved(torch="0.0"))
+    cached = estimate.cached_calibration(tmp_path)
+    assert cached.calibration is None and cached.note.startswith("stale")
+    busy = dataclasses.replace(FAKE, load=(9.0 * HERE.cores, 1.0, 1.0))
+    io.write_json(estimate.cache_path(tmp_path), busy.to_json())
+    assert estimate.cached_calibration(tmp_path).calibration == busy  # used, and the plan says so
+
+
+def test_calibration_is_measured_once_with_its_load_then_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(estimate, "load_average", lambda: (7.5, 6.5, 5.5))
+    cached = estimate.calibration(tmp_path, budget_s=600)
+    cal = cached.calibration
+    assert cached.note.startswith("measured now (not calibrated yet)")
+    assert all(s.flops_per_s > 1e8 and s.step_overhead_s > 0 for s in cal.speeds)
+    assert {s.threads for s in cal.speeds} == {1, HERE.cores}
+    assert cal.startup_s > 0 and cal.light_startup_s > 0 and cal.snakemake_s > 0
+    data = json.loads(cached.path.read_text())
+    assert data["host"] == platform.node() and data["load"] == [7.5, 6.5, 5.5] and 0 < data["cpu_share"] <= 1
+    assert cal.loaded
+    again = estimate.calibration(tmp_path)  # still loaded now: the cached one is used, not measured again
+    assert again.calibration == cal and again.note == ""
 
 
 def test_refute_plan_prints_the_plan(project, calibrated, capsys):

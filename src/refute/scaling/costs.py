@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from refute.scaling import tuning
 from refute.spec.blueprint import blueprint
 
 if TYPE_CHECKING:
@@ -32,7 +33,12 @@ MIN_RUNTIME_MIN = 10
 
 @dataclass(frozen=True)
 class JobCost:
-    """One training job: `seeds` seeds of one run, trained and evaluated for the whole step budget."""
+    """One training job: `seeds` seeds of one run, trained and evaluated for the whole step budget.
+
+    The job trains its seeds as `batches` batched models one after another (seed chunks, refute.scaling.tuning),
+    `lanes` models in all: a batch of one seed gets a copy of itself beside it (refute.training.loop), so it
+    costs two lanes. Each batch pays the per-step and per-evaluation overhead; every lane pays its FLOPs.
+    """
 
     seeds: int
     steps: int
@@ -41,10 +47,17 @@ class JobCost:
     train_flops: float
     eval_flops: float
     memory_bytes: float  # tensors only, at the peak (training step or evaluation)
+    lanes: int = 0  # 0: as many as seeds
+    batches: int = 1
 
     @property
     def flops(self) -> float:
         return self.train_flops + self.eval_flops
+
+    @property
+    def computed_flops(self) -> float:
+        """The FLOPs the machine does, copies of lone seeds included (`flops` counts the seeds' own)."""
+        return self.flops * (self.lanes or self.seeds) / max(self.seeds, 1)
 
     @property
     def models(self) -> int:
@@ -55,7 +68,11 @@ def job_cost(run: RunSpec, seeds: int | None = None) -> JobCost:
     """FLOPs and peak tensor memory of training `seeds` (default: all) of `run`."""
     bp = blueprint(run)
     S = len(bp.seeds) if seeds is None else seeds
-    return JobCost(S, bp.steps, bp.evals, bp.params_per_seed, bp.train_flops(S), bp.eval_flops(S), bp.memory_bytes(S))
+    size = tuning.seeds_per_chunk(bp.step_flops(1), S)  # as refute.training.loop.fit splits them
+    sizes = [size] * (S // size) + ([S % size] if S % size else [])
+    lanes = sum(2 if n == 1 else n for n in sizes)
+    return JobCost(S, bp.steps, bp.evals, bp.params_per_seed, bp.train_flops(S), bp.eval_flops(S), bp.memory_bytes(S),
+                   lanes, len(sizes))
 
 
 def pack_cost(members: list[JobCost]) -> JobCost:
