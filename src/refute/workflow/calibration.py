@@ -164,7 +164,9 @@ def load_average() -> tuple[float, float, float]:
 
 def this_machine() -> Machine:
     # By package metadata: a plan that reads a cached calibration does not pay for importing torch.
-    return Machine(platform.node(), cpu_name(), os.cpu_count() or 1, _version("torch"), _version("refute"),
+    from refute.scaling import cpus
+
+    return Machine(platform.node(), cpu_name(), cpus.allotted(), _version("torch"), _version("refute"),
                    time.time(), load_average())
 
 
