@@ -280,8 +280,11 @@ def overhead(hypotheses: Path, work: Path, cores: str) -> dict:
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
     before = load()
+    # The bundled hypotheses include one drafted from a bundled exploration: the explorations come along.
+    explorations = hypotheses.parent / "explorations"
     seconds = wall([PY, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(project), "--cores", cores,
-                    "--config", f"hypotheses={hypotheses}"])
+                    "--config", f"hypotheses={hypotheses}",
+                    f"explorations={explorations if explorations.is_dir() else project / 'none'}"])
     results = project / "results"
     records = [json.loads(p.read_text()) for p in results.glob("runs/**/run.json")]
     # A merged run's window spans its chunks' (and the gaps between them): count the chunks' own.
@@ -421,7 +424,8 @@ def markdown(r: dict) -> str:
                   ""]
     if o:
         lines += [f"## Engine overhead (load {o['load_before']} -> {o['load_after']})", "",
-                  f"{', '.join(o['hypotheses'])}: {o['runs']} training jobs and {o['probes']} probe jobs, "
+                  f"{', '.join(o['hypotheses'])}: {o['runs']} runs in "
+                  f"{o['jobs_by_rule'].get('train', {}).get('jobs', o['runs'])} training jobs and {o['probes']} probe jobs, "
                   f"{o['wall_seconds']} s end to end with `snakemake --cores all`.", "",
                   "| part | seconds | share |", "|---|---|---|",
                   f"| training (while any training job was in its loop) | {o['training_seconds']} | "
