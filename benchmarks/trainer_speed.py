@@ -40,6 +40,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from refute.workflow.calibration import cpu_name  # the CPU's name, as the plan's calibration records it
+
 ROOT = Path(__file__).resolve().parents[1]
 NAIVE = ROOT / "benchmarks" / "naive_seeds.py"
 PY = sys.executable
@@ -61,16 +63,6 @@ LARGE = {
 # is 3x (forward, and the two backward products).
 LARGE_FORWARD_FLOPS = 2 * (2 * 128 * 512 + 512 * 97)
 LARGE_EXAMPLES = 2823
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load() -> list[float]:
