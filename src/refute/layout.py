@@ -65,8 +65,11 @@ class Layout:
         return self.run_dir(run_hash) / chunk_name(lo, hi)
 
     # --- packs: runs trained as one batched model ------------------------------------------------------
+    def packs(self) -> Path:
+        return self.results / "packs"
+
     def pack_dir(self, pack: str) -> Path:
-        return self.results / "packs" / pack
+        return self.packs() / pack
 
     def pack_file(self, pack: str) -> Path:
         return self.pack_dir(pack) / PACK_SPEC

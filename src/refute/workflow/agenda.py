@@ -198,7 +198,7 @@ class Agenda:
     def _written_packs(self) -> dict[str, tuple[str, ...]]:
         """The packs whose files a workflow wrote (and whose runs this agenda knows)."""
         out = {}
-        for f in sorted(self.layout.pack_dir("x").parent.glob(f"*/{PACK_SPEC}")):
+        for f in sorted(self.layout.packs().glob(f"*/{PACK_SPEC}")):
             try:
                 members = tuple(Path(d).name for d in json.loads(f.read_text())["runs"])
             except (OSError, ValueError, KeyError, TypeError):
