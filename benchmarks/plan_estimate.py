@@ -8,7 +8,7 @@ hypotheses into a fresh project, estimates it as `refute plan` does, and runs it
 `snakemake --cores all`. Parts: the regimes of benchmarks/trainer_speed.py, each one hypothesis of one condition
 (small: sparse parity MLP 40-128-2, Adam, minibatch 32, 16 seeds x 2,000 steps; large: grokking MLP width 512,
 d_embed 128, AdamW, full batch, 16 seeds x 300 steps); sweep: the small model at 8 learning rates x 16 seeds, one
-hypothesis; agenda: the bundled hypotheses (hypotheses/*.yaml, without the explorations).
+hypothesis; agenda: the bundled hypotheses and explorations (hypotheses/*.yaml, explorations/*.yaml).
 
 Reported per part: the estimate and the measured wall time of the whole run; per job, Snakemake's benchmark
 files (wall `s` and `cpu_time`) beside the estimate; the load average before and after. On a machine shared with
@@ -57,6 +57,8 @@ def write_parts(folder: Path, part: str, quick: bool) -> Path:
     hyps = folder / "hypotheses"
     if part == "agenda":
         shutil.copytree(ROOT / "hypotheses", hyps, ignore=shutil.ignore_patterns(".sealed"))
+        # A bundled hypothesis was drafted from a bundled exploration and names it: the explorations come along.
+        shutil.copytree(ROOT / "explorations", folder / "explorations")
         return hyps
     hyps.mkdir(parents=True)
     seeds, small_steps, large_steps = (4, 200, 5) if quick else (16, 2000, 300)
@@ -93,22 +95,26 @@ def measured_jobs(results: Path) -> dict[str, dict]:
 
 def run_part(part: str, work: Path, cal, cores: int, quick: bool) -> dict:
     from refute.workflow import preview
-    from refute.workflow.agenda import load_agenda
+    from refute.workflow.agenda import load_agenda, machine_memory_mb
 
     project = work / part
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
     hyps = write_parts(project, part, quick)
+    explorations = project / "explorations"  # absent but for the agenda: none
     results = project / "results"
-    agenda = load_agenda(hyps, results)
-    ids = sorted(agenda.hypotheses)
+    # As `refute plan` plans it: packs split for these cores, within this machine's memory.
+    agenda = load_agenda(hyps, results, explorations=explorations if explorations.is_dir() else None,
+                         mem_limit_mb=machine_memory_mb(), cores=cores)
+    ids = sorted(agenda.hypotheses) + sorted(agenda.explorations)
     jobs = preview.pending_jobs(agenda, ids, cal)
     estimate = preview.estimate_seconds(jobs, cores, cal)
     print(f"{part}: {len(jobs)} jobs, estimate {estimate:.1f} s; running", flush=True)
     before, cpu0 = load(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(project),
-                    "--cores", str(cores), "--config", f"hypotheses={hyps}", f"results={results}"],
+                    "--cores", str(cores), "--config", f"hypotheses={hyps}", f"results={results}",
+                    f"explorations={explorations}"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - t0
     after, cpu1 = load(), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -15,9 +15,11 @@ from refute.workflow import preview
 from refute.workflow.agenda import load_agenda
 
 HERE = estimate.this_machine()
+# Without the references' lane sizes every model runs at the big rate, so the numbers below stay simple; the
+# small products' rate has its own test.
 FAKE = estimate.Calibration(
-    speeds=(estimate.Speed(threads=1, flops_per_s=1e10, step_overhead_s=1e-3, eval_s=2e-3),
-            estimate.Speed(threads=2, flops_per_s=2e10, step_overhead_s=2e-3, eval_s=4e-3)),
+    speeds=(estimate.Speed(threads=1, flops_per_s=1e10, step_overhead_s=1e-3, eval_s=2e-3, small_flops_per_s=1e9),
+            estimate.Speed(threads=2, flops_per_s=2e10, step_overhead_s=2e-3, eval_s=4e-3, small_flops_per_s=2e9)),
     startup_s=2.0, light_startup_s=1.0, snakemake_s=3.0, host=HERE.host, cpu=HERE.cpu, cores=HERE.cores,
     torch=HERE.torch, refute=HERE.refute, measured_at="2026-01-01 00:00:00", measured_epoch=HERE.now, seconds=8.0,
     load=(0.1, 0.2, 0.3), cpu_share=0.98)
@@ -114,6 +116,21 @@ def test_a_training_job_costs_its_start_up_its_steps_and_evaluations_per_batch_a
     assert FAKE.job_seconds(pack) == pytest.approx(one + 5e9 / 1e10)
 
 
+def test_small_models_run_at_the_small_products_rate_so_a_packs_extra_lanes_cost_what_they_cost():
+    speed = dataclasses.replace(FAKE.speeds[0], small_lane_flops=1e6, large_lane_flops=1e9)
+    cal = dataclasses.replace(FAKE, speeds=(speed,))
+    assert speed.rate(1e5) == speed.rate(1e6) == 1e9  # at or below the small reference: its rate
+    assert speed.rate(1e9) == speed.rate(1e12) == 1e10  # at or above the big one: the big rate
+    assert speed.rate(10 ** 7.5) == pytest.approx(10 ** 9.5)  # between: log-log
+    # 16 seeds of a small model, then a pack of 4 such runs: 48 more lanes at the small rate, nothing else more.
+    run = costs.JobCost(seeds=16, steps=1000, evals=11, params_per_seed=10, train_flops=16 * 1000 * 1e6,
+                        eval_flops=0.0, memory_bytes=0.0)
+    pack = dataclasses.replace(run, seeds=64, train_flops=64 * 1000 * 1e6)
+    assert cal.job_seconds(pack) - cal.job_seconds(run) == pytest.approx(48 * 1000 * 1e6 / 1e9)
+    # Without the references' sizes (an older calibration's figures), every model at the big rate.
+    assert FAKE.job_seconds(pack) - FAKE.job_seconds(run) == pytest.approx(48 * 1000 * 1e6 / 1e10)
+
+
 def test_a_jobs_seed_batches_and_lanes_follow_the_trainers_split():
     from refute.scaling import tuning
     from refute.spec.blueprint import blueprint
@@ -161,6 +178,7 @@ def test_a_stale_calibration_is_measured_again(change, reason):
 @pytest.mark.parametrize("speed, reason", [
     ({"flops_per_s": 3.7e19}, "flops_per_s"),  # two timings too close: a difference of noise
     ({"flops_per_s": 0.0}, "flops_per_s"),
+    ({"small_flops_per_s": 0.0}, "small_flops_per_s"),
     ({"step_overhead_s": math.nan}, "step_overhead_s"),
     ({"step_overhead_s": 5.0}, "step_overhead_s"),
     ({"eval_s": -1.0}, "eval_s"),
@@ -226,6 +244,9 @@ def test_calibration_is_measured_once_with_its_load_then_read_back(tmp_path, mon
     cal = cached.calibration
     assert cached.note.startswith("measured now (not calibrated yet)")
     assert all(s.flops_per_s > 1e8 and s.step_overhead_s > 0 for s in cal.speeds)
+    # Small products measured apart, never faster than big ones; the references' sizes recorded with them.
+    assert all(0 < s.small_flops_per_s <= s.flops_per_s and 0 < s.small_lane_flops < s.large_lane_flops
+               for s in cal.speeds)
     assert {s.threads for s in cal.speeds} == {1, HERE.cores}
     assert cal.startup_s > 0 and cal.light_startup_s > 0 and cal.snakemake_s > 0
     data = json.loads(cached.path.read_text())

@@ -2,13 +2,17 @@
 
 A training job of JobCost `c` at `t` threads takes
 
-    start-up + c.batches × (c.steps × step overhead(t) + c.evals × evaluation overhead(t)) + c.computed_flops / rate(t)
+    start-up + c.batches × (c.steps × step overhead(t) + c.evals × evaluation overhead(t))
+             + c.computed_flops / rate(t, a lane's FLOPs per step)
 
 (refute.scaling.costs: a job trains its seeds as `batches` batched models, `lanes` models in all, so a pack of
 runs is a job with more lanes). The terms are measured on the real training loop: the per-step and
-per-evaluation overhead on a small model (the sparse parity MLP of benchmarks/trainer_speed.py), the FLOP rate
-on a matmul-bound one (a grokking MLP), each at one thread and at every core; and the start-up of a training job
-(interpreter, torch, pandas) and of an analysis job (no torch), and Snakemake's own.
+per-evaluation overhead on a small model (the sparse parity MLP of benchmarks/trainer_speed.py) at 16 and at 64
+lanes, the FLOP rate on a matmul-bound one (a grokking MLP), each at one thread and at every core; and the
+start-up of a training job (interpreter, torch, pandas) and of an analysis job (no torch), and Snakemake's own.
+Small products run far below the big-matrix FLOP rate (many small matrices per batched kernel, fresh random
+bits per lane): the small model's 16 -> 64 lanes gives its own rate, and a lane between the two references'
+sizes gets a rate between theirs (log-log), so a pack's extra lanes cost what they cost.
 
 Measuring is bounded (BUDGET_S) and remembered with the load it was measured under. A cached calibration is
 measured again when it is stale (another calibration format, torch, refute, CPU or core count, or older than
@@ -35,9 +39,9 @@ from refute.scaling import costs
 if TYPE_CHECKING:
     from refute.spec.schema import RunSpec
 
-CALIBRATION_VERSION = 3
-# Calibrating stops after this long (10-15 s on an idle 2-core machine); past it, no new calibration.
-BUDGET_S = 40.0
+CALIBRATION_VERSION = 4
+# Calibrating stops after this long (20-30 s on an idle 2-core machine); past it, no new calibration.
+BUDGET_S = 60.0
 MAX_AGE_DAYS = 30
 # Measured under load: a 1-minute load average above this per core before measuring, or a share of the
 # measuring threads' CPU time below MIN_CPU_SHARE (other processes took the rest).
@@ -49,6 +53,7 @@ RETRY_LOADED_S = 600.0
 # close to tell apart), not a machine; a slow figure within them is load, judged by `loaded`.
 BOUNDS = {
     "flops_per_s": (1e8, 1e15),
+    "small_flops_per_s": (1e6, 1e15),
     "step_overhead_s": (1e-6, 0.5),  # ~1 ms idle; tens of ms when threads fight other processes (loaded)
     "eval_s": (0.0, 5.0),
     "startup_s": (0.05, 30.0),
@@ -69,6 +74,21 @@ class Speed:
     flops_per_s: float  # per job
     step_overhead_s: float  # one optimizer step of a batched model, besides its FLOPs (kernel launches, Python)
     eval_s: float  # one evaluation point, besides its FLOPs (observables, copies to numpy)
+    # The small reference's own FLOP rate and the FLOPs per lane per step of both references (0: the big rate for all).
+    small_flops_per_s: float = 0.0
+    small_lane_flops: float = 0.0
+    large_lane_flops: float = 0.0
+
+    def rate(self, lane_flops: float) -> float:
+        """FLOP rate for a model of `lane_flops` training FLOPs per lane per step."""
+        if not (0 < self.small_flops_per_s < self.flops_per_s and 0 < self.small_lane_flops < self.large_lane_flops):
+            return self.flops_per_s
+        if lane_flops <= self.small_lane_flops:
+            return self.small_flops_per_s
+        if lane_flops >= self.large_lane_flops:
+            return self.flops_per_s
+        x = math.log(lane_flops / self.small_lane_flops) / math.log(self.large_lane_flops / self.small_lane_flops)
+        return math.exp((1 - x) * math.log(self.small_flops_per_s) + x * math.log(self.flops_per_s))
 
 
 @dataclass(frozen=True)
@@ -96,7 +116,7 @@ class Calibration:
         """A training job's wall time at `threads` threads, start-up included."""
         s = self.speed(threads)
         overhead = cost.batches * (cost.steps * s.step_overhead_s + cost.evals * s.eval_s)
-        return self.startup_s + overhead + cost.computed_flops / s.flops_per_s
+        return self.startup_s + overhead + cost.computed_flops / s.rate(_lane_flops(cost))
 
     @property
     def loaded(self) -> bool:
@@ -104,8 +124,8 @@ class Calibration:
 
     def describe(self) -> str:
         """When, and under what load, it was measured (the plan's last lines)."""
-        rates = ", ".join(f"{s.flops_per_s / 1e9:.0f} GFLOP/s and {s.step_overhead_s * 1e3:.2f} ms per step at "
-                          f"{s.threads} thread(s)" for s in self.speeds)
+        rates = ", ".join(f"{s.flops_per_s / 1e9:.0f} GFLOP/s ({s.small_flops_per_s / 1e9:.0f} on small products) "
+                          f"and {s.step_overhead_s * 1e3:.2f} ms per step at {s.threads} thread(s)" for s in self.speeds)
         state = ("MEASURED UNDER LOAD: estimates are pessimistic for a quiet machine; measured again when it is"
                  if self.loaded else "an idle machine")
         return (f"calibrated {self.measured_at} in {self.seconds:.0f} s, load average {self.load[0]:.2f} on "
@@ -121,6 +141,11 @@ class Calibration:
         data["speeds"] = tuple(Speed(**s) for s in data["speeds"])
         data["load"] = tuple(data["load"])
         return cls(**data)
+
+
+def _lane_flops(cost: costs.JobCost) -> float:
+    """Training FLOPs of one lane (one seed's model) in one step."""
+    return cost.train_flops / max(cost.steps * cost.seeds, 1)
 
 
 # --- this machine ------------------------------------------------------------------------------------------
@@ -187,7 +212,8 @@ def why_measure_again(data: dict, here: Machine) -> str | None:
     figures = [("startup_s", cal.startup_s), ("light_startup_s", cal.light_startup_s),
                ("snakemake_s", cal.snakemake_s)]
     for s in cal.speeds:
-        figures += [("flops_per_s", s.flops_per_s), ("step_overhead_s", s.step_overhead_s), ("eval_s", s.eval_s)]
+        figures += [("flops_per_s", s.flops_per_s), ("small_flops_per_s", s.small_flops_per_s),
+                    ("step_overhead_s", s.step_overhead_s), ("eval_s", s.eval_s)]
     for name, value in figures:
         lo, hi = BOUNDS[name]
         if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
@@ -201,8 +227,8 @@ def why_measure_again(data: dict, here: Machine) -> str | None:
 
 # --- measuring ---------------------------------------------------------------------------------------------
 
-def _small(steps: int, eval_every: int):
-    """The per-step overhead's reference: benchmarks/trainer_speed.py's small regime, 16 seeds."""
+def _small(steps: int, eval_every: int, seeds: int = 16):
+    """The per-step overhead's reference: benchmarks/trainer_speed.py's small regime, 16 seeds (64: a pack of 4)."""
     from refute.spec.schema import RunSpec
 
     return RunSpec.model_validate({
@@ -210,8 +236,11 @@ def _small(steps: int, eval_every: int):
                                                      "n_val": 256}},
         "model": {"name": "mlp", "params": {"width": 128, "depth": 1}},
         "train": {"optimizer": "adam", "lr": 1e-3, "batch_size": 32, "steps": steps, "eval_every": eval_every},
-        "seeds": 16, "observables": ["loss", "accuracy"],
+        "seeds": seeds, "observables": ["loss", "accuracy"],
     })
+
+
+WIDE = 64  # lanes of the small reference's second measurement
 
 
 def _large(steps: int):
@@ -279,10 +308,12 @@ def _speed(clock: _Clock, threads: int) -> Speed:
     torch.set_num_threads(threads)
     try:
         fit(_small(10, 10), log=lambda msg: None)  # warm-up: lazy imports, the allocator
-        a, b, every = 40, 240, 4
+        a, b, every, wide_b = 40, 240, 4, 140  # a wide step costs ~4x a narrow one: fewer steps resolve it
         t_a = clock.fit_seconds(_small(a, a), threads)
         t_b = clock.fit_seconds(_small(b, b), threads)
         t_e = clock.fit_seconds(_small(a, every), threads)
+        t_c = clock.fit_seconds(_small(a, a, WIDE), threads)
+        t_d = clock.fit_seconds(_small(wide_b, wide_b, WIDE), threads)
         t_1 = clock.fit_seconds(_large(1), threads)  # its first fit warms up too
         t_2 = clock.fit_seconds(_large(5), threads)
     finally:
@@ -290,12 +321,15 @@ def _speed(clock: _Clock, threads: int) -> Speed:
     small, large = costs.job_cost(_small(a, a)), costs.job_cost(_large(1))
     large_step_flops = large.train_flops / large.steps
     rate = large_step_flops * 4 / max(t_2 - t_1, 1e-9)  # too noisy: implausible, not cached
-    small_step_flops = small.train_flops / small.steps
-    overhead = max((t_b - t_a) / (b - a) - small_step_flops / rate, 1e-6)
+    lane = _lane_flops(small)
+    step, wide_step = (t_b - t_a) / (b - a), (t_d - t_c) / (wide_b - a)
+    # The extra lanes' time is their FLOPs at the small products' rate (never above the big one: noise).
+    small_rate = min(rate, (WIDE - 16) * lane / wide_step_gap) if (wide_step_gap := wide_step - step) > 0 else rate
+    overhead = max(step - 16 * lane / small_rate, 1e-6)
     evals = (a // every + 1) - 2
     eval_flops = small.eval_flops / small.evals
-    eval_s = max((t_e - t_a) / evals - eval_flops / rate, 0.0)
-    return Speed(threads, rate, overhead, eval_s)
+    eval_s = max((t_e - t_a) / evals - eval_flops / small_rate, 0.0)
+    return Speed(threads, rate, overhead, eval_s, small_rate, lane, _lane_flops(large))
 
 
 def calibrate(budget_s: float = BUDGET_S) -> Calibration:
