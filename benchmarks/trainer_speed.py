@@ -399,6 +399,10 @@ def markdown(r: dict) -> str:
                       f"(c) vs the better of (a)/(b): {x['c_vs_best_naive']}x.", "",
                       f"Targets (issue 10): no slower than the better of (a) and (b): {met(x['c_vs_best_naive'] >= 1)}; "
                       f">= 50% of the matmul peak: {met(x['c_fraction_of_peak'] >= 0.5)}.", ""]
+            if reruns := x.get("reruns"):  # (b) and (c) again, back to back: how far one run's ratio is from noise
+                lines += [f"Rerun (b) then (c), back to back, {reruns['how']}: "
+                          + "; ".join(f"(b) {b} s, (c) {c} s: (c)/(b) = {c / b:.2f}" for b, c in reruns["pairs"])
+                          + ".", ""]
     if w := r.get("sweep"):
         p, u = w["packed"], w["one_job_per_run"]
         lines += [f"## Sweep: 8 learning rates x {w['seeds']} seeds x {w['steps']} steps, end to end "
@@ -413,7 +417,13 @@ def markdown(r: dict) -> str:
                   f"Speed-up of packing: {w['speedup']}x; the runs' tables (metrics, weights, snapshots) identical "
                   f"byte for byte: {'yes' if w['identical_tables'] else '**no**'}.", "",
                   f"Target (issue 17): >= 4x with identical tables: {met(w['speedup'] >= 4 and w['identical_tables'])}.",
-                  ""]
+                  "",
+                  f"Outside training (Snakemake's start, each job's start-up and writing, statistics, report, index): "
+                  f"{p['wall_seconds'] - p['training_seconds']:.1f} s packed, "
+                  f"{u['wall_seconds'] - u['training_seconds']:.1f} s one job per run. 4x would need the packed run to "
+                  f"take {u['wall_seconds'] / 4:.1f} s"
+                  + (f", less than its training alone ({p['training_seconds']} s)."
+                     if u['wall_seconds'] / 4 < p['training_seconds'] else "."), ""]
     if o:
         lines += [f"## Engine overhead (load {o['load_before']} -> {o['load_after']})", "",
                   f"{', '.join(o['hypotheses'])}: {o['runs']} runs in "
@@ -431,6 +441,12 @@ def markdown(r: dict) -> str:
                   "| rule | jobs | seconds, summed |", "|---|---|---|",
                   *[f"| {r} | {j['jobs']} | {j['seconds']} |" for r, j in o["jobs_by_rule"].items()], "",
                   f"Target (issue 10): everything else < 5%: {met(o['other_than_training_or_probes_fraction'] < 0.05)}.", ""]
+        others = sum(j["seconds"] for rule, j in o["jobs_by_rule"].items() if rule != "train")
+        cores = r["machine"]["cores"]
+        lines += [f"The jobs of the other rules took {others:.1f} s summed (one thread each). On {cores} cores they "
+                  f"fill {others / cores:.1f} s of wall time ({100 * others / cores / o['wall_seconds']:.1f}% of this run) "
+                  "wherever the scheduler puts them, except while they run beside a one-thread training job: "
+                  "a two-thread training job takes every core.", ""]
     if r.get("load"):
         lines += load_markdown(r["load"])
     return "\n".join(lines)
