@@ -55,6 +55,11 @@ class JobCost:
         return self.train_flops + self.eval_flops
 
     @property
+    def seed_step_flops(self) -> float:
+        """Training FLOPs of one seed's model in one step (how big its products are)."""
+        return self.train_flops / max(self.steps * self.seeds, 1)
+
+    @property
     def computed_flops(self) -> float:
         """The FLOPs the machine does, copies of lone seeds included (`flops` counts the seeds' own)."""
         return self.flops * (self.lanes or self.seeds) / max(self.seeds, 1)

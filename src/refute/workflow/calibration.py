@@ -116,7 +116,7 @@ class Calibration:
         """A training job's wall time at `threads` threads, start-up included."""
         s = self.speed(threads)
         overhead = cost.batches * (cost.steps * s.step_overhead_s + cost.evals * s.eval_s)
-        return self.startup_s + overhead + cost.computed_flops / s.rate(_lane_flops(cost))
+        return self.startup_s + overhead + cost.computed_flops / s.rate(cost.seed_step_flops)
 
     @property
     def loaded(self) -> bool:
@@ -141,11 +141,6 @@ class Calibration:
         data["speeds"] = tuple(Speed(**s) for s in data["speeds"])
         data["load"] = tuple(data["load"])
         return cls(**data)
-
-
-def _lane_flops(cost: costs.JobCost) -> float:
-    """Training FLOPs of one lane (one seed's model) in one step."""
-    return cost.train_flops / max(cost.steps * cost.seeds, 1)
 
 
 # --- this machine ------------------------------------------------------------------------------------------
@@ -227,8 +222,11 @@ def why_measure_again(data: dict, here: Machine) -> str | None:
 
 # --- measuring ---------------------------------------------------------------------------------------------
 
-def _small(steps: int, eval_every: int, seeds: int = 16):
-    """The per-step overhead's reference: benchmarks/trainer_speed.py's small regime, 16 seeds (64: a pack of 4)."""
+NARROW, WIDE = 16, 64  # lanes of the small reference's two measurements
+
+
+def _small(steps: int, eval_every: int, seeds: int = NARROW):
+    """The per-step overhead's reference: benchmarks/trainer_speed.py's small regime, NARROW seeds (WIDE: a pack of 4)."""
     from refute.spec.schema import RunSpec
 
     return RunSpec.model_validate({
@@ -238,9 +236,6 @@ def _small(steps: int, eval_every: int, seeds: int = 16):
         "train": {"optimizer": "adam", "lr": 1e-3, "batch_size": 32, "steps": steps, "eval_every": eval_every},
         "seeds": seeds, "observables": ["loss", "accuracy"],
     })
-
-
-WIDE = 64  # lanes of the small reference's second measurement
 
 
 def _large(steps: int):
@@ -321,15 +316,16 @@ def _speed(clock: _Clock, threads: int) -> Speed:
     small, large = costs.job_cost(_small(a, a)), costs.job_cost(_large(1))
     large_step_flops = large.train_flops / large.steps
     rate = large_step_flops * 4 / max(t_2 - t_1, 1e-9)  # too noisy: implausible, not cached
-    lane = _lane_flops(small)
-    step, wide_step = (t_b - t_a) / (b - a), (t_d - t_c) / (wide_b - a)
+    lane = small.seed_step_flops
+    step = (t_b - t_a) / (b - a)
+    gap = (t_d - t_c) / (wide_b - a) - step
     # The extra lanes' time is their FLOPs at the small products' rate (never above the big one: noise).
-    small_rate = min(rate, (WIDE - 16) * lane / wide_step_gap) if (wide_step_gap := wide_step - step) > 0 else rate
-    overhead = max(step - 16 * lane / small_rate, 1e-6)
+    small_rate = min(rate, (WIDE - NARROW) * lane / gap) if gap > 0 else rate
+    overhead = max(step - NARROW * lane / small_rate, 1e-6)
     evals = (a // every + 1) - 2
     eval_flops = small.eval_flops / small.evals
     eval_s = max((t_e - t_a) / evals - eval_flops / small_rate, 0.0)
-    return Speed(threads, rate, overhead, eval_s, small_rate, lane, _lane_flops(large))
+    return Speed(threads, rate, overhead, eval_s, small_rate, lane, large.seed_step_flops)
 
 
 def calibrate(budget_s: float = BUDGET_S) -> Calibration:
