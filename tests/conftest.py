@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import refute  # noqa: F401  first: it asks MKL for alignment-independent products before any test runs one
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = {
@@ -196,18 +198,3 @@ def write_records(results: Path, plan, verdict, predictions, reduced=None, obser
     records.write(out, verdict, predictions)
 
 
-def _vector_isa() -> str:
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability()
-
-
-# A known defect, not a tolerance: a seed's numbers do not depend on what shares its batch on AVX-512 CPUs
-# (where these tests pass and must keep passing), but on an AVX2-only CPU (measured on an AMD EPYC,
-# 2026-12-02) some differ in the last bit: seed 5's val_loss of test_train's full-batch case at step 30
-# (its gradients and updates equal at every step: an evaluation reduction whose rounding depends on where a
-# lane's row sits in memory), and CNN, embedding and deep-linear weights in the chunk and pack tests. Until
-# the kernels are found and made position-independent there, these tests report XFAIL (XPASS) on such CPUs.
-bit_identity_known_broken_without_avx512 = pytest.mark.xfail(
-    condition=_vector_isa() != "AVX512", strict=False,
-    reason="known defect: batch-position-dependent rounding on CPUs without AVX-512 (tests/conftest.py)")

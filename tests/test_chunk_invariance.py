@@ -14,7 +14,6 @@ from refute.spec.schema import RunSpec
 from refute.training import chunks
 from refute.training.job import train_run
 from refute.training.loop import fit
-from conftest import bit_identity_known_broken_without_avx512
 
 TOKENS = {"name": "modular_arithmetic", "params": {"p": 11, "train_fraction": 0.5}}
 DENSE = {"name": "teacher_student", "params": {"d_in": 5, "d_out": 1, "n_train": 37, "n_val": 20}}
@@ -71,7 +70,6 @@ def assert_same_seeds(a, b, seeds: list[int]) -> None:
         assert torch.equal(a.state[name][ia], b.state[name][ib]), f"{name} of seeds {seeds}"
 
 
-@bit_identity_known_broken_without_avx512
 @pytest.mark.parametrize("case", CASES)
 def test_a_seed_gets_the_same_numbers_whatever_shares_its_batch(case, threads):
     whole = fit(run_spec(case, list(range(8))), log=lambda m: None)
@@ -81,7 +79,6 @@ def test_a_seed_gets_the_same_numbers_whatever_shares_its_batch(case, threads):
     assert_same_seeds(whole, fit(run_spec(case, [5, 9, 11]), log=lambda m: None), [5])
 
 
-@bit_identity_known_broken_without_avx512
 def test_chunked_jobs_merge_into_the_files_one_job_writes(tmp_path, threads):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(run_spec("mlp-tokens-adamw", [7, 2, 5, 11, 4]).model_dump(mode="json")))

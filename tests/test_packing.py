@@ -11,7 +11,6 @@ from refute.spec.packing import pack_key
 from refute.spec.schema import RunSpec
 from refute.training.loop import fit, fit_pack
 from tests.test_chunk_invariance import CASES, run_spec
-from conftest import bit_identity_known_broken_without_avx512
 
 QUIET = dict(log=lambda m: None)
 
@@ -53,7 +52,6 @@ def neighbours(case: str) -> list[RunSpec]:
     return out
 
 
-@bit_identity_known_broken_without_avx512
 @pytest.mark.parametrize("case", CASES)
 def test_a_run_packed_with_others_gets_the_numbers_it_gets_alone(case):
     runs = neighbours(case)

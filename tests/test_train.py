@@ -9,7 +9,6 @@ from refute.components.tasks.modular_arithmetic import ModularArithmetic, Modula
 
 build = ModularArithmeticTask().build
 from refute.training.loop import fit
-from conftest import bit_identity_known_broken_without_avx512
 
 
 def run_spec(seeds, **train):
@@ -22,7 +21,6 @@ def run_spec(seeds, **train):
     })
 
 
-@bit_identity_known_broken_without_avx512
 @pytest.mark.parametrize("batch_size", ["full", 16])
 def test_a_seed_in_the_batch_matches_the_seed_trained_alone(batch_size):
     # Bit for bit (tests/test_chunk_invariance.py covers every model family and optimizer).

@@ -8,6 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from refute.scaling import blas
+
+# Before torch's first product, wherever refute is imported from: MKL reads it once (refute.scaling.blas).
+blas.request()
+
 if TYPE_CHECKING:
     from refute.loop.collect import Collected
 

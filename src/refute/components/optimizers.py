@@ -98,7 +98,7 @@ class Optimizer:
 # divides it) and gives a tensor's last partial unit to a scalar loop, whose rounding differs from the vector
 # lanes'. Which elements of a seed-batched tensor fall there depends on how many seeds share it; so every
 # element is given to the vector lanes: the whole units in place, the rest in padded units of their own.
-UNIT = 16  # refute.spec.hashing.ADAM_UNIT names the runs whose numbers this changed
+UNIT = 16
 
 
 def _adam_rule(decoupled: bool):

@@ -28,7 +28,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
     """
     import torch
 
-    from refute.scaling import cpus, devices
+    from refute.scaling import blas, cpus, devices
     from refute.training.checkpoint import FILE, Checkpoint
     from refute.spec.hashing import run_hash
     from refute.training.loop import fit_pack
@@ -54,6 +54,9 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
             run = run.model_copy(update={"seeds": chunk})
         dirs, runs, key = [out], [run], run_hash(run)
     where = devices.resolve(device)
+    if where == "cpu" and blas.reproducible() is False:
+        # A stored run's numbers must not depend on what it was trained beside (its hash names them).
+        raise RuntimeError(blas.NOT_REPRODUCIBLE)
     lanes = sum(len(r.seeds) for r in runs)
     print(f"training {lanes} seed(s)" + (f" of {len(runs)} runs as one batched model" if pack else "")
           + f" on {devices.describe(where)}", flush=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import dataclasses
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +26,7 @@ import torch
 from refute.components import objectives
 from refute.components import optimizers
 from refute.components.batches import Batches
-from refute.scaling import tuning
+from refute.scaling import blas, tuning
 from refute.training import lanes
 from refute.training.checkpoint import Checkpoint, capture, restore
 from refute.components.observables import EvalContext, measure
@@ -126,6 +127,8 @@ def _fit_members(parts: list[tuple[RunSpec, list[int]]], data: list[TaskData], l
                  part: tuple[int, int] = (0, 1)) -> list[FitResult]:
     """Train `parts` (each a run and the seeds of it to train: part `part[0]` of `part[1]` of a run's seeds, or
     the whole runs of a pack) as one batched model."""
+    if device == "cpu" and blas.reproducible() is False:
+        warnings.warn(blas.NOT_REPRODUCIBLE, stacklevel=3)
     t0 = time.perf_counter()
     steps = parts[0][0].train.steps  # packed runs share their shapes and step count
     model, members = lanes.build(parts, data, device, progress or [None] * len(parts))
