@@ -218,6 +218,8 @@ class Registry(Generic[T]):
         """Decorator: register the class (or, for kinds without a contract, function) under `name`."""
 
         def deco(impl):
+            if (getattr(impl, "__module__", "") or "").split(".")[0] != "refute":
+                self._load()  # the built-ins first: a user name that clashes is the one reported
             if name in self._entries:
                 taken = self._entries[name]
                 by = "a built-in" if taken.builtin else "another component"

@@ -68,7 +68,6 @@ def folder_for(hypotheses: str | Path = "hypotheses", override: str | Path | Non
 def load_components(folder: str | Path | None = None) -> list[str]:
     """Import the user components of `folder` (when it exists) and of installed packages, once per process.
     Returns the modules imported now; raises UserComponentError listing every problem."""
-    _builtins()  # first, so a user name that clashes is the one reported
     problems: list[Problem] = []
     done: list[str] = []
     if folder is not None and Path(folder).is_dir():
@@ -77,19 +76,6 @@ def load_components(folder: str | Path | None = None) -> list[str]:
     if problems:
         raise UserComponentError(problems)
     return done
-
-
-def _builtins() -> None:
-    from refute.components.models import MODELS
-    from refute.components.observables import OBSERVABLES
-    from refute.components.optimizers import OPTIMIZERS
-    from refute.components.predictions import PREDICTIONS
-    from refute.components.probes import PROBES
-    from refute.components.reductions import REDUCTIONS
-    from refute.components.tasks import TASKS
-
-    for registry in (TASKS, MODELS, OPTIMIZERS, OBSERVABLES, PROBES, REDUCTIONS, PREDICTIONS):
-        registry.names()
 
 
 def _load_folder(folder: Path, problems: list[Problem]) -> list[str]:

@@ -12,10 +12,9 @@ import math
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from refute import io
 from refute.training import snapshots
+from refute.training.metric_table import MetricTable
 
 OUTPUTS = ("metrics.parquet", "weights.pt", "snapshots.pt", "run.json")
 
@@ -59,10 +58,9 @@ def merge(chunk_dirs: list[str | Path], out_dir: str | Path) -> dict:
     if len(steps) != 1:
         raise ValueError(f"chunks of one run trained for different step counts: {sorted(steps)}")
 
-    # The same row order fit() writes: by metric, then seed, then step.
-    metrics = pd.concat([io.read_parquet(d / "metrics.parquet", r, d / "run.json") for d, r in zip(chunk_dirs, records)],
-                        ignore_index=True)
-    metrics = metrics.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True)
+    # The same rows and order fit() writes, by the same writer: the merged file is the one a whole job writes.
+    metrics = MetricTable.concat([MetricTable.read(io.verify(d / "metrics.parquet", r, d / "run.json"))
+                                  for d, r in zip(chunk_dirs, records)])
     weights = [torch.load(io.verify(d / "weights.pt", r, d / "run.json"), weights_only=True)
                for d, r in zip(chunk_dirs, records)]
     seeds = [s for w in weights for s in w["seeds"]]
@@ -73,7 +71,7 @@ def merge(chunk_dirs: list[str | Path], out_dir: str | Path) -> dict:
     snaps = [snapshots.load(io.verify(d / snapshots.FILE, r, d / "run.json").parent) for d, r in zip(chunk_dirs, records)]
     merged_snaps = {step: {k: torch.cat([s[step][k] for s in snaps]) for k in snaps[0][step]} for step in snaps[0]}
 
-    io.write_parquet(out / "metrics.parquet", metrics)
+    metrics.write(out / "metrics.parquet")
     io.write_torch(out / "weights.pt", {"seeds": seeds, "state": state})
     snapshots.save(out / snapshots.FILE, merged_snaps, seeds)
     record = {

@@ -104,7 +104,7 @@ def train_run(spec_path: str | Path, out_dir: str | Path, threads: int = 1, chec
 def _write_outputs(out: Path, run: RunSpec, result, common: dict) -> dict:
     """One run's outputs, run.json last: its presence marks a complete run, and its checksums let readers
     detect damage."""
-    io.write_parquet(out / "metrics.parquet", result.metrics)
+    result.table.write(out / "metrics.parquet")
     io.write_torch(out / "weights.pt", {"seeds": result.seeds, "state": result.state})
     snapshots.save(out / snapshots.FILE, result.snapshots, result.seeds)
     record = {

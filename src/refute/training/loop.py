@@ -20,7 +20,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 
 from refute.components import objectives
@@ -29,26 +28,31 @@ from refute.components.batches import Batches
 from refute.scaling import blas, tuning
 from refute.training import lanes
 from refute.training.checkpoint import Checkpoint, capture, restore
+from refute.training.metric_table import MetricTable
 from refute.components.observables import EvalContext, measure
 from refute.components.tasks import TaskData, build_task
 from refute.spec.blueprint import blueprint
 from refute.training.progress import ProgressWriter
 
 if TYPE_CHECKING:
-    from refute.spec.schema import RunSpec
+    import pandas as pd
 
-METRIC_COLUMNS = ["seed", "step", "metric", "value"]
+    from refute.spec.schema import RunSpec
 
 
 @dataclass
 class FitResult:
-    metrics: pd.DataFrame  # tidy: seed, step, metric, value
+    table: MetricTable  # tidy: seed, step, metric, value; sorted by metric, seed, step
     state: dict[str, torch.Tensor]  # parameters with a leading seed dimension
     seeds: list[int]
     diverged: dict[int, int] = field(default_factory=dict)  # seed -> first step with a non-finite loss
     wall_seconds: float = 0.0
     snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # step -> state (train.snapshots)
     device: str = "cpu"
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        return self.table.frame()
 
 
 def _observe(run: RunSpec, model, data, seeds: list[int], step: int, final: bool, lr: float) -> list[tuple[str, np.ndarray]]:
@@ -93,11 +97,10 @@ def fit(run: RunSpec, log=print, checkpoint: Checkpoint | None = None, device: s
              for i, chunk in enumerate(chunks)]
     if len(parts) == 1:
         return parts[0]
-    metrics = pd.concat([p.metrics for p in parts], ignore_index=True)
     def cat(states):  # per-chunk states -> one state with every seed on dim 0
         return {k: torch.cat([s[k] for s in states]) for k in states[0]}
 
-    return FitResult(metrics.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True),
+    return FitResult(MetricTable.concat([p.table for p in parts]),
                      cat([p.state for p in parts]), seeds, {s: step for p in parts for s, step in p.diverged.items()},
                      sum(p.wall_seconds for p in parts),
                      {step: cat([p.snapshots[step] for p in parts]) for step in parts[0].snapshots}, device)
@@ -238,16 +241,13 @@ def _name(m: lanes.Member) -> str:
     return f"lr {m.run.train.lr:g}, seeds {m.seeds[0]}..{m.seeds[-1]}"
 
 
-def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> pd.DataFrame:
+def _tidy(records: list[tuple[int, str, np.ndarray, np.ndarray]], seeds: list[int]) -> MetricTable:
     if not records:
-        return pd.DataFrame(columns=METRIC_COLUMNS)
+        return MetricTable.empty()
     S = len(seeds)
-    frame = pd.DataFrame({
-        "seed": np.tile(np.asarray(seeds, dtype=np.int64), len(records)),
-        "step": np.repeat([r[0] for r in records], S).astype(np.int64),
-        "metric": np.repeat([r[1] for r in records], S),
-        "value": np.concatenate([r[2] for r in records]),
-    })
     # A diverged seed's rows end at its last finite step; every live value is kept, even a NaN.
-    frame = frame[np.concatenate([r[3] for r in records])]
-    return frame.sort_values(["metric", "seed", "step"], kind="stable").reset_index(drop=True)
+    keep = np.concatenate([r[3] for r in records])
+    return MetricTable(np.tile(np.asarray(seeds, dtype=np.int64), len(records))[keep],
+                       np.repeat(np.asarray([r[0] for r in records], dtype=np.int64), S)[keep],
+                       np.repeat(np.asarray([r[1] for r in records], dtype=str), S)[keep],
+                       np.concatenate([r[2] for r in records]).astype(np.float64)[keep]).sorted()

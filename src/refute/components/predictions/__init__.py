@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, field_validator
 
 from refute.components.predictions.across_metrics import AcrossMetrics
@@ -25,7 +24,10 @@ from refute.components.reductions import Reduction
 from refute.dotted import get_dotted
 from refute.registry import SLUG, Params, Registry, flat
 
+# pandas only where a table is made: the run spec imports this module, and a training job need not load it.
 if TYPE_CHECKING:
+    import pandas as pd
+
     from refute.spec.schema import RunSpec
 
 # The columns of the table a kind's test receives: one row per measured value.
@@ -290,6 +292,8 @@ def paired(data: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray, 
 
 def frame(samples: dict[str, np.ndarray | list[float]]) -> pd.DataFrame:
     """The test table from plain samples {condition: values} (seeds 0..n-1): for tests and benchmarks."""
+    import pandas as pd
+
     rows = [{"condition": c, "seed": i, "metric": "m", "role": "y", "x": math.nan, "value": float(v)}
             for c, vs in samples.items() for i, v in enumerate(vs)]
     return pd.DataFrame(rows, columns=DATA_COLUMNS)

@@ -17,13 +17,15 @@ points of all runs into one trend instead, use the trend kind with `x: {metrics:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from refute.registry import Params
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class AcrossMetrics(Params):
@@ -52,6 +54,8 @@ def per_run(spec: AcrossMetrics, reduced: pd.DataFrame) -> pd.DataFrame:
         rows.append({**g.iloc[0].to_dict(), "metric": spec.label(), "x": float("nan"),
                      "value": statistic(spec.statistic, g.x.to_numpy(float)[ok], g.value.to_numpy(float)[ok]),
                      "censored": bool(g.censored.any()), "failed": bool(g.failed.any())})
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=reduced.columns)
 
 

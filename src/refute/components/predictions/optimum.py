@@ -29,12 +29,12 @@ import math
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from refute.registry import Params
 
 if TYPE_CHECKING:
+    import pandas as pd
     from refute.spec.schema import RunSpec
 
 
@@ -159,6 +159,8 @@ def per_run(spec: Optimum, reduced: pd.DataFrame, members: dict[str, tuple[str, 
                      "censored": bool(rows_g.censored.any()), "failed": bool(rows_g.failed.any())})
     notes = [f"{edges} of {total} seed optima of {spec.of} lie at an edge of the swept {spec.over}: each is only a "
              "bound on the true optimum (widen the sweep)"] if edges else []
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=reduced.columns), notes
 
 

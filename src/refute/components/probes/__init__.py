@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from refute.components.tasks import TASKS, built
 from refute.components.models import Architecture, architecture_of
 from refute.registry import SLUG, Params, Registry, flat
 
+# pandas where a table is made: the run spec imports this module, and a training job need not load it.
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
 
     from refute.components.models import Architecture
@@ -197,12 +198,16 @@ class Table:
         self.parts: list[pd.DataFrame] = []
 
     def add(self, metric: str, values, site: str = "", unit: str | int = "") -> None:
+        import pandas as pd
+
         v = values.detach().double().cpu().numpy() if hasattr(values, "detach") else np.asarray(values, float)
         v = np.broadcast_to(v, self.seeds.shape)
         self.parts.append(pd.DataFrame({"seed": self.seeds, "metric": metric, "site": site,
                                         "unit": str(unit), "value": v.astype(float)}))
 
     def frame(self, step: int) -> pd.DataFrame:
+        import pandas as pd
+
         if not self.parts:
             return pd.DataFrame(columns=VALUE_COLUMNS)
         out = pd.concat(self.parts, ignore_index=True)
