@@ -1,8 +1,8 @@
 """Matrix products whose rounding does not depend on where a lane sits in memory.
 
 A seed-batched model keeps each seed's matrices one after another, so the same seed's matrix starts at a
-different address in a batch of 3 than in a batch of 8. On CPUs where MKL takes its generic path (measured on
-AMD EPYC, 2026-12-02, with AVX-512 and without), MKL's single-precision products round differently by the
+different address in a batch of 3 than in a batch of 8. On AMD EPYC CPUs (measured 2026-12-02, with AVX-512
+and without; an earlier Xeon did not show it), MKL's single-precision products round differently by the
 matrix's alignment: seed-batched `bmm` gave a lane one of four results by its position modulo 4, so a seed's
 numbers moved by an ulp with its batch-mates and packed runs did not match the same runs trained alone.
 MKL's conditional numerical reproducibility (CNR, MKL_CBWR=AUTO: the kernels this CPU would pick, made
@@ -16,6 +16,7 @@ the mode before training (`reproducible`): where MKL already ran without it, onl
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from pathlib import Path
 
@@ -23,7 +24,6 @@ ENV = "MKL_CBWR"
 WANTED = "AUTO"
 # mkl_service.h: the query for the current branch, and the branch numbers it answers with.
 _BRANCH, _OFF, _AUTO = 1, 1, 2
-_MODE_CHANGE_FAILURE = -8
 
 
 def request() -> str:
@@ -32,6 +32,7 @@ def request() -> str:
     return os.environ.setdefault(ENV, WANTED)
 
 
+@functools.cache
 def _mkl():
     """MKL's service functions, linked into this torch (x86 builds); None where torch has no MKL."""
     import torch

@@ -5,8 +5,9 @@ initialization and data generator, the loss is a sum of per-seed means (so each 
 gradient is its own), the optimizers act elementwise and gradients are clipped per seed.
 Nor do they depend on it by rounding, bit for bit: batched products and per-seed reductions
 round alike for any number of seeds from two on, a lone seed gets a copy of itself as a
-batch-mate (lone_seed_lanes), and Adam keeps every element on its vector lanes
-(refute.components.optimizers.UNIT); tests/test_chunk_invariance.py checks every model family.
+batch-mate (lone_seed_lanes), Adam keeps every element on its vector lanes
+(refute.components.optimizers.UNIT), and MKL's products do not depend on a lane's alignment
+(refute.scaling.blas); tests/test_chunk_invariance.py checks every model family.
 """
 
 from __future__ import annotations
