@@ -136,14 +136,19 @@ class Entry(Generic[T]):
         return where(self.origin)
 
 
+def builtin(impl: Any) -> bool:
+    """Whether a component is the package's own (defined in a module of refute)."""
+    return (getattr(impl, "__module__", "") or "").split(".")[0] == "refute"
+
+
 def source_digest(impl: Any) -> str | None:
     """What a component's numbers follow from besides its parameters: its source. None for the package's
     own components (their changes are versioned: TRAINER_VERSION, PROBE_VERSION), else a hash of the
     module defining it and of the helper modules its loader says it shares (`__refute_shared__` on its
     package: the `_*.py` files of a components folder)."""
-    module = getattr(impl, "__module__", "") or ""
-    if module.split(".")[0] == "refute":
+    if builtin(impl):
         return None
+    module = getattr(impl, "__module__", "") or ""
     h = hashlib.sha256()
     file = getattr(sys.modules.get(module), "__file__", None)
     try:
@@ -218,7 +223,7 @@ class Registry(Generic[T]):
         """Decorator: register the class (or, for kinds without a contract, function) under `name`."""
 
         def deco(impl):
-            if (getattr(impl, "__module__", "") or "").split(".")[0] != "refute":
+            if not builtin(impl):
                 self._load()  # the built-ins first: a user name that clashes is the one reported
             if name in self._entries:
                 taken = self._entries[name]

@@ -40,9 +40,6 @@ class MetricTable:
         order = np.lexsort((self.step, self.seed, self.metric))  # last key first; stable
         return MetricTable(*(getattr(self, c)[order] for c in COLUMNS))
 
-    def __len__(self) -> int:
-        return len(self.value)
-
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
